@@ -1,0 +1,122 @@
+"""The executor: the campaign's handle on a fork server that runs cases in isolated children."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import wire
+from .case import TestCase
+from .result import ExecResult
+
+
+class ExecutorError(RuntimeError):
+    """The fork server could not start or keeps dying (never a verdict on a case)."""
+
+
+@dataclass
+class ExecutorConfig:
+    """Limits and options every case of an executor runs under."""
+
+    timeout_s: float = 10.0
+    memory_mb: int = 4096
+    coverage: str | None = None          # None, "tvm" or "all"
+    granularity: str = "block"           # "block" or "function"
+    plugins: tuple[str, ...] = ()
+    warmup: bool = True
+    preload_sites: Any = None            # coverage sites already covered (resumed campaigns)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Executor:
+    """Starts a fork server on first use, sends it cases, restarts it if it dies."""
+
+    def __init__(self, config: ExecutorConfig | None = None):
+        self.config = config or ExecutorConfig()
+        self.proc: subprocess.Popen | None = None
+        self.info: dict[str, Any] = {}
+        self.restarts = 0
+
+    def start(self) -> dict[str, Any]:
+        if self.proc is not None:
+            return self.info
+        to_srv_r, to_srv_w = os.pipe()
+        from_srv_r, from_srv_w = os.pipe()
+        env = dict(os.environ, **self.config.env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tirfuzz.fuzzer.forkserver", str(to_srv_r), str(from_srv_w)],
+            pass_fds=(to_srv_r, from_srv_w), stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        os.close(to_srv_r)
+        os.close(from_srv_w)
+        self._w, self._r = to_srv_w, from_srv_r
+        c = self.config
+        options = {"plugins": list(c.plugins), "coverage": c.coverage, "granularity": c.granularity,
+                   "warmup": c.warmup, "preload_sites": c.preload_sites}
+        try:
+            wire.send(self._w, options)
+            kind, payload = wire.recv(self._r)
+        except (EOFError, BrokenPipeError, OSError) as e:
+            self.close()
+            raise ExecutorError(f"fork server did not start: {e}") from None
+        if kind != "ready":
+            self.close()
+            raise ExecutorError(str(payload))
+        self.info = payload
+        return self.info
+
+    def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False) -> ExecResult:
+        """Run one case in a fresh child; the verdict on the case is in the result."""
+        req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
+               "want_outputs": want_outputs, "want_sites": want_sites}
+        for attempt in range(2):
+            self.start()
+            try:
+                wire.send(self._w, req)
+                kind, res = wire.recv(self._r)
+                return res
+            except (EOFError, BrokenPipeError, OSError):
+                self._reap()
+                self.restarts += 1
+        raise ExecutorError("the fork server died twice on the same case")
+
+    def _reap(self) -> None:
+        for fd in (getattr(self, "_w", None), getattr(self, "_r", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._w = self._r = None
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            self.proc.wait()
+        self.proc = None
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                os.close(self._w)  # EOF: the server exits on its own
+                self._w = None
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._reap()
+
+    def __enter__(self) -> "Executor":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,224 @@
+"""The fork server: imports TVM once, then runs each case in a forked child with limits.
+
+Started by `Executor` as `python -m tirfuzz.fuzzer.forkserver IN_FD OUT_FD`. A child that
+segfaults, aborts, hangs or runs out of memory is reaped here; the server carries on.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import select
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any
+
+from . import wire
+from .crashinfo import frames_from_stderr, top_frame
+from .result import ExecResult
+
+STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
+_MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
+
+
+def _vm_size_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class ForkServer:
+    """Owns the pass pool, the optional coverage map and the loop over requests."""
+
+    def __init__(self, options: dict[str, Any]):
+        import tvm  # noqa: F401  (the point of a fork server: import once)
+
+        from .passes import PassPool
+
+        self.options = options
+        self.pool = PassPool(options.get("plugins", ()))
+        self.coverage = None
+        if options.get("coverage"):
+            from .coverage import NativeCoverage
+
+            self.coverage = NativeCoverage(scope=options["coverage"], granularity=options.get("granularity", "block"),
+                                           progress=False)
+            self.coverage.plant()
+            preload = options.get("preload_sites")
+            if preload is not None:
+                self.coverage.preload(preload)
+        if options.get("warmup", True):
+            self._warm_up()
+        gc.collect()
+        gc.freeze()  # children never scan (and so never copy) the server's objects
+        self.stderr_file = tempfile.TemporaryFile(prefix="tirfuzz-child-stderr-")
+        self.devnull = os.open(os.devnull, os.O_WRONLY)
+
+    def _warm_up(self) -> None:
+        """Pay TVM's first-use costs (parser, LLVM init) once here rather than in every child."""
+        from .case import TestCase
+        from .pipeline import run_case
+
+        import tvm
+        from tvm import te, topi
+
+        a = te.placeholder((4, 4), "float32", name="A")
+        block_ir = tvm.IRModule({"main": te.create_prim_func([a, topi.sum(topi.exp(a), axis=1)])}).script()
+        flat_ir = ("@T.prim_func\ndef main(A: T.Buffer((4,), \"int32\"), B: T.Buffer((4,), \"int32\")):\n"
+                   "    for i in range(4):\n        B[i] = A[i] + 1\n")
+        for ir in (block_ir, flat_ir):
+            run_case(TestCase(ir), self.pool, want_outputs=False)
+
+    def info(self) -> dict[str, Any]:
+        import tvm
+        import tvm_ffi
+
+        out = {"tvm": tvm.__version__, "tvm_ffi": getattr(tvm_ffi, "__version__", "?"), "pid": os.getpid(),
+               "passes": self.pool.names()}
+        if self.coverage is not None:
+            from dataclasses import asdict
+
+            out["coverage"] = asdict(self.coverage.info)
+            out["cov_total"] = self.coverage.total()
+        return out
+
+    def run(self, req: dict[str, Any]) -> ExecResult:
+        timeout = float(req.get("timeout_s", 10.0))
+        mark = self.coverage.mark() if self.coverage is not None else 0
+        r, w = os.pipe()
+        self.stderr_file.seek(0)
+        self.stderr_file.truncate()
+        start = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(r)
+            self._child(req, w)
+        os.close(w)
+        result, last_stage, timed_out, stage_times = self._collect(r, pid, start + timeout)
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        self.stderr_file.seek(0)
+        stderr = self.stderr_file.read().decode("utf-8", "replace")
+        if result is None:
+            result = self._failure(status, stderr, last_stage, timed_out, timeout)
+            result.timings_ms.update(stage_times)
+        result.stderr_tail = stderr[-STDERR_KEEP:]
+        result.timings_ms["total"] = (time.perf_counter() - start) * 1e3
+        if self.coverage is not None:
+            hits = self.coverage.hits_since(mark)
+            result.new_blocks = int(len(hits))
+            result.cov_total = int(self.coverage.total())
+            if req.get("want_sites"):
+                result.new_sites = [int(x) for x in hits]
+        return result
+
+    def _child(self, req: dict[str, Any], w: int) -> None:
+        code = 0
+        try:
+            os.dup2(self.stderr_file.fileno(), 2)
+            os.dup2(self.devnull, 1)
+            limit = int(req.get("memory_mb", 4096)) << 20
+            if limit > 0:
+                cap = _vm_size_bytes() + limit
+                resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+            from .case import TestCase
+            from .pipeline import run_case
+
+            case = TestCase.from_dict(req["case"])
+            res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
+                           want_outputs=bool(req.get("want_outputs", True)))
+            wire.send(w, ("result", res))
+        except BaseException:  # anything escaping run_case is tirfuzz's own error: report it
+            try:
+                wire.send(w, ("error", traceback.format_exc()))
+            except BaseException:
+                pass
+            code = 3
+        finally:
+            os._exit(code)
+
+    def _collect(self, r: int, pid: int, deadline: float):
+        decoder = wire.Decoder()
+        result, last, timed_out = None, ("spawn", None), False
+        stage_times: dict[str, float] = {}
+        t_stage = time.perf_counter()
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if not ready:
+                continue
+            data = os.read(r, 1 << 20)
+            if not data:
+                break
+            for msg in decoder.feed(data):
+                if msg[0] == "stage":
+                    now = time.perf_counter()
+                    stage_times[last[0]] = stage_times.get(last[0], 0.0) + (now - t_stage) * 1e3
+                    last, t_stage = (msg[1], msg[2]), now
+                elif msg[0] == "result":
+                    result = msg[1]
+                elif msg[0] == "error":
+                    result = ExecResult(outcome="internal-error", stage="tirfuzz", message=msg[1][-4000:],
+                                        exc_type="TirfuzzError")
+        return result, last, timed_out, stage_times
+
+    def _failure(self, status: int, stderr: str, last, timed_out: bool, timeout: float) -> ExecResult:
+        stage, target = last
+        res = ExecResult(outcome="crash", stage=stage, target=target)
+        if timed_out:
+            res.outcome, res.resource = "hang", "time"
+            res.message = f"no result within {timeout:g} s (killed)"
+            return res
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            res.signal = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            res.message = f"child killed by {res.signal}"
+        else:
+            code = os.WEXITSTATUS(status)
+            res.message = f"child exited with code {code} and no result"
+            res.exc_type = "Exit"
+        res.frames = frames_from_stderr(stderr)[:20]
+        res.frame = top_frame(res.frames)
+        lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+        if res.frame:
+            res.message += f" in {res.frame}"
+        elif lines:
+            res.message += f": {lines[-1][:300]}"
+        if any(word in stderr for word in _MEMORY_WORDS):
+            res.outcome, res.resource = "hang", "memory"
+            res.message = "memory limit exceeded: " + res.message
+        return res
+
+
+def main(argv: list[str]) -> int:
+    in_fd, out_fd = int(argv[1]), int(argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        options = wire.recv(in_fd)
+        server = ForkServer(options)
+        wire.send(out_fd, ("ready", server.info()))
+    except EOFError:
+        return 0
+    except BaseException as e:
+        wire.send(out_fd, ("failed", f"{type(e).__name__}: {e}"))
+        return 2
+    while True:
+        try:
+            req = wire.recv(in_fd)
+        except EOFError:
+            return 0
+        if req.get("op") == "info":
+            wire.send(out_fd, ("info", server.info()))
+            continue
+        wire.send(out_fd, ("result", server.run(req)))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,46 @@
+"""The record an execution returns: outcome, stage, error details, timings and outputs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+OUTCOMES = ("ok", "rejected", "crash", "hang", "internal-error")
+BUG_OUTCOMES = ("crash", "hang", "internal-error")
+
+
+@dataclass
+class ExecResult:
+    """What happened to one test case in an executor child."""
+
+    outcome: str
+    stage: str = ""                 # parse, precheck, pass:<name>, build:<target>, run:<target>, done
+    target: str | None = None       # the target being built when the stage is target-specific
+    message: str = ""
+    exc_type: str | None = None
+    frame: str | None = None        # top TVM C++ frame: "src/x.cc:123" or a function name
+    frames: list[str] = field(default_factory=list)
+    signal: str | None = None       # e.g. "SIGSEGV" for a crash
+    resource: str | None = None     # "time" or "memory" for a hang
+    filter: str | None = None       # the named filter that classified the case as rejected
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    pass_changed: dict[str, list[bool]] = field(default_factory=dict)   # target -> per pass
+    completion: list[str] = field(default_factory=list)  # passes the build added to the case's own
+    outputs: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # target -> func -> arrays
+    stderr_tail: str = ""
+    new_blocks: int = 0             # coverage sites this case uncovered first (0 without coverage)
+    cov_total: int = 0
+    new_sites: list[int] = field(default_factory=list)
+
+    @property
+    def is_bug(self) -> bool:
+        return self.outcome in BUG_OUTCOMES
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-safe part: everything but output arrays and raw site lists."""
+        d = asdict(self)
+        d.pop("outputs")
+        d.pop("new_sites")
+        d["outputs"] = {t: {f: [f"{a.dtype}{list(a.shape)}" for a in arrs] for f, arrs in fs.items()}
+                        for t, fs in self.outputs.items()}
+        return d

@@ -1,0 +1,113 @@
+"""The executor against real TVM 0.27: crashes, hangs, internal errors and rejections are outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+from conftest import FLAT_IR
+
+from tirfuzz.fuzzer.case import PassSpec, TestCase
+from tirfuzz.fuzzer.pipeline import default_pipeline
+
+HANG_IR = '''@T.prim_func
+def main(A: T.Buffer((4,), "int32")):
+    while True:
+        A[0] = A[0] + 1
+'''
+
+# erf on float16 has no lowering for llvm in TVM 0.27: codegen fails a check on well-formed IR.
+FP16_ERF_IR = '''@T.prim_func
+def main(A: T.Buffer((16,), "float16"), B: T.Buffer((16,), "float16")):
+    for i in T.vectorized(16):
+        B[i] = T.exp(A[i]) + T.erf(A[i])
+'''
+
+# Well formed in every way but one: B is read before it is declared (a use outside its scope).
+ILL_FORMED_IR = '''@T.prim_func
+def main(A: T.Buffer((16,), "int32")):
+    n = T.int32()
+    for i in range(16):
+        A[i] = n
+'''
+
+
+def test_ok_case_returns_outputs_per_target(executor):
+    res = executor.run(TestCase(FLAT_IR, targets=["llvm", "c"]))
+    assert res.outcome == "ok", res.message
+    assert res.stage == "done"
+    a_llvm, b_llvm = res.outputs["llvm"]["main"]
+    a_c, b_c = res.outputs["c"]["main"]
+    np.testing.assert_array_equal(b_llvm, a_llvm * 3 + 1)
+    np.testing.assert_array_equal(b_llvm, b_c)
+    assert {"parse", "build@llvm", "run@llvm", "build@c", "run@c"} <= set(res.timings_ms)
+
+
+def test_inputs_are_deterministic_and_seed_dependent(executor):
+    r0 = executor.run(TestCase(FLAT_IR, input_seed=0))
+    r0b = executor.run(TestCase(FLAT_IR, input_seed=0))
+    r1 = executor.run(TestCase(FLAT_IR, input_seed=1))
+    a0, a0b, a1 = (r.outputs["llvm"]["main"][0] for r in (r0, r0b, r1))
+    np.testing.assert_array_equal(a0, a0b)
+    assert not np.array_equal(a0, a1)
+
+
+def test_segfault_is_a_crash_and_the_next_case_runs(executor, block_ir):
+    res = executor.run(TestCase(block_ir, [PassSpec("tirx.transform.NarrowDataType", (32,))]))
+    assert res.outcome == "crash"
+    assert res.signal == "SIGSEGV"
+    assert res.stage == "pass:tirx.transform.NarrowDataType" and res.target == "llvm"
+    assert res.frame and res.frame.startswith("tvm::")
+    assert "Segfault encountered" in res.stderr_tail
+    after = executor.run(TestCase(block_ir, default_pipeline()))
+    assert after.outcome == "ok", after.message
+
+
+def test_infinite_loop_is_a_hang_within_the_timeout(executor):
+    res = executor.run(TestCase(HANG_IR))
+    assert res.outcome == "hang" and res.resource == "time"
+    assert res.stage == "run:llvm"
+    assert res.timings_ms["total"] < executor.config.timeout_s * 1000 + 1500
+    assert executor.run(TestCase(FLAT_IR)).outcome == "ok"
+
+
+def test_internal_error_carries_its_cpp_file_and_line(executor):
+    res = executor.run(TestCase(FP16_ERF_IR, targets=["llvm"]))
+    assert res.outcome == "internal-error"
+    assert res.stage == "build:llvm"
+    assert res.exc_type == "InternalError"
+    assert res.frame is not None and res.frame.startswith("src/target/llvm/codegen_llvm.cc:")
+    assert "erf" in res.message
+
+
+def test_ill_formed_module_is_rejected(executor):
+    res = executor.run(TestCase(ILL_FORMED_IR))
+    assert res.outcome == "rejected"
+    assert res.stage == "precheck" and res.filter == "ill-formed"
+
+
+def test_pass_precondition_violation_is_rejected_not_a_bug(executor, block_ir):
+    res = executor.run(TestCase(block_ir, [PassSpec("tirx.transform.MakePackedAPI")]))
+    assert res.outcome == "rejected"
+    assert res.filter == "precondition:block-free"
+    assert res.frame.startswith("src/tirx/transform/make_packed_api.cc:")
+
+
+def test_unparseable_ir_and_unknown_names_are_rejected(executor):
+    assert executor.run(TestCase("def main(:")).filter == "unparseable-tvmscript"
+    assert executor.run(TestCase(FLAT_IR, [PassSpec("tirx.transform.NoSuchPass")])).filter == "unknown-pass"
+    assert executor.run(TestCase(FLAT_IR, targets=["vulkan9"])).filter == "unknown-target"
+
+
+def test_memory_limit_is_a_resource_outcome_not_a_crash_of_the_parent():
+    from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+
+    big = '''@T.prim_func
+def main(A: T.Buffer((16,), "int8")):
+    B = T.alloc_buffer((1 << 31,), "int8")
+    for i in range(16):
+        B[i * 100000000] = A[i]
+        A[i] = B[i * 100000000]
+'''
+    with Executor(ExecutorConfig(timeout_s=20, memory_mb=256)) as ex:
+        res = ex.run(TestCase(big))
+        assert res.outcome == "hang" and res.resource == "memory", res.message
+        assert ex.run(TestCase(FLAT_IR)).outcome == "ok"
