@@ -156,7 +156,8 @@ def entry_functions(mod) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def _build(mod, tgt):
+def _build(mod, tgt, names: list[str]) -> dict[str, Any]:
+    """Runnable functions by name: codegen, the host compiler (c) and machine code (llvm) all happen here."""
     from tvm.runtime import Executable
     from tvm.s_tir.pipeline import finalize_device_passes, finalize_host_passes
     from tvm.tirx.build import split_host_device_mods, tir_to_runtime
@@ -164,17 +165,18 @@ def _build(mod, tgt):
     host, devices = split_host_device_mods(mod)
     host = finalize_host_passes()(host)
     devices = {t: finalize_device_passes()(d) for t, d in devices.items()}
-    return Executable(tir_to_runtime(host, devices, tgt.host or tgt))
+    rt = Executable(tir_to_runtime(host, devices, tgt.host or tgt)).jit()
+    return {name: rt.get_function(name, query_imports=True) for name in names}
 
 
-def _run(rt, funcs: dict[str, Any], seed: int, device) -> dict[str, list]:
+def _run(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> dict[str, list]:
     import tvm
 
     outputs = {}
     for name, func in funcs.items():
         specs, values = make_args(func, seed, name)
         args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
-        rt[name](*args)
+        compiled[name](*args)
         outputs[name] = [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
     return outputs
 
@@ -229,7 +231,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
                 packed = packed or spec.name.endswith(".MakePackedAPI")
                 m = m_next
                 result.pass_changed[target] = changed
-            rt = stages.run(f"build:{target}", target, lambda m=m: _build(m, tgt))
+            rt = stages.run(f"build:{target}", target, lambda m=m: _build(m, tgt, list(funcs)))
         if target == "cuda":
             if not cuda_device_present():
                 result.timings_ms[f"run@{target}"] = 0.0
