@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .fuzzer.case import CaseError, PassSpec, TestCase, load_case
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)  # piped output: do not truncate names
 err_console = Console(stderr=True)
 
 

@@ -18,7 +18,9 @@ import traceback
 from typing import Any
 
 from . import wire
+from .case import TestCase
 from .crashinfo import frames_from_stderr, top_frame
+from .pipeline import run_case
 from .result import ExecResult
 
 STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
@@ -33,12 +35,13 @@ def _vm_size_bytes() -> int:
 class ForkServer:
     """Owns the pass pool, the optional coverage map and the loop over requests."""
 
-    def __init__(self, options: dict[str, Any]):
+    def __init__(self, options: dict[str, Any], server_fds: tuple[int, ...] = ()):
         import tvm  # noqa: F401  (the point of a fork server: import once)
 
         from .passes import PassPool
 
         self.options = options
+        self.server_fds = server_fds  # the executor's pipes: children close them
         self.pool = PassPool(options.get("plugins", ()))
         self.coverage = None
         if options.get("coverage"):
@@ -50,18 +53,19 @@ class ForkServer:
             preload = options.get("preload_sites")
             if preload is not None:
                 self.coverage.preload(preload)
-        if options.get("warmup", True):
-            self._warm_up()
+        self.warm_irs = self._warm_up_irs() if options.get("warmup", True) else []
+        for ir in self.warm_irs:
+            run_case(TestCase(ir), self.pool, want_outputs=False)
         gc.collect()
         gc.freeze()  # children never scan (and so never copy) the server's objects
         self.stderr_file = tempfile.TemporaryFile(prefix="tirfuzz-child-stderr-")
         self.devnull = os.open(os.devnull, os.O_WRONLY)
+        self.standby: tuple[int, int, int] | None = None  # (pid, request fd, result fd)
+        self._spawn()
 
-    def _warm_up(self) -> None:
-        """Pay TVM's first-use costs (parser, LLVM init) once here rather than in every child."""
-        from .case import TestCase
-        from .pipeline import run_case
-
+    @staticmethod
+    def _warm_up_irs() -> list[str]:
+        """Two small programs (block-level and loop-level) whose runs pay TVM's first-use costs."""
         import tvm
         from tvm import te, topi
 
@@ -69,8 +73,7 @@ class ForkServer:
         block_ir = tvm.IRModule({"main": te.create_prim_func([a, topi.sum(topi.exp(a), axis=1)])}).script()
         flat_ir = ("@T.prim_func\ndef main(A: T.Buffer((4,), \"int32\"), B: T.Buffer((4,), \"int32\")):\n"
                    "    for i in range(4):\n        B[i] = A[i] + 1\n")
-        for ir in (block_ir, flat_ir):
-            run_case(TestCase(ir), self.pool, want_outputs=False)
+        return [block_ir, flat_ir]
 
     def info(self) -> dict[str, Any]:
         import tvm
@@ -85,23 +88,40 @@ class ForkServer:
             out["cov_total"] = self.coverage.total()
         return out
 
-    def run(self, req: dict[str, Any]) -> ExecResult:
-        timeout = float(req.get("timeout_s", 10.0))
-        mark = self.coverage.mark() if self.coverage is not None else 0
-        r, w = os.pipe()
+    def _spawn(self) -> None:
+        """Fork the next child now; it warms itself up while the server waits for a request."""
         self.stderr_file.seek(0)
         self.stderr_file.truncate()
-        start = time.perf_counter()
+        req_r, req_w = os.pipe()
+        res_r, res_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # child
-            os.close(r)
-            self._child(req, w)
-        os.close(w)
+            os.close(req_w)
+            os.close(res_r)
+            self._child(req_r, res_w)
+        os.close(req_r)
+        os.close(res_w)
+        self.standby = (pid, req_w, res_r)
+
+    def run(self, req: dict[str, Any]) -> ExecResult:
+        timeout = float(req.get("timeout_s", 10.0))
+        if self.standby is None:
+            self._spawn()
+        pid, req_w, r = self.standby
+        self.standby = None
+        mark = self.coverage.mark() if self.coverage is not None else 0
+        start = time.perf_counter()
+        try:
+            wire.send(req_w, req)
+        except OSError:
+            pass  # the child died while warming up: reaped and reported below
+        os.close(req_w)
         result, last_stage, timed_out, stage_times = self._collect(r, pid, start + timeout)
         os.close(r)
         _, status = os.waitpid(pid, 0)
         self.stderr_file.seek(0)
         stderr = self.stderr_file.read().decode("utf-8", "replace")
+        self._spawn()
         if result is None:
             result = self._failure(status, stderr, last_stage, timed_out, timeout)
             result.timings_ms.update(stage_times)
@@ -115,18 +135,26 @@ class ForkServer:
                 result.new_sites = [int(x) for x in hits]
         return result
 
-    def _child(self, req: dict[str, Any], w: int) -> None:
+    def _child(self, req_fd: int, w: int) -> None:
+        """A child's whole life: warm up, wait for one request, run it, send the result, exit."""
         code = 0
         try:
             os.dup2(self.stderr_file.fileno(), 2)
             os.dup2(self.devnull, 1)
+            for fd in self.server_fds:
+                os.close(fd)
+            from .pipeline import _parse
+
+            for ir in self.warm_irs:  # touch the parser's objects before the clock starts
+                _parse(ir)
+            try:
+                req = wire.recv(req_fd)
+            except EOFError:  # the server is shutting down
+                os._exit(0)
             limit = int(req.get("memory_mb", 4096)) << 20
             if limit > 0:
                 cap = _vm_size_bytes() + limit
                 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-            from .case import TestCase
-            from .pipeline import run_case
-
             case = TestCase.from_dict(req["case"])
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
                            want_outputs=bool(req.get("want_outputs", True)))
@@ -202,7 +230,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         options = wire.recv(in_fd)
-        server = ForkServer(options)
+        server = ForkServer(options, (in_fd, out_fd))
         wire.send(out_fd, ("ready", server.info()))
     except EOFError:
         return 0
