@@ -75,7 +75,9 @@ static void chain(int sig, siginfo_t *si, void *uc) {
 static void on_trap(int sig, siginfo_t *si, void *ucv) {
     ucontext_t *uc = (ucontext_t *)ucv;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP] - 1;
-    if (g.planted && si->si_code > 0 && pc >= g.lo && pc < g.hi) {
+    /* int3 reports SI_KERNEL on x86-64 Linux; anything sent by kill() or a single step is not ours */
+    int breakpoint = si->si_code == SI_KERNEL || si->si_code == TRAP_BRKPT;
+    if (g.planted && breakpoint && pc >= g.lo && pc < g.hi) {
         long k = find_site((uint32_t)(pc - g.bias));
         if (k >= 0) {
             if (uncover(k)) {
@@ -92,7 +94,8 @@ static void on_trap(int sig, siginfo_t *si, void *ucv) {
 
 static int get_sites(PyObject *obj, Py_buffer *view) {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
-    if (view->itemsize != 4 || view->len % 4) {
+    const char *fmt = view->format ? view->format + strlen(view->format) - 1 : "B";
+    if (view->itemsize != 4 || view->len % 4 || (*fmt != 'I' && *fmt != 'L')) {
         PyBuffer_Release(view);
         PyErr_SetString(PyExc_TypeError, "site offsets must be a contiguous uint32 buffer");
         return -1;
@@ -121,62 +124,46 @@ static PyObject *py_plant(PyObject *self, PyObject *args) {
     if (get_sites(obj, &view) < 0) return NULL;
     size_t n = (size_t)view.len / 4;
     const uint32_t *in = (const uint32_t *)view.buf;
-    for (size_t i = 1; i < n; i++)
-        if (in[i] <= in[i - 1]) {
-            PyBuffer_Release(&view);
-            return PyErr_Format(PyExc_ValueError, "site offsets must be sorted and distinct");
-        }
-    if (n == 0) {
+    int ok = n > 0;
+    for (size_t i = 1; ok && i < n; i++) ok = in[i] > in[i - 1];
+    if (!ok) {
         PyBuffer_Release(&view);
-        return PyErr_Format(PyExc_ValueError, "no sites");
+        return PyErr_Format(PyExc_ValueError, "site offsets must be non-empty, sorted and distinct");
     }
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t lo = (bias + in[0]) & ~(uintptr_t)(page - 1);
     uintptr_t hi = (bias + in[n - 1] + 1 + page - 1) & ~(uintptr_t)(page - 1);
-    size_t len = hi - lo;
-
-    uint32_t *sites = anon(n * 4 + 16, MAP_PRIVATE);
-    uint8_t *orig = anon(n + 16, MAP_PRIVATE);
-    size_t log_bytes = sizeof(hitlog_t) + n * 4;
+    size_t len = hi - lo, log_bytes = sizeof(hitlog_t) + n * 4, m = 0;
+    const char *what = "mmap";
+    int fd = -1;
+    uint8_t *wview = MAP_FAILED;
+    uint32_t *sites = anon(n * 4, MAP_PRIVATE);
+    uint8_t *orig = anon(n, MAP_PRIVATE);
     hitlog_t *log = anon(log_bytes, MAP_SHARED);
-    if (!sites || !orig || !log) {
-        PyBuffer_Release(&view);
-        return oserr("mmap");
-    }
-    int fd = memfd_create("tirfuzz-covtrap", MFD_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, (off_t)len) < 0) {
-        PyBuffer_Release(&view);
-        return oserr("memfd_create");
-    }
+    if (!sites || !orig || !log) goto fail;
+    what = "memfd_create";
+    fd = memfd_create("tirfuzz-covtrap", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)len) < 0) goto fail;
+    what = "copying code into the memfd";
     for (size_t done = 0; done < len;) {
         ssize_t w = write(fd, (const char *)lo + done, len - done);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            close(fd);
-            PyBuffer_Release(&view);
-            return oserr("copying code into the memfd");
-        }
+        if (w <= 0) goto fail;
         done += (size_t)w;
     }
-    uint8_t *wview = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (wview == MAP_FAILED) {
-        close(fd);
-        PyBuffer_Release(&view);
-        return oserr("mmap writable view");
-    }
-    size_t m = 0;
+    what = "mmap writable view";
+    wview = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (wview == MAP_FAILED) goto fail;
     for (size_t i = 0; i < n; i++) {
         uint8_t b = wview[bias + in[i] - lo];
         if (b == 0xCC) continue; /* a real int3: never arm it */
         sites[m] = in[i];
         orig[m++] = b;
     }
-    PyBuffer_Release(&view);
-    if (mmap((void *)lo, len, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
-        close(fd);
-        return oserr("mmap code over the library");
-    }
+    what = "mmap code over the library";
+    if (mmap((void *)lo, len, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) goto fail;
     close(fd);
+    PyBuffer_Release(&view);
     log->capacity = m;
     g.bias = bias;
     g.lo = lo;
@@ -197,6 +184,16 @@ static PyObject *py_plant(PyObject *self, PyObject *args) {
     g.planted = 1;
     for (size_t i = 0; i < m; i++) wview[bias + sites[i] - lo] = 0xCC;
     return PyLong_FromSize_t(m);
+
+fail:;
+    PyObject *err = oserr(what);
+    if (fd >= 0) close(fd);
+    if (wview != MAP_FAILED) munmap(wview, len);
+    if (sites) munmap(sites, n * 4);
+    if (orig) munmap(orig, n);
+    if (log) munmap(log, log_bytes);
+    PyBuffer_Release(&view);
+    return err;
 }
 
 PyDoc_STRVAR(restore_doc, "restore(sites) -> int: uncover these site offsets without logging them; "
@@ -259,7 +256,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_covtrap", "Breakpoint coverage of a loaded library (SIGTRAP handler, libc only).",
-    -1, methods,
+    -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__covtrap(void) { return PyModule_Create(&module); }

@@ -1,4 +1,16 @@
-"""Basic-block sites of the stock libtvm_compiler.so: .eh_frame function ranges, capstone, a build-id cache."""
+"""Basic-block sites of the stock libtvm_compiler.so: .eh_frame function ranges, capstone, a build-id cache.
+
+Functions come from .eh_frame (the library is stripped). Each is disassembled linearly with capstone; its
+sites are the entry, direct jump targets, the instruction after a conditional jump and the one after a
+jmp/ret, kept only where they start a decoded instruction of some function and the byte is not 0xCC.
+
+Scope `tvm` is the .text below LLVM. LLVM is built with -fno-exceptions, so none of its functions names a
+personality routine in its CIE, while TVM and Z3 (linked above LLVM) are C++ with exceptions. In address
+order, LLVM is therefore the longest run of functions without a personality routine (in 0.27.0.post1:
+97,558 functions from 0x42de860, the next longest run is 8,244). Everything below it is TVM's own code plus
+what GNU ld places first for every archive: static initialisers (run at load, before planting) and cold
+.text.unlikely parts (LLVM's are that 8,244-function run, 0.3% of the `tvm` sites).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +23,7 @@ import os
 import struct
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -103,6 +116,7 @@ def read_build_id(path: str) -> str:
 
 
 def _read_uleb(d: bytes, i: int) -> tuple[int, int]:
+    """An unsigned LEB128 at d[i]: (value, next index)."""
     value = shift = 0
     while True:
         b = d[i]
@@ -114,6 +128,7 @@ def _read_uleb(d: bytes, i: int) -> tuple[int, int]:
 
 
 def _read_sleb(d: bytes, i: int) -> tuple[int, int]:
+    """A signed LEB128 at d[i]: (value, next index)."""
     value, j = _read_uleb(d, i)
     bits = 7 * (j - i)
     return (value - (1 << bits) if value & (1 << (bits - 1)) else value), j
@@ -123,6 +138,7 @@ _PTR_FORMATS = {0x00: "<Q", 0x02: "<H", 0x03: "<I", 0x04: "<Q", 0x0A: "<h", 0x0B
 
 
 def _read_ptr(d: bytes, i: int, enc: int, vaddr_of_i: int, pcrel: bool = True) -> tuple[int, int]:
+    """A DW_EH_PE-encoded pointer at d[i] (absolute or pc-relative): (value, next index)."""
     fmt = _PTR_FORMATS.get(enc & 0x0F)
     if fmt is None or (enc & 0x70) not in (0x00, 0x10):
         raise ValueError(f"unsupported .eh_frame pointer encoding {enc:#x}")
@@ -170,6 +186,7 @@ def parse_eh_frame(data: bytes, vaddr: int) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def _parse_cie(d: bytes, j: int, vaddr: int) -> tuple[int, bool]:
+    """A CIE body from its version byte: (FDE pointer encoding, whether it names a personality routine)."""
     version = d[j]
     j += 1
     k = d.index(b"\0", j)
@@ -300,6 +317,14 @@ def sorted_unique(a: np.ndarray) -> np.ndarray:
     return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
 
 
+def sorted_contains(haystack: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mask of `values` found in the sorted array `haystack` (binary search; no hashing)."""
+    if len(haystack) == 0:
+        return np.zeros(len(values), dtype=bool)
+    k = np.minimum(np.searchsorted(haystack, values), len(haystack) - 1)
+    return haystack[k] == values
+
+
 def _block_candidates(st: dict, insns: np.ndarray) -> np.ndarray:
     """Direct jump targets, fall-throughs after conditional jumps and after jmp/ret, for a batch of insns."""
     ids, addr, size = insns["id"], insns["addr"], insns["size"].astype(np.uint64)
@@ -383,7 +408,7 @@ def discover(layout: LibraryLayout, starts: np.ndarray, sizes: np.ndarray, scope
     sel = np.flatnonzero((starts >= lo) & (starts < hi))
     n_tvm = int(np.count_nonzero(starts[sel] < layout.llvm_lo))
     delta = layout.exec_offset - layout.exec_vaddr
-    pieces = [(a, b) for a, b in _split(sizes[sel[:n_tvm]], _CHUNKS)]
+    pieces = _split(sizes[sel[:n_tvm]], _CHUNKS)
     pieces += [(a + n_tvm, b + n_tvm) for a, b in _split(sizes[sel[n_tvm:]], _CHUNKS)]
     jobs = [(k, layout.path, starts[sel[a:b]], sizes[sel[a:b]], delta) for k, (a, b) in enumerate(pieces)]
     jobs.sort(key=lambda j: -int(j[3].sum()))
@@ -481,14 +506,18 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def save_sites(layout: LibraryLayout, scope: str, granularity: str, offsets: np.ndarray, functions: int,
-               discovery_s: float) -> Path:
+def site_doc(layout: LibraryLayout, scope: str, granularity: str, offsets: np.ndarray, functions: int,
+             discovery_s: float, discovered_with: str) -> dict:
+    """The metadata stored next to a site array."""
+    return {"version": DISCOVERY_VERSION, "scope": scope, "granularity": granularity, "sites": int(len(offsets)),
+            "functions": functions, "discovery_s": round(discovery_s, 3), "discovered_with": discovered_with,
+            "created": time.time(), "layout": asdict(layout)}
+
+
+def save_sites(doc: dict, offsets: np.ndarray) -> Path:
     """Store one site set (array first, metadata last, so metadata marks a complete entry)."""
-    npy, meta = cache_paths(layout.build_id, scope, granularity)
+    npy, meta = cache_paths(doc["layout"]["build_id"], doc["scope"], doc["granularity"])
     _atomic_write(npy, lambda fh: np.save(fh, offsets.astype(np.uint32), allow_pickle=False))
-    doc = {"version": DISCOVERY_VERSION, "scope": scope, "granularity": granularity, "sites": int(len(offsets)),
-           "functions": functions, "discovery_s": round(discovery_s, 3), "created": time.time(),
-           "layout": asdict(layout)}
     _atomic_write(meta, lambda fh: fh.write(json.dumps(doc, indent=1).encode()))
     return npy
 
@@ -525,12 +554,17 @@ def get_sites(scope: str = "tvm", granularity: str = "block", progress: bool = T
     layout, starts, sizes = read_layout(path)
     found = discover(layout, starts, sizes, scope, progress, workers)
     discovery_s = time.perf_counter() - t0
+    docs: dict[tuple[str, str], dict] = {}
     for (sc, gr), arr in found.items():
+        if sc != scope and load_cached(build_id, sc, gr) is not None:
+            continue  # keep its own (shorter) discovery time
         lo, hi = scope_range(layout, sc)
         nfun = int(np.count_nonzero((starts >= lo) & (starts < hi)))
-        save_sites(layout, sc, gr, arr, nfun, discovery_s)
-    arr, doc = load_cached(build_id, scope, granularity) or (None, None)
-    if arr is None:
-        raise RuntimeError(f"could not read back the site cache under {cache_dir()}")
-    return SiteSet(arr, doc["functions"], discovery_s, str(cache_paths(build_id, scope, granularity)[0]),
-                   False, time.perf_counter() - t0), doc
+        docs[(sc, gr)] = site_doc(layout, sc, gr, arr, nfun, discovery_s, scope)
+        try:
+            save_sites(docs[(sc, gr)], arr)
+        except OSError as exc:
+            warnings.warn(f"could not cache coverage sites under {cache_dir()}: {exc}", stacklevel=2)
+    return SiteSet(found[(scope, granularity)], docs[(scope, granularity)]["functions"], discovery_s,
+                   str(cache_paths(build_id, scope, granularity)[0]), False, time.perf_counter() - t0), \
+        docs[(scope, granularity)]
