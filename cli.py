@@ -289,11 +289,122 @@ def passes() -> None:
         click.echo(name)
 
 
+def _duration(text: str | None) -> float | None:
+    """'90', '90s', '10m', '2h' -> seconds."""
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    try:
+        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise Fail(f"--time {text!r}: expected seconds or a number with s, m or h (e.g. 10m)") from None
+
+
 @main.command()
-def fuzz() -> None:
-    """Run a coverage-guided campaign (not built yet: use `tirfuzz seeds --check` for now)."""
-    raise Fail("the fuzzing campaign is not built yet (issue 5); `tirfuzz seeds --check` runs every "
-               "seed through the executor meanwhile")
+@click.option("--time", "time_", default=None, help="Stop after this long: 120, 90s, 10m, 2h.")
+@click.option("--execs", type=int, default=None, help="Stop after this many executions.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Campaign directory (default: tirfuzz-out/<start time>).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed; same seed and --execs, same corpus.")
+@click.option("--targets", default="llvm,c", show_default=True, help="Targets every case is built for.")
+@click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False),
+              help="File whose module-level Pass objects join the pool (repeatable); they start in every seed's sequence.")
+@click.option("--resume", is_flag=True, help="Continue the campaign in --out (also after kill -9).")
+@click.option("--seeds", "seed_names", default=None, help="Comma-separated built-in seed names to start from.")
+@click.option("--mode", type=click.Choice(["tirfuzz", "tzer"]), default="tirfuzz", show_default=True,
+              help="tzer: Tzer's own choices (uniform seed choice, no power schedule).")
+@click.option("--no-ir-mutation", is_flag=True, help="Ablation: mutate pass sequences only.")
+@click.option("--no-pass-mutation", is_flag=True, help="Ablation: mutate IR only.")
+@click.option("--no-feedback", is_flag=True, help="Ablation: never grow the corpus from coverage.")
+@click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
+@click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
+def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
+         no_feedback, timeout, cov_scope) -> None:
+    """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
+
+    Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
+    child, runs it for every target, keeps it if it reached new blocks of TVM's compiler library, and
+    saves bugs as found in OUT/bugs/<signature>/. Ctrl-C stops cleanly; --resume continues.
+    """
+    from .fuzzer.campaign import Campaign, CampaignConfig, config_record
+    from .fuzzer.executor import ExecutorError
+    from .fuzzer.status import StatusScreen
+    from .fuzzer.store import CampaignDir, StoreError
+    from .fuzzer.targets import TargetError, check_target
+
+    if resume and out is None:
+        raise Fail("--resume needs --out DIR (the campaign to continue)")
+    if out is None:
+        import time as _t
+
+        out = f"tirfuzz-out/{_t.strftime('%Y%m%d-%H%M%S')}"
+    store = CampaignDir(out)
+    if resume:
+        try:
+            saved = store.config()["config"]
+        except (StoreError, KeyError) as e:
+            raise Fail(f"cannot resume {out}: {e}") from None
+        config = CampaignConfig(**{**saved, "time_s": _duration(time_), "execs": execs, "out": out})
+    else:
+        target_list = [t.strip() for t in targets.split(",") if t.strip()]
+        try:
+            for t in target_list:
+                check_target(t)
+        except TargetError as e:
+            raise Fail(str(e)) from None
+        _pool(plugins)  # a plugin that fails to import: one line, exit 2
+        names = [n.strip() for n in seed_names.split(",")] if seed_names else None
+        if names:
+            from .corpus import load_seed
+
+            for n in names:
+                try:
+                    load_seed(n)
+                except KeyError:
+                    raise Fail(f"--seeds: no built-in seed named {n!r} (see `tirfuzz seeds`)") from None
+        config = CampaignConfig(out=out, time_s=_duration(time_), execs=execs, seed=seed, targets=target_list,
+                                plugins=[str(Path(p).resolve()) for p in plugins], seeds=names, mode=mode,
+                                ir_mutation=not no_ir_mutation, pass_mutation=not no_pass_mutation,
+                                feedback=not no_feedback, timeout_s=timeout, coverage=cov_scope)
+    try:
+        store.create(config_record(config), resume)
+    except StoreError as e:
+        raise Fail(str(e)) from None
+    campaign = Campaign(config, store)
+    interrupted = False
+    with StatusScreen(campaign, out) as screen:
+        campaign.on_event = screen.event
+        try:
+            screen.event("starting the fork server and running the seeds" if not resume else "resuming")
+            campaign.open(resume)
+            campaign.checkpoint()
+            last_stats = last_cov = _now()
+            while not campaign.done():
+                campaign.step()
+                screen.update()
+                now = _now()
+                if now - last_stats >= 10:
+                    campaign.checkpoint(coverage=now - last_cov >= 30)
+                    last_cov = now if now - last_cov >= 30 else last_cov
+                    last_stats = now
+        except KeyboardInterrupt:
+            interrupted = True
+        except (ExecutorError, StoreError) as e:
+            campaign.close()
+            raise Fail(str(e)) from None
+        finally:
+            campaign.close()
+    row = campaign.stats_row()
+    click.echo(json.dumps(row))
+    if interrupted:
+        err_console.print(f"stopped. Resume with: tirfuzz fuzz --out {out} --resume")
+
+
+def _now() -> float:
+    import time as _t
+
+    return _t.monotonic()
 
 
 if __name__ == "__main__":  # pragma: no cover

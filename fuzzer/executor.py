@@ -13,6 +13,20 @@ from .case import TestCase
 from .result import ExecResult
 
 
+ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def _no_aslr() -> None:
+    """In the fork server before exec: fixed addresses, so TVM's pointer-keyed maps iterate alike every run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.personality(ctypes.c_ulong(libc.personality(ctypes.c_ulong(0xFFFFFFFF)) | ADDR_NO_RANDOMIZE))
+    except (OSError, AttributeError):
+        pass  # no personality(2): runs stay valid, only less repeatable
+
+
 class ExecutorError(RuntimeError):
     """The fork server could not start or keeps dying (never a verdict on a case)."""
 
@@ -39,16 +53,18 @@ class Executor:
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
         self.restarts = 0
+        self._pending = False  # a request was sent and its answer not read (interrupted by Ctrl-C)
 
     def start(self) -> dict[str, Any]:
         if self.proc is not None:
             return self.info
         to_srv_r, to_srv_w = os.pipe()
         from_srv_r, from_srv_w = os.pipe()
-        env = dict(os.environ, **self.config.env)
+        env = dict(os.environ, PYTHONHASHSEED="0", **self.config.env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tirfuzz.fuzzer.forkserver", str(to_srv_r), str(from_srv_w)],
-            pass_fds=(to_srv_r, from_srv_w), stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+            pass_fds=(to_srv_r, from_srv_w), stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+            preexec_fn=_no_aslr)
         os.close(to_srv_r)
         os.close(from_srv_w)
         self._w, self._r = to_srv_w, from_srv_r
@@ -67,20 +83,42 @@ class Executor:
         self.info = payload
         return self.info
 
-    def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False) -> ExecResult:
-        """Run one case in a fresh child; the verdict on the case is in the result."""
+    def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False,
+            mutate: dict[str, Any] | None = None) -> ExecResult:
+        """Run one case in a fresh child; the verdict on the case is in the result.
+
+        With `mutate` ({"seed": int, "kinds": [...], "donor": case dict or None}) the child first mutates
+        the case (it parses the IR, which this process never does) and runs the mutant: `result.case` is
+        the mutant, `result.mutation` what was done; outcome "declined" when no mutation applied.
+        """
         req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
-               "want_outputs": want_outputs, "want_sites": want_sites}
+               "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate}
         for attempt in range(2):
             self.start()
             try:
+                self._drain()
+                self._pending = True
                 wire.send(self._w, req)
                 kind, res = wire.recv(self._r)
+                self._pending = False
                 return res
             except (EOFError, BrokenPipeError, OSError):
                 self._reap()
                 self.restarts += 1
         raise ExecutorError("the fork server died twice on the same case")
+
+    def covered(self):
+        """Every coverage site covered so far in the fork server's process tree (None without coverage)."""
+        self.start()
+        self._drain()
+        wire.send(self._w, {"op": "covered"})
+        return wire.recv(self._r)[1]
+
+    def _drain(self) -> None:
+        """Read and drop the answer to a request whose caller was interrupted."""
+        if self._pending:
+            wire.recv(self._r)
+            self._pending = False
 
     def _reap(self) -> None:
         for fd in (getattr(self, "_w", None), getattr(self, "_r", None)):
@@ -90,6 +128,7 @@ class Executor:
                 except OSError:
                     pass
         self._w = self._r = None
+        self._pending = False
         if self.proc is not None:
             try:
                 self.proc.kill()

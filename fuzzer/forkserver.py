@@ -116,7 +116,7 @@ class ForkServer:
         except OSError:
             pass  # the child died while warming up: reaped and reported below
         os.close(req_w)
-        result, last_stage, timed_out, stage_times = self._collect(r, pid, start + timeout)
+        result, last_stage, timed_out, stage_times, mutated = self._collect(r, pid, start + timeout)
         os.close(r)
         _, status = os.waitpid(pid, 0)
         self.stderr_file.seek(0)
@@ -125,6 +125,8 @@ class ForkServer:
         if result is None:
             result = self._failure(status, stderr, last_stage, timed_out, timeout)
             result.timings_ms.update(stage_times)
+        if mutated is not None:
+            result.case, result.mutation = mutated
         result.stderr_tail = stderr[-STDERR_KEEP:]
         result.timings_ms["total"] = (time.perf_counter() - start) * 1e3
         if self.coverage is not None:
@@ -156,6 +158,10 @@ class ForkServer:
                 cap = _vm_size_bytes() + limit
                 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             case = TestCase.from_dict(req["case"])
+            if req.get("mutate"):
+                case = self._mutate(case, req["mutate"], w)
+                if case is None:
+                    os._exit(0)
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
                            want_outputs=bool(req.get("want_outputs", True)))
             wire.send(w, ("result", res))
@@ -168,9 +174,25 @@ class ForkServer:
         finally:
             os._exit(code)
 
+    def _mutate(self, case: TestCase, spec: dict[str, Any], w: int) -> TestCase | None:
+        """Apply one mutation in the child (it parses the IR); tell the server what came out."""
+        from ..mutators.base import mutate_case
+        from ..mutators.registry import all_mutators
+
+        wire.send(w, ("stage", "mutate", None))
+        kinds = set(spec.get("kinds") or ("ir", "pass", "config", "target"))
+        muts = [m for m in all_mutators() if m.kind in kinds]
+        donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
+        new, info = mutate_case(case, int(spec["seed"]), self.pool, muts, donor) if muts else \
+            (None, {"reason": f"no mutator of kinds {sorted(kinds)}"})
+        wire.send(w, ("mutated", new.to_dict() if new is not None else None, info))
+        if new is None:
+            wire.send(w, ("result", ExecResult(outcome="declined", stage="mutate", message=str(info.get("reason")))))
+        return new
+
     def _collect(self, r: int, pid: int, deadline: float):
         decoder = wire.Decoder()
-        result, last, timed_out = None, ("spawn", None), False
+        result, last, timed_out, mutated = None, ("spawn", None), False, None
         stage_times: dict[str, float] = {}
         t_stage = time.perf_counter()
         while True:
@@ -190,12 +212,14 @@ class ForkServer:
                     now = time.perf_counter()
                     stage_times[last[0]] = stage_times.get(last[0], 0.0) + (now - t_stage) * 1e3
                     last, t_stage = (msg[1], msg[2]), now
+                elif msg[0] == "mutated":
+                    mutated = msg[1:]
                 elif msg[0] == "result":
                     result = msg[1]
                 elif msg[0] == "error":
                     result = ExecResult(outcome="internal-error", stage="tirfuzz", message=msg[1][-4000:],
                                         exc_type="TirfuzzError")
-        return result, last, timed_out, stage_times
+        return result, last, timed_out, stage_times, mutated
 
     def _failure(self, status: int, stderr: str, last, timed_out: bool, timeout: float) -> ExecResult:
         stage, target = last
@@ -244,6 +268,9 @@ def main(argv: list[str]) -> int:
             return 0
         if req.get("op") == "info":
             wire.send(out_fd, ("info", server.info()))
+            continue
+        if req.get("op") == "covered":
+            wire.send(out_fd, ("covered", server.coverage.covered() if server.coverage is not None else None))
             continue
         wire.send(out_fd, ("result", server.run(req)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("ok", "rejected", "crash", "hang", "internal-error")
+OUTCOMES = ("ok", "rejected", "crash", "hang", "internal-error")  # plus "declined": no mutation applied
 BUG_OUTCOMES = ("crash", "hang", "internal-error")
 
 
@@ -31,6 +31,8 @@ class ExecResult:
     new_blocks: int = 0             # coverage sites this case uncovered first (0 without coverage)
     cov_total: int = 0
     new_sites: list[int] = field(default_factory=list)
+    case: dict[str, Any] | None = None   # the case that ran, when the child made it by mutation
+    mutation: dict[str, Any] = field(default_factory=dict)  # what the mutation did (or why it declined)
 
     @property
     def is_bug(self) -> bool:
@@ -41,6 +43,7 @@ class ExecResult:
         d = asdict(self)
         d.pop("outputs")
         d.pop("new_sites")
+        d.pop("case")
         d["outputs"] = {t: {f: [f"{a.dtype}{list(a.shape)}" for a in arrs] for f, arrs in fs.items()}
                         for t, fs in self.outputs.items()}
         return d

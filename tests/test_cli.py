@@ -82,6 +82,10 @@ def test_version_reports_tvm_and_cuda():
     assert out["build_flags"]["USE_LLVM"] == "ON" and isinstance(out["cuda_device"], bool)
 
 
-def test_fuzz_says_it_is_not_built_yet():
-    p = tirfuzz("fuzz")
-    assert p.returncode == 2 and "not built yet" in p.stderr
+def test_fuzz_bad_options_exit_2(tmp_path):
+    for args, words in ((['--time', 'soon'], '--time'), (['--targets', 'tpu'], 'unknown target'),
+                        (['--seeds', 'nope'], 'no built-in seed'), (['--resume'], '--out')):
+        p = tirfuzz('fuzz', '--out', str(tmp_path / 'x'), *args) if args != ['--resume'] else tirfuzz('fuzz', *args)
+        assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    p = tirfuzz('fuzz', '--out', '/proc/forbidden/out', '--execs', '1')
+    assert p.returncode == 2 and 'cannot write' in p.stderr

@@ -1,0 +1,259 @@
+"""The coverage-guided campaign: pick an entry, mutate it in a child, keep what finds new blocks."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from .case import TestCase
+from .executor import Executor, ExecutorConfig
+from .result import BUG_OUTCOMES, ExecResult
+from .schedule import Entry, JointPolicy, PowerSchedule, UniformSchedule
+from .store import CampaignDir, case_id
+
+# Repeated runs of one case in fresh children differ by up to ~10 first-hit blocks (timing-dependent
+# paths in TVM's runtime), so a case counts as new only past this floor: same --seed, same corpus.
+MIN_NEW_BLOCKS = 4
+
+
+@dataclass
+class CampaignConfig:
+    """What a campaign runs: its budget, seeds, targets, ablations and executor limits."""
+
+    out: str
+    time_s: float | None = None
+    execs: int | None = None
+    seed: int = 0
+    targets: list[str] = field(default_factory=lambda: ["llvm", "c"])
+    plugins: list[str] = field(default_factory=list)
+    seeds: list[str] | None = None        # names of built-in seeds to start from (None: all)
+    mode: str = "tirfuzz"                 # or "tzer"
+    ir_mutation: bool = True
+    pass_mutation: bool = True
+    feedback: bool = True
+    coverage: str = "tvm"
+    timeout_s: float = 10.0
+    memory_mb: int = 4096
+    patience: int = 8
+
+
+@dataclass
+class Stats:
+    """Counters shown on the status screen and written to stats.jsonl."""
+
+    execs: int = 0
+    declined: int = 0
+    rejected: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    bugs: Counter = field(default_factory=Counter)       # kind -> unique signatures
+    last_find: float = 0.0
+    last_bug: str = ""
+    mutator_crashes: int = 0
+
+    def valid_ratio(self) -> float:
+        return (self.execs - self.rejected) / self.execs if self.execs else 0.0
+
+
+class Campaign:
+    """Owns the executor, the corpus entries, the schedule and the campaign directory."""
+
+    def __init__(self, config: CampaignConfig, store: CampaignDir, on_event: Callable[[str], None] | None = None):
+        self.config, self.store, self.on_event = config, store, on_event or (lambda msg: None)
+        self.rng = random.Random(config.seed)
+        self.schedule = UniformSchedule() if config.mode == "tzer" else PowerSchedule()
+        self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation)
+        self.entries: list[Entry] = []
+        self.cases: dict[str, TestCase] = {}
+        self.bugs: dict[str, dict[str, Any]] = {}
+        self.stats = Stats()
+        self.cov_blocks = 0
+        self.elapsed_before = 0.0
+        self.start = time.monotonic()
+        self.executor: Executor | None = None
+
+    # setup -----------------------------------------------------------------
+    def open(self, resume: bool) -> None:
+        """Load a resumed campaign's state, start the executor, run the seeds of a new one."""
+        preload = None
+        if resume:
+            preload = self.store.load_coverage()
+            loaded, bad = self.store.load_corpus()
+            for line in bad:
+                self.on_event(f"set aside unreadable corpus entry {line}")
+            for entry, case in loaded:
+                self.entries.append(entry)
+                self.cases[entry.id] = case
+            self.bugs = self.store.load_bugs()
+            for info in self.bugs.values():
+                self.stats.bugs[info.get("kind", "crash")] += 1
+            state = self._load_state()
+            self.stats.execs = int(state.get("execs", 0))
+            self.elapsed_before = float(state.get("elapsed_s", 0.0))
+            self.rng = random.Random(f"{self.config.seed}:{self.stats.execs}")
+        self.executor = Executor(ExecutorConfig(timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb,
+                                                coverage=self.config.coverage, plugins=tuple(self.config.plugins),
+                                                preload_sites=preload))
+        info = self.executor.start()
+        self.cov_blocks = int(info.get("cov_total", 0))
+        if not self.entries:
+            self._run_seeds()
+
+    def _load_state(self) -> dict[str, Any]:
+        import json
+
+        try:
+            return json.loads((self.store.root / "state.json").read_text())
+        except (OSError, ValueError):
+            rows = (self.store.root / "stats.jsonl")
+            if rows.exists():
+                lines = [ln for ln in rows.read_text().splitlines() if ln.strip()]
+                if lines:
+                    try:
+                        return json.loads(lines[-1])
+                    except ValueError:
+                        return {}
+            return {}
+
+    def _seed_cases(self) -> list[tuple[str, TestCase]]:
+        from ..corpus import list_seeds, load_seed
+        from ..corpus.cases import seed_case
+        from .case import PassSpec
+
+        seeds = [load_seed(n) for n in self.config.seeds] if self.config.seeds else list_seeds()
+        plugin_passes = [PassSpec(n) for n in self.executor.info.get("passes", []) if n.startswith("plugin:")]
+        out = []
+        for s in seeds:
+            case = seed_case(s, self.config.targets)
+            case.passes = plugin_passes + case.passes  # users' own passes run from the first exec
+            out.append((s.name, case))
+        return out
+
+    def _run_seeds(self) -> None:
+        for name, case in self._seed_cases():
+            res = self.executor.run(case, want_outputs=False)
+            self._count(res)
+            entry = Entry(case_id(case), "seed", res.new_blocks, found_at=self.stats.execs, meta={"seed": name})
+            self._keep(entry, case)
+            if res.is_bug:
+                self._save_bug(res, case, parent=None)
+            self.cov_blocks = max(self.cov_blocks, res.cov_total)
+
+    # loop --------------------------------------------------------------------
+    def done(self) -> bool:
+        c = self.config
+        if c.execs is not None and self.stats.execs >= c.execs:
+            return True
+        return c.time_s is not None and self.elapsed() >= c.time_s
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.start
+
+    def step(self) -> ExecResult:
+        """One mutation of one entry, run in a child; keeps, records and counts what came of it."""
+        entry = self.schedule.pick(self.entries, self.rng)
+        entry.chosen += 1
+        kinds = self.policy.kinds(entry, self.rng)
+        donor = self.cases[self.rng.choice(self.entries).id] if "ir" in kinds else None
+        spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None}
+        res = self.executor.run(self.cases[entry.id], want_outputs=False, mutate=spec)
+        if res.outcome == "declined":
+            self.stats.declined += 1
+            return res
+        if res.case is None:  # the child died while mutating: a tirfuzz/TVM-API problem, not a case
+            self.stats.mutator_crashes += 1
+            self.on_event(f"mutation crashed ({res.signal or res.message[:80]}) on {entry.id}")
+            return res
+        self._count(res)
+        self.cov_blocks = max(self.cov_blocks, res.cov_total)
+        case = TestCase.from_dict(res.case)
+        new = res.new_blocks >= MIN_NEW_BLOCKS and self.config.feedback
+        if kinds == ["ir"]:
+            entry.stale = 0 if new else entry.stale + 1
+        if new and res.outcome == "ok":  # valid cases only, as Tzer: rejected ones seed nothing
+            child = Entry(case_id(case), f"new-coverage:{res.new_blocks}", res.new_blocks, parent=entry.id,
+                          found_at=self.stats.execs)
+            if child.id not in self.cases:
+                self._keep(child, case)
+                entry.finds += 1
+                self.stats.last_find = self.elapsed()
+        if res.is_bug:
+            entry.finds += 1
+            self._save_bug(res, case, parent=entry.id)
+        return res
+
+    def _count(self, res: ExecResult) -> None:
+        self.stats.execs += 1
+        self.stats.outcomes[res.outcome] += 1
+        if res.outcome == "rejected":
+            self.stats.rejected += 1
+
+    def _keep(self, entry: Entry, case: TestCase) -> None:
+        self.store.save_entry(entry, case)
+        self.entries.append(entry)
+        self.cases[entry.id] = case
+
+    def _save_bug(self, res: ExecResult, case: TestCase, parent: str | None) -> None:
+        from ..reports.signature import signature
+
+        sig = signature(res)
+        info = self.bugs.get(sig)
+        if info is None:
+            info = {"signature": sig, "kind": res.outcome, "count": 0, "first_exec": self.stats.execs,
+                    "stage": res.stage, "target": res.target, "frame": res.frame, "signal": res.signal,
+                    "resource": res.resource, "exc_type": res.exc_type, "message": res.message[:2000],
+                    "parent": parent, "case_id": case_id(case), "stderr_tail": res.stderr_tail[-4000:]}
+            self.bugs[sig] = info
+            self.stats.bugs[res.outcome] += 1
+            self.stats.last_bug = f"{res.outcome} at {res.stage}: {(res.frame or res.message)[:70]}"
+            self.on_event(f"new bug {sig}: {self.stats.last_bug}")
+            saved_case = case
+        else:
+            saved_case = None
+        info["count"] += 1
+        info["last_exec"] = self.stats.execs
+        self.store.save_bug(sig, saved_case, info)
+
+    # persistence ---------------------------------------------------------------
+    def stats_row(self) -> dict[str, Any]:
+        el = self.elapsed()
+        return {"elapsed_s": round(el, 1), "execs": self.stats.execs,
+                "execs_per_s": round(self.stats.execs / el, 3) if el > 0 else 0.0,
+                "cov_blocks": self.cov_blocks, "corpus_size": len(self.entries),
+                "valid_ratio": round(self.stats.valid_ratio(), 4), "bugs": dict(self.stats.bugs),
+                "declined": self.stats.declined, "mutator_crashes": self.stats.mutator_crashes,
+                "outcomes": dict(self.stats.outcomes), "last_find_s": round(self.stats.last_find, 1)}
+
+    def checkpoint(self, coverage: bool = True) -> None:
+        row = self.stats_row()
+        self.store.append_stats(row)
+        self.store.write_json("state.json", row)
+        if coverage and self.executor is not None:
+            self.store.save_coverage(self.executor.covered())
+
+    def close(self) -> None:
+        if self.executor is not None:
+            try:
+                self.checkpoint()
+            finally:
+                self.executor.close()
+                self.executor = None
+
+
+def config_record(config: CampaignConfig, executor_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """campaign.json: the configuration and the versions it ran with."""
+    import platform
+
+    import tvm
+    import tvm_ffi
+
+    from .. import __version__
+
+    rec = {"config": asdict(config), "versions": {"tirfuzz": __version__, "tvm": tvm.__version__,
+                                                   "tvm_ffi": tvm_ffi.__version__, "python": platform.python_version()},
+           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if executor_info and "coverage" in executor_info:
+        rec["versions"]["libtvm_build_id"] = executor_info["coverage"].get("build_id")
+    return rec

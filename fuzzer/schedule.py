@@ -1,0 +1,71 @@
+"""Which corpus entry to fuzz next, and whether to mutate its IR or its passes."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Entry:
+    """A kept test case and what the schedule knows about it."""
+
+    id: str
+    reason: str                   # why it was kept: "seed", "new-coverage:<n>"
+    new_blocks: int = 0           # blocks it uncovered first when it was found
+    chosen: int = 0               # times picked for mutation
+    finds: int = 0                # children of it that were kept or were bugs
+    stale: int = 0                # IR mutations in a row without new coverage (Tzer's joint schedule)
+    parent: str | None = None
+    found_at: int = 0             # exec count when kept
+    meta: dict = field(default_factory=dict)
+
+
+class PowerSchedule:
+    """AFLFast-style energy: entries that reached rare blocks and keep paying off are picked more.
+
+    Breakpoint coverage reports each block once, to the first case that reaches it, so the blocks an
+    entry uncovered are by construction blocks no earlier case reached. Weight:
+    rarity * (1 + finds) / sqrt(1 + chosen), rarity = 1 + bit_length(new_blocks) // 4 (1 for under 8
+    blocks, 2 up to 127, 3 up to 2047, ...): coarse, so that a few blocks of run-to-run noise in what a
+    case hits rarely change a choice, and the same --seed replays the same campaign.
+    """
+
+    name = "power"
+
+    def weight(self, e: Entry) -> float:
+        rarity = 1 + int(e.new_blocks).bit_length() // 4
+        return rarity * (1 + e.finds) / math.sqrt(1 + e.chosen)
+
+    def pick(self, entries: list[Entry], rng: random.Random) -> Entry:
+        weights = [self.weight(e) for e in entries]
+        return rng.choices(entries, weights=weights, k=1)[0]
+
+
+class UniformSchedule:
+    """Tzer's choice: every entry equally likely."""
+
+    name = "uniform"
+
+    def pick(self, entries: list[Entry], rng: random.Random) -> Entry:
+        return entries[rng.randrange(len(entries))]
+
+
+@dataclass
+class JointPolicy:
+    """Tzer's joint IR/pass schedule: mutate IR until `patience` tries bring nothing, then the passes."""
+
+    patience: int = 8
+    ir: bool = True
+    passes: bool = True
+
+    def kinds(self, e: Entry, rng: random.Random) -> list[str]:
+        if not self.passes:
+            return ["ir"]
+        if not self.ir:
+            return ["pass", "config", "target"]
+        if e.stale >= self.patience:
+            e.stale = 0
+            return ["pass", "config", "target"]
+        return ["ir"]

@@ -1,0 +1,33 @@
+"""Bug signatures: the same bug gives the same signature, different bugs different ones."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from ..fuzzer.result import ExecResult
+
+_MASKS = [(re.compile(r"0x[0-9a-fA-F]+"), "0x?"), (re.compile(r"\b\d+\b"), "N"),
+          (re.compile(r"'[^']*'|\"[^\"]*\""), "'?'"), (re.compile(r"\s+"), " ")]
+
+
+def mask(message: str) -> str:
+    """The first line of a message with numbers, addresses and quoted names masked."""
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    for pat, rep in _MASKS:
+        line = pat.sub(rep, line)
+    return line[:200]
+
+
+
+
+def signature(res: ExecResult) -> str:
+    """`<kind>-<12 hex>` from what characterises the failure (never from the case's content)."""
+    if res.outcome == "crash":
+        parts = [res.signal or "exit", res.stage, res.frame or ""]
+    elif res.outcome == "hang":
+        parts = [res.resource or "time", res.stage]
+    else:
+        parts = [res.exc_type or "", res.stage, res.frame or "", mask(res.message)]
+    digest = hashlib.sha1("|".join([res.outcome, *parts]).encode()).hexdigest()[:12]
+    return f"{res.outcome}-{digest}"

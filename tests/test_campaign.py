@@ -1,0 +1,106 @@
+"""`tirfuzz fuzz` end to end: directory layout, stats, resume after SIGKILL, plugin passes as bugs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SEEDS = "relu_f32,add_int32,flat_argmax_axis1"
+
+
+def fuzz(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_short_campaign_writes_the_design_layout(tmp_path):
+    out = tmp_path / "c"
+    p = fuzz("--out", str(out), "--execs", "12", "--seeds", SEEDS, "--targets", "llvm", "--seed", "3")
+    assert p.returncode == 0, p.stderr
+    final = json.loads(p.stdout.strip().splitlines()[-1])
+    assert final["execs"] >= 12
+    for name in ("campaign.json", "stats.jsonl", "coverage.npy", "corpus", "bugs", "reports"):
+        assert (out / name).exists(), name
+    rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+    for key in ("elapsed_s", "execs", "execs_per_s", "cov_blocks", "corpus_size", "valid_ratio", "bugs"):
+        assert key in rows[-1]
+    assert rows[-1]["cov_blocks"] > 20_000 and rows[-1]["corpus_size"] > 3
+    corpus = list((out / "corpus").glob("*.json"))
+    assert len(corpus) == rows[-1]["corpus_size"]
+    kept = [json.loads(p.read_text()) for p in corpus]
+    assert {k["tirfuzz"]["reason"].split(":")[0] for k in kept} >= {"seed", "new-coverage"}
+    assert any(k.get("history") for k in kept)
+    config = json.loads((out / "campaign.json").read_text())
+    assert config["versions"]["tvm"] == "0.27.0.post1" and config["config"]["seed"] == 3
+    again = fuzz("--out", str(out), "--execs", "3")
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+
+def _snapshot(out: Path) -> tuple[set[str], set[str]]:
+    corpus = {p.name for p in (out / "corpus").glob("*.json")}
+    bugs = {p.name for p in (out / "bugs").iterdir() if (p / "case.json").exists()}
+    return corpus, bugs
+
+
+def test_sigkill_at_any_moment_then_resume_loses_nothing(tmp_path):
+    out = tmp_path / "k"
+    args = ["--out", str(out), "--seeds", SEEDS, "--targets", "llvm", "--seed", "5"]
+    seen_corpus: set[str] = set()
+    seen_bugs: set[str] = set()
+    for i, delay in enumerate((9.0, 4.3, 6.1)):
+        cmd = [sys.executable, "-m", "tirfuzz.cli", "fuzz", *args, "--execs", "100000"]
+        if i:
+            cmd.append("--resume")
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        corpus, bugs = _snapshot(out)
+        assert seen_corpus <= corpus and seen_bugs <= bugs
+        seen_corpus, seen_bugs = corpus, bugs
+    assert len(seen_corpus) >= 3
+    p = fuzz(*args, "--resume", "--execs", "1")
+    assert p.returncode == 0, p.stderr
+    corpus, bugs = _snapshot(out)
+    assert seen_corpus <= corpus and seen_bugs <= bugs
+    stats = json.loads(p.stdout.strip().splitlines()[-1])
+    assert stats["corpus_size"] == len(corpus)
+
+
+PLUGIN = '''
+import tvm
+import tvm_ffi
+
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def refuse_unrolled(func, mod, ctx):
+    """A user's pass with a bug: it raises on unrolled loops, which no seed has."""
+    found = []
+    tvm_ffi.structural_walk(func.body, (tvm.tirx.For, found.append))
+    if any(int(f.kind) == int(tvm.tirx.ForKind.UNROLLED) for f in found):
+        raise ValueError("refuse_unrolled cannot handle unrolled loops")
+    return func
+'''
+
+
+def test_plugin_pass_bug_that_needs_a_mutation_is_found(tmp_path):
+    plugin = tmp_path / "userpasses.py"
+    plugin.write_text(PLUGIN)
+    out = tmp_path / "p"
+    p = fuzz("--out", str(out), "--execs", "120", "--seeds", SEEDS, "--targets", "llvm", "--seed", "11",
+             "--pass-plugin", str(plugin), "--no-pass-mutation")
+    assert p.returncode == 0, p.stderr
+    hits = []
+    for d in (out / "bugs").iterdir():
+        info = json.loads((d / "info.json").read_text())
+        if info["stage"] == "pass:plugin:userpasses.refuse_unrolled":
+            hits.append(info)
+    assert len(hits) == 1, [d.name for d in (out / "bugs").iterdir()]
+    assert hits[0]["kind"] == "internal-error" and "unrolled" in hits[0]["message"]
+    case = json.loads((out / "bugs" / hits[0]["signature"] / "case.json").read_text())
+    assert case["passes"][0] == "plugin:userpasses.refuse_unrolled" and "T.unroll" in case["ir"]
