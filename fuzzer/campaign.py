@@ -52,6 +52,7 @@ class Stats:
     last_find: float = 0.0
     last_bug: str = ""
     mutator_crashes: int = 0
+    slow_runs: int = 0                                   # time-outs while running compiled code
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -179,7 +180,11 @@ class Campaign:
                 self._keep(child, case)
                 entry.finds += 1
                 self.stats.last_find = self.elapsed()
-        if res.is_bug:
+        if res.outcome == "hang" and res.stage.startswith("run:"):
+            # A mutated program may simply run long (a loop extent grew): not a bug until an oracle
+            # shows the reference build finishes. Counted, not reported.
+            self.stats.slow_runs += 1
+        elif res.is_bug:
             entry.finds += 1
             self._save_bug(res, case, parent=entry.id)
         return res
@@ -224,6 +229,7 @@ class Campaign:
                 "cov_blocks": self.cov_blocks, "corpus_size": len(self.entries),
                 "valid_ratio": round(self.stats.valid_ratio(), 4), "bugs": dict(self.stats.bugs),
                 "declined": self.stats.declined, "mutator_crashes": self.stats.mutator_crashes,
+                "slow_runs": self.stats.slow_runs,
                 "outcomes": dict(self.stats.outcomes), "last_find_s": round(self.stats.last_find, 1)}
 
     def checkpoint(self, coverage: bool = True) -> None:

@@ -111,3 +111,16 @@ def main(A: T.Buffer((16,), "int8")):
         res = ex.run(TestCase(big))
         assert res.outcome == "hang" and res.resource == "memory", res.message
         assert ex.run(TestCase(FLAT_IR)).outcome == "ok"
+
+
+def test_known_c_backend_gap_is_rejected_with_its_filter(executor):
+    fp16 = '''@T.prim_func
+def main(A: T.Buffer((16,), "float16"), B: T.Buffer((16,), "float16")):
+    for i in range(16):
+        B[i] = A[i] + A[i]
+'''
+    llvm = executor.run(TestCase(fp16, targets=["llvm"]), want_outputs=False)
+    c = executor.run(TestCase(fp16, targets=["c"]), want_outputs=False)
+    assert llvm.outcome == "ok", llvm.message
+    assert c.outcome == "rejected" and c.stage == "build:c", c.message[:300]
+    assert c.filter in ("c-backend-no-half-type", "c-backend-unsupported-type")
