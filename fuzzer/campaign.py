@@ -53,6 +53,7 @@ class Stats:
     last_bug: str = ""
     mutator_crashes: int = 0
     slow_runs: int = 0                                   # time-outs while running compiled code
+    ub_crashes: int = 0                                  # run-time crashes of cases that may have UB
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -184,6 +185,10 @@ class Campaign:
             # A mutated program may simply run long (a loop extent grew): not a bug until an oracle
             # shows the reference build finishes. Counted, not reported.
             self.stats.slow_runs += 1
+        elif res.outcome == "crash" and res.stage.startswith("run:") and not case.extra.get("safe", True):
+            # The mutator could not prove the program free of undefined behaviour (ub_risks says what):
+            # a crash of the compiled code may be that behaviour, not a compiler bug. Counted, not reported.
+            self.stats.ub_crashes += 1
         elif res.is_bug:
             entry.finds += 1
             self._save_bug(res, case, parent=entry.id)
@@ -229,7 +234,7 @@ class Campaign:
                 "cov_blocks": self.cov_blocks, "corpus_size": len(self.entries),
                 "valid_ratio": round(self.stats.valid_ratio(), 4), "bugs": dict(self.stats.bugs),
                 "declined": self.stats.declined, "mutator_crashes": self.stats.mutator_crashes,
-                "slow_runs": self.stats.slow_runs,
+                "slow_runs": self.stats.slow_runs, "ub_crashes": self.stats.ub_crashes,
                 "outcomes": dict(self.stats.outcomes), "last_find_s": round(self.stats.last_find, 1)}
 
     def checkpoint(self, coverage: bool = True) -> None:

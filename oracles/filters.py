@@ -57,6 +57,8 @@ FILTERS: tuple[RejectFilter, ...] = (
                  "the C backend cannot emit this vector width (known gap)", target="c"),
     RejectFilter("c-backend-no-half-type", "build:", r"(?i)compilation error.*[‘'](b?float16|half)[’'] was not declared",
                  "the C backend emits float16/bfloat16 without a C type for them (known gap)", target="c"),
+    RejectFilter("mutant-assertion-failed", "run:", r"tirfuzz assertion",
+                 "an AssertStmt a mutator inserted failed at run time, as asserts may"),
     RejectFilter("runtime-argument-check", "run:", r"^(ValueError|TypeError): .*(Argument|argument|expected|Expected)",
                  "the compiled function's own argument checks refused the inputs"),
 )
