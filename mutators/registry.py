@@ -1,0 +1,32 @@
+"""The registry of every mutator, with its name and weight."""
+
+from __future__ import annotations
+
+from .base import Mutator
+
+
+def all_mutators() -> list[Mutator]:
+    """A fresh instance of every mutator, in a stable order."""
+    from .buffers import buffer_mutators
+    from .expr import expr_mutators
+    from .loops import loop_mutators
+    from .stmt import stmt_mutators
+    from .passes import pass_mutators
+    from .schedule import schedule_mutators
+    from .targets import target_mutators
+    from .wrappers import wrapper_mutators
+
+    return (expr_mutators() + stmt_mutators() + loop_mutators() + wrapper_mutators() + buffer_mutators()
+            + schedule_mutators() + pass_mutators() + target_mutators())
+
+
+def by_name(names: list[str] | None = None) -> list[Mutator]:
+    """The mutators with these names (all when None); raises KeyError naming an unknown one."""
+    muts = all_mutators()
+    if names is None:
+        return muts
+    known = {m.name: m for m in muts}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise KeyError(f"unknown mutators {missing} (known: {', '.join(known)})")
+    return [known[n] for n in names]

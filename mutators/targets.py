@@ -1,0 +1,76 @@
+"""Target mutation: llvm with varied -mcpu / -mattr / -opt-level (only what this CPU can run), and c."""
+
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass, replace
+
+from ..fuzzer.targets import parse_target, runnable_here
+from .base import Decline, MutationContext, MutationOutcome, Mutator
+
+MCPUS = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "core2", "nehalem", "sandybridge", "haswell", "skylake",
+         "skylake-avx512", "icelake-server", "znver1", "znver2", "znver3", "znver4", "btver2", "generic")
+MATTRS = ("-avx2", "-fma", "-avx", "-sse4.2", "-bmi2", "+popcnt", "+avx2", "+fma", "-avx512f", "+sse4.1")
+MAX_TARGETS = 3
+
+
+@functools.lru_cache(maxsize=1)
+def runnable_mcpus() -> tuple[str, ...]:
+    """The -mcpu values whose code this machine can run."""
+    return tuple(m for m in MCPUS if runnable_here(f"llvm -mcpu={m}"))
+
+
+def random_target(rng: random.Random) -> str:
+    """A target string this machine can build and run: plain llvm or c, or llvm with options."""
+    r = rng.random()
+    if r < 0.15:
+        return "c"
+    if r < 0.25:
+        return "llvm"
+    parts = ["llvm"]
+    cpus = runnable_mcpus()
+    if cpus and rng.random() < 0.8:
+        parts.append(f"-mcpu={rng.choice(cpus)}")
+    if rng.random() < 0.4:
+        attrs = rng.sample(MATTRS, rng.choice([1, 1, 2]))
+        parts.append("-mattr=" + ",".join(attrs))
+    if rng.random() < 0.4:
+        parts.append(f"-opt-level={rng.choice([0, 1, 2, 3])}")
+    if rng.random() < 0.1:
+        parts.append(f"-vector-width={rng.choice([128, 256])}")
+    name = " ".join(parts)
+    return name if runnable_here(name) else "llvm"
+
+
+@dataclass
+class TargetMutate(Mutator):
+    """Replace, add or drop a target (llvm with varied -mcpu/-mattr/-opt-level, or c)."""
+
+    name: str = "target"
+    weight: float = 1.0
+    kind: str = "target"
+
+    def apply(self, ctx: MutationContext, rng: random.Random) -> MutationOutcome | None:
+        targets = list(ctx.case.targets)
+        r = rng.random()
+        new = random_target(rng)
+        if r < 0.2 and len(targets) > 1:
+            gone = targets.pop(rng.randrange(len(targets)))
+            detail = {"drop": gone}
+        elif r < 0.45 and len(targets) < MAX_TARGETS and new not in targets:
+            targets.append(new)
+            detail = {"add": new}
+        else:
+            at = rng.randrange(len(targets))
+            if targets[at] == new:
+                raise Decline("same target")
+            detail = {"from": targets[at], "to": new}
+            targets[at] = new
+        for t in targets:
+            parse_target(t)
+        return MutationOutcome(detail=detail, case=replace(ctx.case, targets=targets))
+
+
+def target_mutators() -> list[Mutator]:
+    return [TargetMutate()]
