@@ -15,7 +15,7 @@ from .crashinfo import frames_from_exception, top_frame
 from .inputs import make_args
 from .passes import PassError, PassPool
 from .result import ExecResult
-from .targets import TargetError, check_target, cuda_device_present, make_target
+from .targets import TargetError, check_target, make_target, runnable_here
 
 # Passes without which a module cannot be turned into runnable code, in default-pipeline order.
 # The build adds each one the case's own sequence does not name (by name, arguments ignored).
@@ -232,13 +232,10 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
                 m = m_next
                 result.pass_changed[target] = changed
             rt = stages.run(f"build:{target}", target, lambda m=m: _build(m, tgt, list(funcs)))
-        if target == "cuda":
-            if not cuda_device_present():
-                result.timings_ms[f"run@{target}"] = 0.0
-                continue
-            device = tvm.cuda(0)
-        else:
-            device = tvm.cpu(0)
+        if not runnable_here(target):  # no GPU, or an -mcpu/+feature this CPU lacks: built, not run
+            result.skipped_runs.append(target)
+            continue
+        device = tvm.cuda(0) if target.split()[0] == "cuda" else tvm.cpu(0)
         outs = stages.run(f"run:{target}", target, lambda rt=rt: _run(rt, funcs, case.input_seed, device))
         if want_outputs:
             result.outputs[target] = outs

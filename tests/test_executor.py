@@ -124,3 +124,17 @@ def main(A: T.Buffer((16,), "float16"), B: T.Buffer((16,), "float16")):
     assert llvm.outcome == "ok", llvm.message
     assert c.outcome == "rejected" and c.stage == "build:c", c.message[:300]
     assert c.filter in ("c-backend-no-half-type", "c-backend-unsupported-type")
+
+
+def test_target_this_cpu_cannot_run_is_built_but_not_run(executor):
+    import pytest
+
+    from tirfuzz.fuzzer.targets import runnable_here
+
+    cpus = ("graniterapids", "sapphirerapids", "znver5", "skylake-avx512", "znver4")
+    foreign = next((f"llvm -mcpu={c}" for c in cpus if not runnable_here(f"llvm -mcpu={c}")), None)
+    if foreign is None:
+        pytest.skip("this CPU runs code for every -mcpu tried")
+    res = executor.run(TestCase(FLAT_IR, targets=[foreign, "llvm"]))
+    assert res.outcome == "ok", res.message
+    assert res.skipped_runs == [foreign] and list(res.outputs) == ["llvm"]
