@@ -375,6 +375,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     interrupted = False
     with StatusScreen(campaign, out) as screen:
         campaign.on_event = screen.event
+        campaign.on_progress = screen.update
         try:
             screen.event("starting the fork server and running the seeds" if not resume else "resuming")
             campaign.open(resume)

@@ -64,6 +64,7 @@ class Campaign:
 
     def __init__(self, config: CampaignConfig, store: CampaignDir, on_event: Callable[[str], None] | None = None):
         self.config, self.store, self.on_event = config, store, on_event or (lambda msg: None)
+        self.on_progress: Callable[[], None] = lambda: None
         self.rng = random.Random(config.seed)
         self.schedule = UniformSchedule() if config.mode == "tzer" else PowerSchedule()
         self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation)
@@ -134,7 +135,14 @@ class Campaign:
         return out
 
     def _run_seeds(self) -> None:
+        """Run each seed once for its coverage; with a time budget, at most a third of it goes here and
+        the seeds not yet run join the corpus unrun (they are mutated like the others)."""
+        budget = self.config.time_s / 3 if self.config.time_s is not None else None
         for name, case in self._seed_cases():
+            if budget is not None and self.elapsed() >= budget:
+                self._keep(Entry(case_id(case), "seed", 0, found_at=self.stats.execs, meta={"seed": name}), case)
+                continue
+            self.on_progress()
             res = self.executor.run(case, want_outputs=False)
             self._count(res)
             entry = Entry(case_id(case), "seed", res.new_blocks, found_at=self.stats.execs, meta={"seed": name})
