@@ -138,3 +138,13 @@ def test_target_this_cpu_cannot_run_is_built_but_not_run(executor):
     res = executor.run(TestCase(FLAT_IR, targets=[foreign, "llvm"]))
     assert res.outcome == "ok", res.message
     assert res.skipped_runs == [foreign] and list(res.outputs) == ["llvm"]
+
+
+def test_c_backend_vector_types_are_a_named_known_gap(executor):
+    vec = '''@T.prim_func
+def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):
+    for i in T.vectorized(8):
+        B[i] = A[i] * 3 + A[i + 8]
+'''
+    res = executor.run(TestCase(vec, targets=["llvm", "c"]), want_outputs=False)
+    assert res.outcome == "rejected" and res.stage == "build:c" and res.filter == "c-backend-no-vector-type"
