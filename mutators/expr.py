@@ -33,7 +33,7 @@ class ExprInsert(Mutator):
 
     def apply(self, ctx: MutationContext, rng: random.Random) -> MutationOutcome | None:
         site = choose(rng, expr_sites(ctx, lambda s: s.role != "index" or rng.random() < 0.3))
-        gen = Gen(site.scope, rng)
+        gen = Gen(site.scope, rng, index_mode=site.control or site.role == "index")
         dt = site.dtype
         tx = tvm_mod().tirx
         if rng.random() < 0.5 or dkind(dt) == "bool":

@@ -131,3 +131,34 @@ def refresh_regions(blk, buffers):
         if DEBUG:
             print("refresh_regions:", e)
         return blk
+
+
+def internal_writers(body) -> set[int]:
+    """Hashes of the statements that (somewhere inside) store to a buffer allocated in the function."""
+    import tvm_ffi
+
+    tvm = tvm_mod()
+    tx = tvm.tirx
+    internal: list = []
+
+    def on_alloc(a):
+        internal.append(a.buffer)
+
+    def on_block(b):
+        internal.extend(b.alloc_buffers)
+
+    tvm_ffi.structural_walk(body, [(tx.AllocBuffer, on_alloc), (tvm.s_tir.SBlock, on_block)])
+    marks: set[int] = set()
+    if not internal:
+        return marks
+    stack = [False]
+
+    def on_stmt(v, vis):
+        stack.append(isinstance(v, tx.BufferStore) and any(v.buffer.same_as(b) for b in internal))
+        vis.default_visit(v)
+        if stack.pop():
+            marks.add(hash(v))
+            stack[-1] = True
+
+    tvm_ffi.structural_visit(body, [(tx.Stmt, on_stmt)])
+    return marks

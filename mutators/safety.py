@@ -53,6 +53,34 @@ class Prover:
                 except Exception:  # noqa: BLE001  (an odd range: the var stays unconstrained)
                     pass
 
+    def may_overflow(self, scope, idx) -> bool:
+        """Whether some integer arithmetic inside an index may leave its dtype's range (signed overflow is
+        undefined, and a wrapped value defeats the range proof)."""
+        import tvm_ffi
+
+        from .generate import int_range
+
+        nodes: list = []
+
+        def visit(e):
+            dt = dtype_of(e) or ""
+            if dt.startswith(("int", "uint")) and "x" not in dt:
+                nodes.append(e)
+
+        tvm_ffi.structural_walk(idx, (_overflow_nodes(), visit))
+        if not nodes:
+            return False
+        self._bind_scope(scope)
+        for e in nodes:
+            lo, hi = int_range(dtype_of(e))
+            try:
+                b = self.ana.const_int_bound(e)
+            except Exception:  # noqa: BLE001
+                return True
+            if b.min_value < lo or b.max_value > hi:
+                return True
+        return False
+
     def in_bounds(self, scope, idx, extent) -> bool:
         """Whether 0 <= idx < extent holds everywhere in scope (vector indices: every lane)."""
         tx = self.tvm.tirx
@@ -85,6 +113,11 @@ class Prover:
                 except Exception:  # noqa: BLE001
                     return False
         return True
+
+
+def _overflow_nodes():
+    tx = tvm_mod().tirx
+    return (tx.Add, tx.Sub, tx.Mul, tx.LShift, tx.Cast)
 
 
 def _lanes(expr) -> int:
@@ -187,6 +220,9 @@ def find_unsafe(mod) -> tuple[list[Access], int]:
             if not prover.in_bounds(site.scope, idx, ext):
                 acc.unproven.append(d)
                 acc.vector |= _lanes(idx) != 1
+            if prover.may_overflow(site.scope, idx):
+                acc.unproven.append(d)
+                acc.vector = True  # undefined before any clamp could act: not fixable by clamping
         if acc.unproven:
             bad.append(acc)
     return bad, checked

@@ -34,6 +34,46 @@ def _extent(sch, loop) -> int | None:
     return int(f.extent.value) if isinstance(f.extent, tx.IntImm) else None
 
 
+# Primitives that size buffers or loops from block regions: after a mutation made some block write only
+# part of what its region claims (or update a buffer without an init), they can expose unwritten elements.
+REGION_PRIMITIVES = {"cache_read", "cache_write", "rfactor", "set_scope", "compute_at", "reverse_compute_at",
+                     "compute_inline", "reverse_compute_inline", "decompose_reduction", "decompose_padding"}
+
+
+def irregular_writes(mod) -> bool:
+    """Whether a block stores somewhere other than at its own distinct iterators, or updates without init."""
+    import tvm_ffi
+
+    tvm = tvm_mod()
+    tx = tvm.tirx
+    blocks: list = []
+
+    def on_block(b):
+        blocks.append(b)
+
+    tvm_ffi.structural_walk(mod, (tvm.s_tir.SBlock, on_block))
+    for b in blocks:
+        if not b.iter_vars:
+            continue
+        ivs = [iv.var for iv in b.iter_vars]
+        stores: list = []
+
+        def on_store(s):
+            stores.append(s)
+
+        tvm_ffi.structural_walk(b.body, (tx.BufferStore, on_store))
+        for s in stores:
+            idx = list(s.indices)
+            if not all(isinstance(i, tvm.ir.Var) and any(i.same_as(v) for v in ivs) for i in idx):
+                return True
+            if len({hash(i) for i in idx}) != len(idx):
+                return True
+        reads = {hash(r.source) for r in b.reads}
+        if b.init is None and any(hash(w.source) in reads for w in b.writes):
+            return True
+    return False
+
+
 def _reduction_loops(sch, block) -> list:
     """The loops of a block bound only to its reduction iterators."""
     blk = sch.get(block)
@@ -286,9 +326,10 @@ class ScheduleMutator(Mutator):
             except Exception as e:  # noqa: BLE001  (ScheduleError, or a precondition we checked first)
                 tried.append(f"{prim}: {type(e).__name__}")
                 continue
-            trace = [ln for ln in sch.trace.as_python() if not ln.strip().startswith(("b", "l")) or "sch." in ln]
-            detail: dict[str, Any] = {"primitive": prim, **args, "trace": "; ".join(trace[-4:]), "tried": len(tried)}
-            return MutationOutcome(detail=detail, mod=sch.mod)
+            trace = [str(ln) for ln in sch.trace.as_python()]  # the whole trace: get_sblock/get_loops + the primitive
+            detail: dict[str, Any] = {"primitive": prim, **args, "trace": trace, "tried": len(tried)}
+            risks = ["uninit"] if prim in REGION_PRIMITIVES and irregular_writes(ctx.mod) else []
+            return MutationOutcome(detail=detail, mod=sch.mod, risks=risks)
         raise Decline("no primitive applied (" + ", ".join(tried) + ")")
 
 

@@ -37,14 +37,16 @@ def one(ctx: MutationContext, site: Site, fn: Callable[[Any, Site], Any], detail
     """The outcome of rewriting one site with fn.
 
     A changed index into a function-internal buffer (a store may leave elements unwritten, a load may
-    read one not written yet), or a statement whose writes may shrink (reduces_writes) writing one,
-    can make the program read undefined memory: risk "uninit".
+    read one not written yet), a changed condition, loop bound or store index inside a statement that
+    writes one, or a statement whose writes may shrink (reduces_writes) writing one, can make the
+    program read undefined memory: risk "uninit".
     """
     mod = rewrite(ctx.mod, {site.index: fn})
     d = {"site": site.index, "node": type(site.node).__name__}
     d.update(detail)
     risks = list(risks or [])
-    if site.kind == "expr" and site.role == "index" and is_internal(site.buffer, site.scope):
+    if site.kind == "expr" and ((site.control and site.scope.guards_internal)
+                                or (site.role == "index" and is_internal(site.buffer, site.scope))):
         risks.append("uninit")
     if site.kind == "stmt" and reduces_writes and writes_internal(site.node, site.scope):
         risks.append("uninit")

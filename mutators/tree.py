@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from .irutil import (call_name, dtype_of, free_vars, is_buffer, refresh_regions, substitute,  # noqa: F401
-                     tvm_mod, with_fields, written_buffers_with_views)
+from .irutil import (call_name, dtype_of, free_vars, internal_writers, is_buffer, refresh_regions,  # noqa: F401
+                     substitute, tvm_mod, with_fields, written_buffers_with_views)
 
+CONTROL_ROLES = frozenset({"cond", "loop-min", "loop-extent", "loop-step", "predicate", "iter-value"})
 # Calls whose arguments are addresses, types or names, never ordinary values.
 OPAQUE_CALLS = {"address_of", "tvm_access_ptr", "type_annotation", "reinterpret", "tvm_struct_get",
                 "tvm_struct_set", "call_extern", "call_pure_extern", "call_llvm_intrin", "call_llvm_pure_intrin",
@@ -40,6 +41,7 @@ class Scope:
     facts: tuple[Any, ...] = ()        # proof-only facts (block iterator == its binding, predicates)
     realize: Any = None                # the SBlockRealize of the block about to be entered
     block: Any = None                  # innermost enclosing SBlock (block IR), or None
+    guards_internal: bool = False      # the enclosing statement stores (somewhere inside) to an internal buffer
     in_blocks: bool = False            # inside a non-root SBlock: only its iterators may be used
     func: str = ""
 
@@ -70,6 +72,7 @@ class Site:
     buffer: Any = None       # for index roles: the accessed buffer (inherited down the index expression)
     dim: int = -1
     store: bool = False      # inside the index of a BufferStore (buffer is the one written)
+    control: bool = False    # part of a condition, loop bound, block binding or store index: decides what runs
 
     @property
     def dtype(self) -> str | None:
@@ -92,6 +95,7 @@ class _Expect:
     buffer: Any = None
     dim: int = -1
     store: bool = False
+    control: bool = False
     done: bool = False
 
 
@@ -110,6 +114,7 @@ class Walker:
     changed_blocks: int = 0
     _suspend: int = 0
     _count: int = 0
+    _writers: set = field(default_factory=set)
     _stack: list = field(default_factory=list)
 
     def run(self, mod):
@@ -134,6 +139,7 @@ class Walker:
                 scope = scope.push_buffer(p)
             elif dtype_of(p) is not None:
                 scope = scope.push_var(VarInfo(p, dtype_of(p)))
+        self._writers = internal_writers(f.body)
         self._stack = [[_Expect(f.body, "stmt", "body", scope, "PrimFunc")]]
         body = tvm_ffi.structural_mutate(f.body, [(object, self._cb)])
         self._stack = []
@@ -162,7 +168,8 @@ class Walker:
         e = self._take(value)
         if e is None:
             return value
-        site = Site(self._count, value, e.kind, e.scope, e.role, e.parent, e.in_seq, e.buffer, e.dim, e.store)
+        site = Site(self._count, value, e.kind, e.scope, e.role, e.parent, e.in_seq, e.buffer, e.dim, e.store,
+                    e.control)
         self._count += 1
         if self.record:
             self.sites.append(site)
@@ -213,7 +220,15 @@ class Walker:
     def _children_stmt(self, node, scope: Scope) -> list[_Expect]:
         tvm = tvm_mod()
         tx, sx = tvm.tirx, tvm.s_tir
-        E = _Expect
+        writes = hash(node) in self._writers  # this statement's own expressions decide internal writes
+        if writes != scope.guards_internal:
+            scope = replace(scope, guards_internal=writes)
+
+        def E(*a, **k):  # conditions, loop bounds, bindings and store indices decide what runs
+            if a[1] == "expr" and (a[2] in CONTROL_ROLES or k.get("store")):
+                k["control"] = True
+            return _Expect(*a, **k)
+
         if isinstance(node, tx.SeqStmt):
             out, inner = [], scope
             for s in node.seq:
@@ -291,9 +306,10 @@ class Walker:
         scope, role = parent.scope, parent.role
         sub = "index" if role == "index" else "operand"
 
-        def E(*a, **k):  # index subexpressions inherit the accessed buffer
+        def E(*a, **k):  # index subexpressions inherit the accessed buffer; everything inherits control
             if a[2] == "index" and "buffer" not in k:
                 k.update(buffer=parent.buffer, dim=parent.dim, store=parent.store)
+            k["control"] = parent.control or a[2] == "cond"
             return _Expect(*a, **k)
 
         name = type(node).__name__

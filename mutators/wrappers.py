@@ -78,10 +78,12 @@ class AttrWrap(Mutator):
     def apply(self, ctx: MutationContext, rng: random.Random) -> MutationOutcome | None:
         tx = tvm_mod().tirx
         site = choose(rng, stmt_sites(ctx, _wrappable), "statement to wrap")
-        key = rng.choice(PRAGMAS)
-        node = site.scope.loops[-1].loop_var if site.scope.loops and not site.scope.in_blocks else tx.IntImm("int32", 0)
-        if site.scope.in_blocks:
-            node = tx.IntImm("int32", 0)
+        visible = [lp.loop_var for lp in site.scope.loops if any(v.var.same_as(lp.loop_var) for v in site.scope.vars)]
+        keys = [k for k in PRAGMAS if visible or k != "pragma_loop_partition_hint"]  # that one names a loop var
+        key = rng.choice(keys)
+        node = visible[-1] if visible and rng.random() < 0.7 else tx.IntImm("int32", 0)
+        if key == "pragma_loop_partition_hint":
+            node = visible[-1]
         value = tx.IntImm("int32", rng.choice([0, 1, 4, 16]))
         new = tx.AttrStmt(node, key, value, site.node)
         return one(ctx, site, lambda n, s: new, {"key": key, "value": int(value.value)},

@@ -129,7 +129,8 @@ def test_schedule_keeps_its_trace(pool):
         new, info = mutate_case(_case(block[k]), k, pool, by_name(["schedule"]))
         if new is not None:
             d = new.extra["history"][-1]["detail"]
-            assert d["primitive"] and "sch." in d["trace"]
+            assert d["primitive"] and any(f"sch.{d['primitive']}" in ln or "sch." in ln for ln in d["trace"])
+            assert any(ln.startswith("b0 = sch.get_sblock") for ln in d["trace"])
             return
     pytest.fail("no schedule primitive applied to 12 block-level seeds")
 

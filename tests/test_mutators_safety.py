@@ -42,6 +42,12 @@ def main(A: T.Buffer((16,), "uint8"), B: T.Buffer((16,), "int32")):
         B[i] = A_1[i]
 '''
 
+OVERFLOW = '''@T.prim_func
+def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):
+    for i in range(16):
+        B[i] = A[T.max(T.min(i - T.shift_left(i, 31), 15), 0)]
+'''
+
 
 def test_prover_flags_out_of_bounds_and_clamping_fixes_it():
     bad, checked = find_unsafe(_parse(OOB))
@@ -63,6 +69,12 @@ def test_divisions_and_shifts_are_guarded():
     assert report.safe and find_unsafe(mod)[0] == []
     text = mod.script()
     assert "T.max(A[15 - i], 1)" in text and "% 32" in text and "A[i] // 4" in text  # a constant divisor stays
+
+
+def test_index_arithmetic_that_may_overflow_is_unsafe_even_when_clamped():
+    """Signed overflow is undefined (LLVM's nsw): a clamp after it proves nothing, so the case is unsafe."""
+    mod, report = make_safe(_parse(OVERFLOW))
+    assert not report.safe and "oob" in report.reasons and report.clamped == 0
 
 
 def test_view_larger_than_its_memory_is_unsafe():
