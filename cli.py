@@ -26,10 +26,26 @@ class Fail(click.ClickException):
         click.echo(" ".join(self.message.split()), err=True)  # always exactly one line
 
 
-def _executor_config(timeout: float, memory_mb: int, plugins: tuple[str, ...], coverage: str | None = None):
+def _executor_config(timeout: float, memory_mb: int, plugins: tuple[str, ...], coverage: str | None = None,
+                     filters: tuple[str, ...] = ()):
     from .fuzzer.executor import ExecutorConfig
 
-    return ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=tuple(plugins), coverage=coverage)
+    return ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=tuple(plugins), coverage=coverage,
+                          filters=tuple(filters))
+
+
+def _check_filters(filters: tuple[str, ...]) -> list[str]:
+    """Absolute paths of extra filters files, each loaded once here (a bad one: one line, exit 2)."""
+    from .oracles.filters import FilterError, load_filters
+
+    try:
+        load_filters(filters)
+    except FilterError as e:
+        raise Fail(str(e)) from None
+    return [str(Path(f).resolve()) for f in filters]
+
+
+FILTERS_HELP = "Extra known-false-alarm filters (TOML, the format of oracles/filters.toml); repeatable."
 
 
 def _pool(plugins: tuple[str, ...]):
@@ -74,11 +90,16 @@ def main() -> None:
 @click.option("--memory-mb", default=4096, show_default=True, help="Address-space limit for the child, MiB.")
 @click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False),
               help="Python file whose module-level Pass objects join the pool as plugin:<stem>.<name>.")
-def run(case_file: Path, as_json: bool, timeout: float, memory_mb: int, plugins: tuple[str, ...]) -> None:
+@click.option("--no-oracle", is_flag=True, help="Do not compare with the reference build or check the round trip.")
+@click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False), help=FILTERS_HELP)
+def run(case_file: Path, as_json: bool, timeout: float, memory_mb: int, plugins: tuple[str, ...], no_oracle: bool,
+        filters: tuple[str, ...]) -> None:
     """Run one test case (tirfuzz-case/1 JSON) and print what happened.
 
-    The case's TVMScript is parsed only inside the isolated child (parsing evaluates Python).
-    Exit code: 0 ok or rejected, 1 a bug outcome (crash, hang, internal-error), 2 bad input.
+    The case's TVMScript is parsed only inside the isolated child (parsing evaluates Python). Every
+    build that runs is compared with TVM's default pipeline for llvm on the same inputs.
+    Exit code: 0 ok or rejected, 1 a bug outcome (crash, hang, internal-error, miscompilation,
+    roundtrip), 2 bad input.
     """
     from .fuzzer.executor import Executor, ExecutorError
 
@@ -87,9 +108,10 @@ def run(case_file: Path, as_json: bool, timeout: float, memory_mb: int, plugins:
     except CaseError as e:
         raise Fail(str(e)) from None
     validate_case(case, _pool(plugins))
+    filters = _check_filters(filters)
     try:
-        with Executor(_executor_config(timeout, memory_mb, plugins)) as ex:
-            res = ex.run(case)
+        with Executor(_executor_config(timeout, memory_mb, plugins, filters=tuple(filters))) as ex:
+            res = ex.run(case, oracle=not no_oracle)
     except ExecutorError as e:
         raise Fail(f"executor: {e}") from None
     if res.outcome == "rejected" and res.stage == "parse":
@@ -109,6 +131,11 @@ def _print_result(res) -> None:
     for key in ("filter", "signal", "resource", "exc_type", "frame"):
         if getattr(res, key):
             t.add_row(key, str(getattr(res, key)))
+    if res.oracle:
+        o = res.oracle
+        t.add_row("oracle", f"compared {', '.join(o.get('compared') or []) or 'nothing'} with the reference "
+                  f"({o.get('family')})" + (f"; difference hidden by filter {o['filtered']}: {o['reason']}"
+                                           if o.get("filtered") else ""))
     if res.message:
         t.add_row("message", res.message if len(res.message) < 600 else res.message[:600] + " ...")
     t.add_row("timings", ", ".join(f"{k} {v:.0f} ms" for k, v in res.timings_ms.items() if v >= 0.5))
@@ -319,8 +346,10 @@ def _duration(text: str | None) -> float | None:
 @click.option("--no-feedback", is_flag=True, help="Ablation: never grow the corpus from coverage.")
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
 @click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
+@click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
+@click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False), help=FILTERS_HELP)
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, timeout, cov_scope) -> None:
+         no_feedback, timeout, cov_scope, no_oracle, filters) -> None:
     """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
@@ -366,7 +395,8 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         config = CampaignConfig(out=out, time_s=_duration(time_), execs=execs, seed=seed, targets=target_list,
                                 plugins=[str(Path(p).resolve()) for p in plugins], seeds=names, mode=mode,
                                 ir_mutation=not no_ir_mutation, pass_mutation=not no_pass_mutation,
-                                feedback=not no_feedback, timeout_s=timeout, coverage=cov_scope)
+                                feedback=not no_feedback, timeout_s=timeout, coverage=cov_scope,
+                                oracle=not no_oracle, filters=_check_filters(filters))
     try:
         store.create(config_record(config), resume)
     except StoreError as e:

@@ -14,8 +14,8 @@ from .result import BUG_OUTCOMES, ExecResult
 from .schedule import Entry, JointPolicy, PowerSchedule, UniformSchedule
 from .store import CampaignDir, case_id
 
-# Repeated runs of one case in fresh children differ by up to ~10 first-hit blocks (timing-dependent
-# paths in TVM's runtime), so a case counts as new only past this floor: same --seed, same corpus.
+# A case counts as new only when it reaches at least this many blocks no case reached before (a
+# handful is rarely worth its slot). Runs are repeatable (see forkserver.py and wire.py), so same --seed, same corpus.
 MIN_NEW_BLOCKS = 4
 
 
@@ -29,6 +29,7 @@ class CampaignConfig:
     seed: int = 0
     targets: list[str] = field(default_factory=lambda: ["llvm", "c"])
     plugins: list[str] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)   # extra filters files
     seeds: list[str] | None = None        # names of built-in seeds to start from (None: all)
     mode: str = "tirfuzz"                 # or "tzer"
     ir_mutation: bool = True
@@ -38,6 +39,7 @@ class CampaignConfig:
     timeout_s: float = 10.0
     memory_mb: int = 4096
     patience: int = 8
+    oracle: bool = True                   # differential and round-trip oracles on every case
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Stats:
     mutator_crashes: int = 0
     slow_runs: int = 0                                   # time-outs while running compiled code
     ub_crashes: int = 0                                  # run-time crashes of cases that may have UB
+    filtered: Counter = field(default_factory=Counter)   # filter name -> cases it hid (rejected or oracle)
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -98,6 +101,7 @@ class Campaign:
             self.rng = random.Random(f"{self.config.seed}:{self.stats.execs}")
         self.executor = Executor(ExecutorConfig(timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb,
                                                 coverage=self.config.coverage, plugins=tuple(self.config.plugins),
+                                                filters=tuple(self.config.filters),
                                                 preload_sites=preload))
         info = self.executor.start()
         self.cov_blocks = int(info.get("cov_total", 0))
@@ -143,7 +147,7 @@ class Campaign:
                 self._keep(Entry(case_id(case), "seed", 0, found_at=self.stats.execs, meta={"seed": name}), case)
                 continue
             self.on_progress()
-            res = self.executor.run(case, want_outputs=False)
+            res = self.executor.run(case, want_outputs=False, oracle=self.config.oracle)
             self._count(res)
             entry = Entry(case_id(case), "seed", res.new_blocks, found_at=self.stats.execs, meta={"seed": name})
             self._keep(entry, case)
@@ -168,7 +172,7 @@ class Campaign:
         kinds = self.policy.kinds(entry, self.rng)
         donor = self.cases[self.rng.choice(self.entries).id] if "ir" in kinds else None
         spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None}
-        res = self.executor.run(self.cases[entry.id], want_outputs=False, mutate=spec)
+        res = self.executor.run(self.cases[entry.id], want_outputs=False, mutate=spec, oracle=self.config.oracle)
         if res.outcome == "declined":
             self.stats.declined += 1
             return res
@@ -207,6 +211,9 @@ class Campaign:
         self.stats.outcomes[res.outcome] += 1
         if res.outcome == "rejected":
             self.stats.rejected += 1
+            self.stats.filtered[res.filter or "?"] += 1
+        if res.oracle.get("filtered"):
+            self.stats.filtered[res.oracle["filtered"]] += 1
 
     def _keep(self, entry: Entry, case: TestCase) -> None:
         self.store.save_entry(entry, case)
@@ -222,7 +229,8 @@ class Campaign:
             info = {"signature": sig, "kind": res.outcome, "count": 0, "first_exec": self.stats.execs,
                     "stage": res.stage, "target": res.target, "frame": res.frame, "signal": res.signal,
                     "resource": res.resource, "exc_type": res.exc_type, "message": res.message[:2000],
-                    "parent": parent, "case_id": case_id(case), "stderr_tail": res.stderr_tail[-4000:]}
+                    "parent": parent, "case_id": case_id(case), "stderr_tail": res.stderr_tail[-4000:],
+                    "oracle": res.oracle}
             self.bugs[sig] = info
             self.stats.bugs[res.outcome] += 1
             self.stats.last_bug = f"{res.outcome} at {res.stage}: {(res.frame or res.message)[:70]}"
@@ -243,6 +251,7 @@ class Campaign:
                 "valid_ratio": round(self.stats.valid_ratio(), 4), "bugs": dict(self.stats.bugs),
                 "declined": self.stats.declined, "mutator_crashes": self.stats.mutator_crashes,
                 "slow_runs": self.stats.slow_runs, "ub_crashes": self.stats.ub_crashes,
+                "filtered": dict(self.stats.filtered),
                 "outcomes": dict(self.stats.outcomes), "last_find_s": round(self.stats.last_find, 1)}
 
     def checkpoint(self, coverage: bool = True) -> None:

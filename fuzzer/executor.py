@@ -14,6 +14,11 @@ from .result import ExecResult
 
 
 ADDR_NO_RANDOMIZE = 0x0040000
+# The fork server runs single-threaded with a fixed hash seed: with TVM's thread pool on, how its
+# threads interleave changes which blocks a run reaches (tens per run), and a campaign is no longer
+# repeatable. Parallel loops still compile and run, on one thread.
+DETERMINISTIC_ENV = {"PYTHONHASHSEED": "0", "TVM_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                     "OPENBLAS_NUM_THREADS": "1"}
 
 
 def _no_aslr() -> None:
@@ -40,6 +45,7 @@ class ExecutorConfig:
     coverage: str | None = None          # None, "tvm" or "all"
     granularity: str = "block"           # "block" or "function"
     plugins: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()        # extra filters files (oracles/filters.toml format)
     warmup: bool = True
     preload_sites: Any = None            # coverage sites already covered (resumed campaigns)
     env: dict[str, str] = field(default_factory=dict)
@@ -60,7 +66,7 @@ class Executor:
             return self.info
         to_srv_r, to_srv_w = os.pipe()
         from_srv_r, from_srv_w = os.pipe()
-        env = dict(os.environ, PYTHONHASHSEED="0", **self.config.env)
+        env = dict(os.environ, **DETERMINISTIC_ENV, **self.config.env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tirfuzz.fuzzer.forkserver", str(to_srv_r), str(from_srv_w)],
             pass_fds=(to_srv_r, from_srv_w), stdin=subprocess.DEVNULL, start_new_session=True, env=env,
@@ -69,7 +75,7 @@ class Executor:
         os.close(from_srv_w)
         self._w, self._r = to_srv_w, from_srv_r
         c = self.config
-        options = {"plugins": list(c.plugins), "coverage": c.coverage, "granularity": c.granularity,
+        options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
                    "warmup": c.warmup, "preload_sites": c.preload_sites}
         try:
             wire.send(self._w, options)
@@ -84,15 +90,16 @@ class Executor:
         return self.info
 
     def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False,
-            mutate: dict[str, Any] | None = None) -> ExecResult:
+            mutate: dict[str, Any] | None = None, oracle: bool = False) -> ExecResult:
         """Run one case in a fresh child; the verdict on the case is in the result.
 
         With `mutate` ({"seed": int, "kinds": [...], "donor": case dict or None}) the child first mutates
         the case (it parses the IR, which this process never does) and runs the mutant: `result.case` is
         the mutant, `result.mutation` what was done; outcome "declined" when no mutation applied.
+        With `oracle`, the child also runs the round-trip and differential oracles (`result.oracle`).
         """
         req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
-               "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate}
+               "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle}
         for attempt in range(2):
             self.start()
             try:

@@ -2,6 +2,12 @@
 
 Started by `Executor` as `python -m tirfuzz.fuzzer.forkserver IN_FD OUT_FD`. A child that
 segfaults, aborts, hangs or runs out of memory is reaped here; the server carries on.
+
+Children are forked by a zygote, a process forked once from the warmed-up server that does nothing
+but fork: every child starts from the same memory image, whatever the server did before. (Forked
+from the server itself, a child's heap layout depends on the results the server has read so far,
+and TVM's pointer-keyed maps then take other paths: tens of blocks of coverage noise per case, and
+no two campaigns with the same seed alike.)
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import os
 import resource
 import select
 import signal
+import socket
+import struct
 import sys
 import tempfile
 import time
@@ -43,6 +51,9 @@ class ForkServer:
         self.options = options
         self.server_fds = server_fds  # the executor's pipes: children close them
         self.pool = PassPool(options.get("plugins", ()))
+        from ..oracles.filters import load_filters
+
+        self.filters = load_filters(options.get("filters", ()))
         self.coverage = None
         if options.get("coverage"):
             from .coverage import NativeCoverage
@@ -61,6 +72,7 @@ class ForkServer:
         self.stderr_file = tempfile.TemporaryFile(prefix="tirfuzz-child-stderr-")
         self.devnull = os.open(os.devnull, os.O_WRONLY)
         self.standby: tuple[int, int, int] | None = None  # (pid, request fd, result fd)
+        self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
 
     @staticmethod
@@ -88,20 +100,66 @@ class ForkServer:
             out["cov_total"] = self.coverage.total()
         return out
 
+    def _start_zygote(self) -> tuple[int, socket.socket]:
+        """Fork the zygote; the server keeps one end of a socket pair to ask it for children."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self._zygote(theirs)
+        theirs.close()
+        return pid, ours
+
+    def _zygote(self, sock: socket.socket) -> None:
+        """The zygote's loop: on each request fork a child, hand its pipes to the server, report its exit.
+
+        The loop allocates and frees the same small objects every round and collects no garbage, so the
+        image each child is forked from never changes.
+        """
+        gc.disable()
+        for fd in self.server_fds:  # the executor must see EOF when the server dies, whatever the zygote does
+            os.close(fd)
+        self.server_fds = ()
+        try:
+            while sock.recv(1):
+                req_r, req_w = os.pipe()
+                res_r, res_w = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    os.close(req_w)
+                    os.close(res_r)
+                    self._child(req_r, res_w)
+                os.close(req_r)
+                os.close(res_w)
+                socket.send_fds(sock, [struct.pack("i", pid)], [req_w, res_r])
+                os.close(req_w)
+                os.close(res_r)
+                _, status = os.waitpid(pid, 0)
+                sock.sendall(struct.pack("i", status))
+        except BaseException:  # the server went away: nothing left to fork for
+            pass
+        os._exit(0)
+
     def _spawn(self) -> None:
-        """Fork the next child now; it warms itself up while the server waits for a request."""
+        """Have the zygote fork the next child now; it warms itself up while the server waits for a request."""
         self.stderr_file.seek(0)
         self.stderr_file.truncate()
-        req_r, req_w = os.pipe()
-        res_r, res_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child
-            os.close(req_w)
-            os.close(res_r)
-            self._child(req_r, res_w)
-        os.close(req_r)
-        os.close(res_w)
-        self.standby = (pid, req_w, res_r)
+        self.zygote.sendall(b"f")
+        msg, fds, _, _ = socket.recv_fds(self.zygote, 4, 2)
+        if len(msg) != 4 or len(fds) != 2:
+            raise RuntimeError("the zygote died")
+        self.standby = (struct.unpack("i", msg)[0], fds[0], fds[1])
+
+    def _wait(self) -> int:
+        """The exit status of the current child, as the zygote reaped it."""
+        buf = b""
+        while len(buf) < 4:
+            got = self.zygote.recv(4 - len(buf))
+            if not got:
+                raise RuntimeError("the zygote died")
+            buf += got
+        return struct.unpack("i", buf)[0]
 
     def run(self, req: dict[str, Any]) -> ExecResult:
         timeout = float(req.get("timeout_s", 10.0))
@@ -109,8 +167,9 @@ class ForkServer:
             self._spawn()
         pid, req_w, r = self.standby
         self.standby = None
-        mark = self.coverage.mark() if self.coverage is not None else 0
         start = time.perf_counter()
+        self._await_warm(r, start + timeout)  # its warm-up hits are not this case's
+        mark = self.coverage.mark() if self.coverage is not None else 0
         try:
             wire.send(req_w, req)
         except OSError:
@@ -118,7 +177,8 @@ class ForkServer:
         os.close(req_w)
         result, last_stage, timed_out, stage_times, mutated = self._collect(r, pid, start + timeout)
         os.close(r)
-        _, status = os.waitpid(pid, 0)
+        status = self._wait()
+        hits = self.coverage.hits_since(mark) if self.coverage is not None else None  # before the next fork
         self.stderr_file.seek(0)
         stderr = self.stderr_file.read().decode("utf-8", "replace")
         self._spawn()
@@ -129,8 +189,7 @@ class ForkServer:
             result.case, result.mutation = mutated
         result.stderr_tail = stderr[-STDERR_KEEP:]
         result.timings_ms["total"] = (time.perf_counter() - start) * 1e3
-        if self.coverage is not None:
-            hits = self.coverage.hits_since(mark)
+        if hits is not None:
             result.new_blocks = int(len(hits))
             result.cov_total = int(self.coverage.total())
             if req.get("want_sites"):
@@ -149,6 +208,7 @@ class ForkServer:
 
             for ir in self.warm_irs:  # touch the parser's objects before the clock starts
                 _parse(ir)
+            wire.send(w, ("warm",))
             try:
                 req = wire.recv(req_fd)
             except EOFError:  # the server is shutting down
@@ -163,7 +223,7 @@ class ForkServer:
                 if case is None:
                     os._exit(0)
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
-                           want_outputs=bool(req.get("want_outputs", True)))
+                           want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")), filters=self.filters)
             wire.send(w, ("result", res))
         except BaseException:  # anything escaping run_case is tirfuzz's own error: report it
             try:
@@ -189,6 +249,16 @@ class ForkServer:
         if new is None:
             wire.send(w, ("result", ExecResult(outcome="declined", stage="mutate", message=str(info.get("reason")))))
         return new
+
+    @staticmethod
+    def _await_warm(r: int, deadline: float) -> None:
+        """Wait for the standby child's "warm" message (or its death, which the collect step reports)."""
+        ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.perf_counter()))
+        if ready:
+            try:
+                wire.recv(r)
+            except EOFError:
+                pass
 
     def _collect(self, r: int, pid: int, deadline: float):
         decoder = wire.Decoder()

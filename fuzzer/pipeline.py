@@ -7,9 +7,10 @@ executor's own cost. Parsing TVMScript evaluates Python, so only isolated proces
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any, Callable
 
-from ..oracles.filters import PRECONDITIONS, classify_error
+from ..oracles.filters import FILTERS, PRECONDITIONS, classify_error
 from .case import PassSpec, TestCase
 from .crashinfo import frames_from_exception, top_frame
 from .inputs import make_args
@@ -182,19 +183,54 @@ def _run(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> 
 
 
 def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None], None] | None = None,
-             want_outputs: bool = True) -> ExecResult:
-    """Execute every stage of the case and return what happened; never raises for TVM's errors."""
+             want_outputs: bool = True, oracle: bool = False, filters: tuple = FILTERS) -> ExecResult:
+    """Execute every stage of the case and return what happened; never raises for TVM's errors.
+
+    With `oracle`, the TVMScript round trip is checked and every build that ran is compared with TVM's
+    default pipeline for llvm (oracles/differential.py): outcomes `roundtrip` and `miscompilation`.
+    """
     result = ExecResult(outcome="ok")
     stages = _Stages(on_stage, result)
     try:
-        _run_stages(case, pool, stages, result, want_outputs)
-        result.stage, result.target = "done", None
+        _run_stages(case, pool, stages, result, want_outputs, oracle)
+        if result.outcome == "ok":
+            result.stage, result.target = "done", None
     except StageFailure as f:
-        _record_failure(result, f)
+        _record_failure(result, f, filters)
     return result
 
 
-def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool) -> None:
+def compiler(mod, case: TestCase, pool: PassPool) -> Callable[[str, list], Any]:
+    """A function (target, pass specs) -> runnable functions: the specs, then the completion passes they
+    do not name, then the build; the reference pipeline runs with TVM's default configuration."""
+    import tvm
+
+    funcs = list(entry_functions(mod))
+
+    def compile_with(target: str, specs: list) -> dict[str, Any]:
+        named = {s.name for s in specs}
+        config = {} if specs is _REFERENCE else case.pass_config
+        with tvm.transform.PassContext(opt_level=3, config=config):
+            tgt = make_target(target)
+            m = tvm.tirx.transform.BindTarget(tgt)(mod)
+            for spec in list(specs) + [c for c in COMPLETION if c.name not in named]:
+                m = pool.instantiate(spec)(m)
+            return _build(m, tgt, funcs)
+    return compile_with
+
+
+_REFERENCE: list[PassSpec] = []
+
+
+def reference_pipeline() -> list[PassSpec]:
+    """The reference every build is compared with: TVM's default TIR pipeline (default configuration)."""
+    if not _REFERENCE:
+        _REFERENCE.extend(default_pipeline())
+    return _REFERENCE
+
+
+def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
+                oracle: bool = False) -> None:
     import tvm
     import tvm_ffi
 
@@ -207,6 +243,14 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     mod = stages.run("parse", None, lambda: _parse(case.ir))
     stages.run("precheck", None, lambda: _precheck(mod))
     funcs = entry_functions(mod)
+    if oracle:
+        from ..oracles.roundtrip import check_roundtrip
+
+        problem = stages.run("roundtrip:parsed", None, lambda: check_roundtrip(mod))
+        if problem:
+            result.outcome, result.message, result.stage = "roundtrip", problem, "roundtrip:parsed"
+            return
+    builds: dict[str, tuple[Any, Any, dict]] = {}
     named = {s.name for s in case.passes}
     completion = [s for s in COMPLETION if s.name not in named]
     result.completion = [s.name for s in completion]
@@ -237,11 +281,25 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
             continue
         device = tvm.cuda(0) if target.split()[0] == "cuda" else tvm.cpu(0)
         outs = stages.run(f"run:{target}", target, lambda rt=rt: _run(rt, funcs, case.input_seed, device))
+        builds[target] = (rt, device, outs)
         if want_outputs:
             result.outputs[target] = outs
+    if oracle:
+        from ..oracles.differential import check
+
+        verdict = check(case, mod, funcs, builds, compiler(mod, case, pool), reference_pipeline(), stages.run)
+        result.oracle = asdict(verdict)
+        if verdict.outcome == "miscompilation":
+            d = verdict.diff or {}
+            result.outcome, result.stage, result.target = "miscompilation", f"oracle:{verdict.target}", verdict.target
+            result.frame = verdict.culprit
+            result.message = (f"{verdict.target} differs from the reference (default pipeline, llvm) in "
+                              f"{d.get('func')} buffer {d.get('buffer')} at {d.get('index')}: expected "
+                              f"{d.get('expected')}, got {d.get('actual')} ({d.get('mismatches')} of "
+                              f"{d.get('size')} elements); culprit: {verdict.culprit}")
 
 
-def _record_failure(result: ExecResult, f: StageFailure) -> None:
+def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTERS) -> None:
     exc = f.exc
     result.stage, result.target = f.stage, f.target
     result.exc_type = type(exc).__name__
@@ -270,7 +328,7 @@ def _record_failure(result: ExecResult, f: StageFailure) -> None:
     if f.unmet:
         result.outcome, result.filter = "rejected", "precondition:" + ",".join(f.unmet)
         return
-    flt = classify_error(f.stage, f.target, result.exc_type, message)
+    flt = classify_error(f.stage, f.target, result.exc_type, message, filters)
     if flt is not None:
         result.outcome, result.filter = "rejected", flt.name
     else:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("ok", "rejected", "crash", "hang", "internal-error")  # plus "declined": no mutation applied
-BUG_OUTCOMES = ("crash", "hang", "internal-error")
+OUTCOMES = ("ok", "rejected", "crash", "hang", "internal-error", "miscompilation", "roundtrip")  # + "declined"
+BUG_OUTCOMES = ("crash", "hang", "internal-error", "miscompilation", "roundtrip")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class ExecResult:
     new_sites: list[int] = field(default_factory=list)
     case: dict[str, Any] | None = None   # the case that ran, when the child made it by mutation
     mutation: dict[str, Any] = field(default_factory=dict)  # what the mutation did (or why it declined)
+    oracle: dict[str, Any] = field(default_factory=dict)    # the differential oracle's verdict (oracles/)
 
     @property
     def is_bug(self) -> bool:

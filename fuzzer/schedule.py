@@ -28,8 +28,8 @@ class PowerSchedule:
     Breakpoint coverage reports each block once, to the first case that reaches it, so the blocks an
     entry uncovered are by construction blocks no earlier case reached. Weight:
     rarity * (1 + finds) / sqrt(1 + chosen), rarity = 1 + bit_length(new_blocks) // 4 (1 for under 8
-    blocks, 2 up to 127, 3 up to 2047, ...): coarse, so that a few blocks of run-to-run noise in what a
-    case hits rarely change a choice, and the same --seed replays the same campaign.
+    blocks, 2 up to 127, 3 up to 2047, ...): coarse, so that a block more or less does not reorder
+    the corpus.
     """
 
     name = "power"

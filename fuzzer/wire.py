@@ -18,15 +18,23 @@ def send(fd: int, obj: Any) -> None:
         buf = buf[n:]
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
-    chunks, left = [], n
-    while left:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
+def _read_exact(fd: int, n: int) -> bytearray | None:
+    """Exactly n bytes, read into one buffer allocated up front.
+
+    However the writer's data arrives (in one piece or many, which depends on scheduling), the
+    reader's heap ends up the same: an executor child's memory layout, and so the order of TVM's
+    pointer-keyed maps and the blocks a case reaches, must not depend on timing.
+    """
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if not k:
             return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+        got += k
+    view.release()
+    return buf
 
 
 def recv(fd: int) -> Any:

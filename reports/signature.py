@@ -19,14 +19,17 @@ def mask(message: str) -> str:
     return line[:200]
 
 
-
-
 def signature(res: ExecResult) -> str:
     """`<kind>-<12 hex>` from what characterises the failure (never from the case's content)."""
     if res.outcome == "crash":
         parts = [res.signal or "exit", res.stage, res.frame or ""]
     elif res.outcome == "hang":
         parts = [res.resource or "time", res.stage]
+    elif res.outcome == "miscompilation":  # culprit pass, the pair of builds compared, op family
+        o = res.oracle or {}
+        parts = [o.get("culprit") or "", f"reference-llvm/{(res.target or '').split()[0]}", o.get("family", "")]
+    elif res.outcome == "roundtrip":
+        parts = [res.stage, mask(res.message)]
     else:
         parts = [res.exc_type or "", res.stage, res.frame or "", mask(res.message)]
     digest = hashlib.sha1("|".join([res.outcome, *parts]).encode()).hexdigest()[:12]

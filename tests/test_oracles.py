@@ -1,0 +1,104 @@
+"""The oracles with real TVM: a miscompiling plugin pass is caught with its culprit, UB and float
+rounding are filtered, the round trip holds on seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tirfuzz.corpus import load_seed
+from tirfuzz.corpus.cases import seed_case
+from tirfuzz.fuzzer.case import PassSpec, TestCase
+from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+from tirfuzz.oracles.compare import compare_buffer, compare_outputs
+from tirfuzz.reports.signature import signature
+
+SWAP_PLUGIN = '''
+import tvm
+import tvm_ffi
+
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def swap_sub(func, mod, ctx):
+    """A user's pass with a silent bug: float a - b becomes b - a."""
+    def cb(value, m):
+        value = m.default_mutate(value)
+        if isinstance(value, tvm.tirx.Sub) and "float" in str(value.ty):
+            return tvm.tirx.Sub(value.b, value.a)
+        return value
+    return func.with_body(tvm_ffi.structural_mutate(func.body, [(tvm.tirx.Sub, cb)]))
+'''
+
+FLOAT_SUB = '''@T.prim_func
+def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
+    for i in range(16):
+        C[i] = A[i] * T.float32(2) - B[i]
+'''
+
+OOB = '''@T.prim_func
+def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
+    for i in range(16):
+        B[i] = A[i + 3] - T.float32(0.5)
+'''
+
+
+@pytest.fixture(scope="module")
+def swap_executor(tmp_path_factory):
+    plugin = tmp_path_factory.mktemp("plugin") / "userpasses.py"
+    plugin.write_text(SWAP_PLUGIN)
+    with Executor(ExecutorConfig(timeout_s=60, plugins=(str(plugin),))) as ex:
+        yield ex
+
+
+def test_plugin_pass_that_swaps_operands_is_a_miscompilation_with_that_culprit(swap_executor):
+    passes = [PassSpec("tirx.transform.StmtSimplify"), PassSpec("plugin:userpasses.swap_sub"),
+              PassSpec("tirx.transform.RemoveNoOp")]
+    res = swap_executor.run(TestCase(FLOAT_SUB, passes=passes, targets=["llvm", "c"]), oracle=True)
+    assert res.outcome == "miscompilation", (res.outcome, res.message, res.oracle)
+    assert res.oracle["culprit"] == "plugin:userpasses.swap_sub"
+    assert res.oracle["diff"]["func"] == "main" and res.oracle["diff"]["mismatches"] > 0
+    assert signature(res).startswith("miscompilation-")
+    clean = swap_executor.run(TestCase(FLOAT_SUB, passes=passes[:1] + passes[2:], targets=["llvm", "c"]), oracle=True)
+    assert clean.outcome == "ok" and clean.oracle["compared"] == ["llvm", "c"]
+
+
+def test_out_of_bounds_program_is_filtered_as_undefined_behaviour(swap_executor):
+    """A hand-written program that reads past A: the difference the swapping pass makes is not reported."""
+    passes = [PassSpec("plugin:userpasses.swap_sub")]
+    res = swap_executor.run(TestCase(OOB, passes=passes, targets=["llvm"]), oracle=True)
+    assert res.outcome == "ok", (res.outcome, res.message)
+    assert res.oracle["filtered"] == "undefined-behaviour" and "out of bounds" in res.oracle["reason"]
+    assert res.oracle["diff"]["mismatches"] > 0  # there was a difference, and it was hidden
+    in_bounds = swap_executor.run(TestCase(OOB.replace("i + 3", "i"), passes=passes, targets=["llvm"]), oracle=True)
+    assert in_bounds.outcome == "miscompilation"  # the same pass on the in-bounds program is reported
+
+
+def test_last_bit_float_differences_between_llvm_and_c_are_not_reported(executor):
+    case = seed_case(load_seed("tanh_f32"), ["llvm", "c"])
+    case.input_seed = 1  # "signed" profile: values where tanh's implementations disagree in the last bits
+    raw = executor.run(case, want_outputs=True)
+    assert raw.outcome == "ok"
+    a, b = raw.outputs["llvm"]["main"], raw.outputs["c"]["main"]
+    assert any(not np.array_equal(x, y) for x, y in zip(a, b)), "llvm and c agree bit for bit: no rounding to filter"
+    res = executor.run(case, oracle=True)
+    assert res.outcome == "ok", res.message
+    assert res.oracle["compared"] == ["llvm", "c"] and res.oracle["family"] == "transcendental"
+
+
+def test_comparison_rules():
+    f = np.array([1.0, np.nan, np.inf, 0.0], dtype=np.float32)
+    g = np.array([np.nextafter(np.float32(1.0), np.float32(2.0)), np.nan, np.inf, 0.0], dtype=np.float32)
+    assert not compare_buffer(f, g, "arith")[0].any()           # 1 ulp, NaN == NaN, Inf == Inf
+    bad, non_finite = compare_buffer(f, np.array([1.0, 0.0, np.inf, 0.0], dtype=np.float32), "arith")
+    assert bad.tolist() == [False, True, False, False] and non_finite
+    i = np.array([1, 2], dtype=np.int32)
+    assert compare_buffer(i, i + np.array([0, 1], dtype=np.int32), "arith")[0].tolist() == [False, True]
+    d = compare_outputs({"main": [f]}, {"main": [f * 2]}, "arith")
+    assert d is not None and d.func == "main" and d.index == [0]
+
+
+@pytest.mark.parametrize("name", ["relu_f32", "conv2d_nchw", "flat_argmax_axis1", "tanh_f32", "subtract_int8"])
+def test_seeds_pass_the_oracles(executor, name):
+    res = executor.run(seed_case(load_seed(name), ["llvm", "c"]), oracle=True)
+    assert res.outcome == "ok", (res.outcome, res.stage, res.message)
+    assert res.oracle["compared"] == ["llvm", "c"] and not res.oracle["filtered"]
