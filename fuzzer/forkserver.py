@@ -54,6 +54,7 @@ class ForkServer:
         from ..oracles.filters import load_filters
 
         self.filters = load_filters(options.get("filters", ()))
+        self._preload_modules()
         self.coverage = None
         if options.get("coverage"):
             from .coverage import NativeCoverage
@@ -74,6 +75,14 @@ class ForkServer:
         self.standby: tuple[int, int, int] | None = None  # (pid, request fd, result fd)
         self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
+
+    @staticmethod
+    def _preload_modules() -> None:
+        """Import what children use once, here: mutators and oracles (children would each import them)."""
+        from ..mutators.registry import all_mutators
+        from ..oracles import differential, roundtrip, ub  # noqa: F401
+
+        all_mutators()
 
     @staticmethod
     def _warm_up_irs() -> list[str]:

@@ -16,7 +16,7 @@ from .crashinfo import frames_from_exception, top_frame
 from .inputs import make_args
 from .passes import PassError, PassPool
 from .result import ExecResult
-from .targets import TargetError, check_target, make_target, runnable_here
+from .targets import TargetError, check_target, make_target, nvcc_present, runnable_here
 
 # Passes without which a module cannot be turned into runnable code, in default-pipeline order.
 # The build adds each one the case's own sequence does not name (by name, arguments ignored).
@@ -37,6 +37,16 @@ COMPLETION: tuple[PassSpec, ...] = (
     PassSpec("tirx.transform.FP8StorageLegalize"),
     PassSpec("tirx.transform.BF16StorageLegalize"),
 )
+
+
+GPU_BINDING = PassSpec("s_tir.transform.DefaultGPUSchedule")
+
+
+def gpu_binding(target: str, passes: list[PassSpec]) -> list[PassSpec]:
+    """For a GPU target, the pass that gives every block thread bindings, run first, unless the case names it."""
+    if target.split()[0] != "cuda" or any(s.name == GPU_BINDING.name for s in passes):
+        return []
+    return [GPU_BINDING]
 
 
 def default_pipeline() -> list[PassSpec]:
@@ -166,8 +176,28 @@ def _build(mod, tgt, names: list[str]) -> dict[str, Any]:
     host, devices = split_host_device_mods(mod)
     host = finalize_host_passes()(host)
     devices = {t: finalize_device_passes()(d) for t, d in devices.items()}
-    rt = Executable(tir_to_runtime(host, devices, tgt.host or tgt)).jit()
-    return {name: rt.get_function(name, query_imports=True) for name in names}
+    raw = tir_to_runtime(host, devices, tgt.host or tgt)
+    rt = Executable(raw).jit()
+    funcs = {name: rt.get_function(name, query_imports=True) for name in names}
+    funcs[DEVICE_MODULES] = [m for m in raw.imports if m.kind == "cuda"]
+    return funcs
+
+
+DEVICE_MODULES = "__device_modules__"  # key of the built device modules in _build's result
+
+
+def cuda_to_ptx(device_modules: list, target: str) -> int:
+    """Compile each generated CUDA module to PTX with nvcc (no GPU needed): nvcc rejecting what TVM
+    emitted is a codegen bug. Returns the PTX bytes made."""
+    from tvm.support import nvcc
+
+    from .targets import parse_target
+
+    sm = (parse_target(target).get("arch") or "sm_80").removeprefix("sm_")
+    arch = ["-gencode", f"arch=compute_{sm},code=sm_{sm}"]  # explicit: nvcc would ask the (absent) GPU
+    with make_target(target):  # nvcc.py reads the compute version from the current target
+        return sum(len(nvcc.compile_cuda(m.inspect_source(), target_format="ptx", arch=arch, compiler="nvcc"))
+                   for m in device_modules)
 
 
 def _run(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> dict[str, list]:
@@ -175,6 +205,8 @@ def _run(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> 
 
     outputs = {}
     for name, func in funcs.items():
+        if name == DEVICE_MODULES:
+            continue
         specs, values = make_args(func, seed, name)
         args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
         compiled[name](*args)
@@ -213,7 +245,7 @@ def compiler(mod, case: TestCase, pool: PassPool) -> Callable[[str, list], Any]:
         with tvm.transform.PassContext(opt_level=3, config=config):
             tgt = make_target(target)
             m = tvm.tirx.transform.BindTarget(tgt)(mod)
-            for spec in list(specs) + [c for c in COMPLETION if c.name not in named]:
+            for spec in gpu_binding(target, specs) + list(specs) + [c for c in COMPLETION if c.name not in named]:
                 m = pool.instantiate(spec)(m)
             return _build(m, tgt, funcs)
     return compile_with
@@ -260,7 +292,9 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
             tgt = make_target(target)
             m = tvm.tirx.transform.BindTarget(tgt)(mod)
             changed, packed = [], False
-            steps = [(s, p, "passes") for s, p in zip(case.passes, passes)]
+            steps = [(s, None, "completion") for s in gpu_binding(target, case.passes)]
+            result.completion += [s.name for s, _, _ in steps if s.name not in result.completion]
+            steps += [(s, p, "passes") for s, p in zip(case.passes, passes)]
             steps += [(s, None, "completion") for s in completion]
             for spec, p, kind in steps:
                 p = p if p is not None else pool.instantiate(spec)
@@ -278,6 +312,8 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
             rt = stages.run(f"build:{target}", target, lambda m=m: _build(m, tgt, list(funcs)))
         if not runnable_here(target):  # no GPU, or an -mcpu/+feature this CPU lacks: built, not run
             result.skipped_runs.append(target)
+            if rt.get(DEVICE_MODULES) and nvcc_present():
+                stages.run(f"ptx:{target}", target, lambda rt=rt: cuda_to_ptx(rt[DEVICE_MODULES], target))
             continue
         device = tvm.cuda(0) if target.split()[0] == "cuda" else tvm.cpu(0)
         outs = stages.run(f"run:{target}", target, lambda rt=rt: _run(rt, funcs, case.input_seed, device))

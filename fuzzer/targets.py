@@ -82,6 +82,13 @@ def make_target(name: str | dict[str, Any]):
     return Target(spec, host=spec)
 
 
+def nvcc_present() -> bool:
+    """Whether CUDA's compiler is on PATH (CUDA source can then be checked down to PTX without a GPU)."""
+    import shutil
+
+    return shutil.which("nvcc") is not None
+
+
 def cuda_device_present() -> bool:
     """Whether a CUDA device can run kernels here."""
     try:

@@ -102,3 +102,30 @@ def test_seeds_pass_the_oracles(executor, name):
     res = executor.run(seed_case(load_seed(name), ["llvm", "c"]), oracle=True)
     assert res.outcome == "ok", (res.outcome, res.stage, res.message)
     assert res.oracle["compared"] == ["llvm", "c"] and not res.oracle["filtered"]
+
+
+def test_cuda_without_a_gpu_builds_kernels_and_ptx(executor):
+    """No GPU here: the cuda build gets thread bindings and CUDA codegen (and PTX when nvcc is on PATH);
+    its run is skipped and listed, never compared."""
+    from tirfuzz.fuzzer.targets import cuda_device_present, nvcc_present
+
+    if cuda_device_present():
+        pytest.skip("a CUDA device is present: test_cuda_matches_the_cpu_reference covers it")
+    res = Executor(ExecutorConfig(timeout_s=120)).run(seed_case(load_seed("relu_f32"), ["llvm", "cuda"]), oracle=True)
+    assert res.outcome == "ok", (res.stage, res.message)
+    assert "build@cuda" in res.timings_ms and res.skipped_runs == ["cuda"] and res.oracle["compared"] == ["llvm"]
+    assert "s_tir.transform.DefaultGPUSchedule" in res.completion
+    if nvcc_present():
+        assert "ptx@cuda" in res.timings_ms
+
+
+def test_cuda_matches_the_cpu_reference():
+    from tirfuzz.fuzzer.targets import cuda_device_present
+
+    if not cuda_device_present():
+        pytest.skip("no CUDA device on this machine")
+    with Executor(ExecutorConfig(timeout_s=120)) as ex:
+        for name in ("relu_f32", "tanh_f32", "add_int32"):
+            res = ex.run(seed_case(load_seed(name), ["llvm", "cuda"]), oracle=True)
+            assert res.outcome == "ok", (name, res.stage, res.message)
+            assert "cuda" in res.oracle["compared"]
