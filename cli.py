@@ -432,6 +432,110 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         err_console.print(f"stopped. Resume with: tirfuzz fuzz --out {out} --resume")
 
 
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--budget", default=120.0, show_default=True, help="Seconds of minimization per bug.")
+@click.option("--no-minimize", is_flag=True, help="Replay, dedup and write reproducers without minimizing.")
+def triage(out: Path, budget: float, no_minimize: bool) -> None:
+    """Replay every bug of campaign OUT, merge duplicates, minimize, write and verify repro.py, write
+    report.md per bug and the campaign report (OUT/reports/index.html, summary.md, summary.json).
+
+    A reproducer is "verified" only when, run alone in a fresh Python process where tirfuzz cannot be
+    imported, it shows the same symptom.
+    """
+    from .fuzzer.executor import ExecutorError
+    from .reports.triage import Triage
+
+    if not (out / "campaign.json").exists():
+        raise Fail(f"{out} is not a campaign directory (no campaign.json)")
+    try:
+        t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=lambda m: err_console.print(m))
+        r = t.run()
+    except ExecutorError as e:
+        raise Fail(f"executor: {e}") from None
+    click.echo(json.dumps({"bugs_before": r.bugs_before, "bugs_after": r.bugs_after,
+                           "not_reproduced": r.not_reproduced, "merged": r.merged,
+                           "verified": sum(r.verified.values()), "reproducers": len(r.verified),
+                           "report": str(out / "reports" / "index.html")}))
+
+
+@main.command()
+@click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the minimized case (default: CASE.min.json).")
+@click.option("--budget", default=120.0, show_default=True, help="Seconds to spend.")
+@click.option("--timeout", default=30.0, show_default=True, help="Per-attempt wall-clock limit, seconds.")
+@click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `run`.")
+def minimize(case_file: Path, out_file: Path | None, budget: float, timeout: float, plugins: tuple[str, ...]) -> None:
+    """Shrink a failing case (passes first, then the IR) while its bug signature stays the same."""
+    from .fuzzer.case import save_case
+    from .fuzzer.executor import Executor, ExecutorError
+    from .reports.minimize import Minimizer
+
+    try:
+        case = load_case(case_file)
+    except CaseError as e:
+        raise Fail(str(e)) from None
+    validate_case(case, _pool(plugins))
+    out_file = out_file or case_file.with_suffix(".min.json")
+    try:
+        with Executor(_executor_config(timeout, 4096, plugins)) as ex:
+            m = Minimizer(ex, budget, on_progress=lambda phase, done, total: None).minimize(case)
+    except ExecutorError as e:
+        raise Fail(f"executor: {e}") from None
+    if not m.reproduced:
+        raise Fail(f"{case_file}: the case shows no bug on this TVM ({m.signature}); nothing to minimize")
+    save_case(m.case, out_file)
+    click.echo(json.dumps({**m.record(), "out": str(out_file)}))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--timeout", default=30.0, show_default=True, help="Per-case wall-clock limit, seconds.")
+@click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `run`.")
+def replay(paths: tuple[Path, ...], timeout: float, plugins: tuple[str, ...]) -> None:
+    """Does each bug still reproduce on the installed TVM? CASE.json files or bug folders (bugs/<sig>/).
+
+    A bug folder reproduces when its case gives the same signature as its folder name; a case file when
+    it shows any bug. Exit code 0 when all reproduce, 1 otherwise.
+    """
+    from .fuzzer.executor import Executor, ExecutorError
+    from .reports.minimize import signature_of
+
+    items: list[tuple[Path, TestCase, str | None]] = []
+    for p in paths:
+        f = p / "case.json" if p.is_dir() else p
+        try:
+            items.append((p, load_case(f), p.name if p.is_dir() else None))
+        except CaseError as e:
+            raise Fail(str(e)) from None
+    all_ok = True
+    try:
+        with Executor(_executor_config(timeout, 4096, plugins)) as ex:
+            for p, case, expected in items:
+                sig = signature_of(ex.run(case, want_outputs=False, oracle=True))
+                ok = sig == expected if expected else "-" in sig
+                all_ok &= ok
+                click.echo(f"{'REPRODUCES' if ok else 'GONE      '} {p}  ({sig})")
+    except ExecutorError as e:
+        raise Fail(f"executor: {e}") from None
+    sys.exit(0 if all_ok else 1)
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--format", "formats", multiple=True, type=click.Choice(["html", "md", "json"]),
+              help="Which files to write (default: all three).")
+def report(out: Path, formats: tuple[str, ...]) -> None:
+    """Write the campaign report of OUT into OUT/reports/ (index.html, summary.md, summary.json)."""
+    from .reports.summary import write_reports
+
+    if not (out / "campaign.json").exists():
+        raise Fail(f"{out} is not a campaign directory (no campaign.json)")
+    for path in write_reports(out, formats or ("html", "md", "json")):
+        click.echo(str(path))
+
+
 def _now() -> float:
     import time as _t
 

@@ -236,8 +236,12 @@ class Campaign:
             self.stats.last_bug = f"{res.outcome} at {res.stage}: {(res.frame or res.message)[:70]}"
             self.on_event(f"new bug {sig}: {self.stats.last_bug}")
             saved_case = case
+        elif case_size(case) < int(info.get("case_size", 1 << 30)):  # keep the smallest case seen
+            saved_case = case
         else:
             saved_case = None
+        if saved_case is not None:
+            info["case_size"], info["case_id"] = case_size(case), case_id(case)
         info["count"] += 1
         info["last_exec"] = self.stats.execs
         self.store.save_bug(sig, saved_case, info)
@@ -268,6 +272,11 @@ class Campaign:
             finally:
                 self.executor.close()
                 self.executor = None
+
+
+def case_size(case: TestCase) -> int:
+    """A case's size for keeping the smallest example of a bug: IR lines plus passes."""
+    return len(case.ir.splitlines()) + len(case.passes)
 
 
 def config_record(config: CampaignConfig, executor_info: dict[str, Any] | None = None) -> dict[str, Any]:

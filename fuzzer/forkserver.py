@@ -249,6 +249,8 @@ class ForkServer:
         from ..mutators.registry import all_mutators
 
         wire.send(w, ("stage", "mutate", None))
+        if "reduce" in spec:  # the minimizer: the k-th smaller variant of the IR
+            return self._reduce(case, int(spec["reduce"]), w)
         kinds = set(spec.get("kinds") or ("ir", "pass", "config", "target"))
         muts = [m for m in all_mutators() if m.kind in kinds]
         donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
@@ -268,6 +270,20 @@ class ForkServer:
                 wire.recv(r)
             except EOFError:
                 pass
+
+    @staticmethod
+    def _reduce(case: TestCase, k: int, w: int) -> TestCase | None:
+        from dataclasses import replace
+
+        from ..reports.reduce import reduce_text
+
+        text, info = reduce_text(case.ir, k)
+        new = replace(case, ir=text) if text else None
+        wire.send(w, ("mutated", new.to_dict() if new is not None else None, info))
+        if new is None:
+            reason = "no more reductions" if text is None else info.get("error", "reduction failed")
+            wire.send(w, ("result", ExecResult(outcome="declined", stage="mutate", message=reason)))
+        return new
 
     def _collect(self, r: int, pid: int, deadline: float):
         decoder = wire.Decoder()

@@ -120,6 +120,6 @@ class CampaignDir:
     def save_bug(self, sig: str, case: TestCase | None, info: dict[str, Any]) -> None:
         d = self.bug_dir(sig)
         d.mkdir(parents=True, exist_ok=True)
-        if case is not None and not (d / "case.json").exists():
+        if case is not None:  # the campaign passes a case only when it is the first or a smaller one
             atomic_write(d / "case.json", case.to_json() + "\n")
         atomic_write(d / "info.json", json.dumps(info, indent=1, default=str) + "\n")

@@ -1,0 +1,100 @@
+"""IR reductions for the minimizer: the k-th smaller variant of a module, made in an executor child.
+
+Candidates, biggest first: delete a statement from a sequence; replace a loop, branch or attribute by its
+body; shrink a loop to one iteration; replace a value expression by a constant or by one of its
+operands. A candidate may be invalid IR: the interestingness test (same signature) rejects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..mutators.tree import Site, collect, deleted_stmt, dtype_of, rewrite, substitute, tvm_mod, with_fields
+
+DECLARATIONS = ("Bind", "AllocBuffer", "DeclBuffer")
+
+
+@dataclass
+class Reduction:
+    """One way to make the module smaller: which site, what it becomes, in words."""
+
+    site: int
+    what: str
+    fn: Callable[[Any, Site], Any]
+
+
+def size(mod) -> int:
+    """The module's size in IR nodes (statements and expressions)."""
+    return len(collect(mod))
+
+
+def _const(dt: str, v: int):
+    tx = tvm_mod().tirx
+    if dt == "bool":
+        return tx.IntImm("bool", v)
+    if dt.startswith("float") or dt.startswith("bfloat"):
+        return tx.FloatImm(dt, float(v))
+    return tx.IntImm(dt, v)
+
+
+def _unwrap(node, site: Site):
+    tx = tvm_mod().tirx
+    if isinstance(node, tx.For):
+        return substitute(node.body, [(node.loop_var, node.min)])
+    if isinstance(node, tx.IfThenElse):
+        return node.then_case
+    return node.body
+
+
+def _one_iteration(node, site: Site):
+    tx = tvm_mod().tirx
+    return with_fields(node, extent=tx.IntImm(dtype_of(node.extent) or "int32", 1))
+
+
+def candidates(mod) -> list[Reduction]:
+    """Every reduction of the module, in the order the minimizer tries them."""
+    tx = tvm_mod().tirx
+    sites = collect(mod)
+    dels, unwraps, loops, exprs = [], [], [], []
+    for s in sites:
+        name = type(s.node).__name__
+        if s.kind == "stmt":
+            if (s.in_seq or s.role == "init") and name not in DECLARATIONS:
+                dels.append(Reduction(s.index, f"delete {name}", lambda n, st: deleted_stmt()))
+            if isinstance(s.node, (tx.For, tx.IfThenElse, tx.AttrStmt)) and not s.scope.in_blocks:
+                unwraps.append(Reduction(s.index, f"unwrap {name}", _unwrap))
+            if isinstance(s.node, tx.For) and isinstance(s.node.extent, tx.IntImm) and int(s.node.extent.value) > 1:
+                loops.append(Reduction(s.index, "loop to one iteration", _one_iteration))
+        elif s.role in ("value", "operand") and not s.control and s.dtype and "x" not in s.dtype:
+            dt = s.dtype
+            if isinstance(s.node, (tx.IntImm, tx.FloatImm)):
+                continue
+            for v in (0, 1):
+                exprs.append(Reduction(s.index, f"{name} -> {v}", lambda n, st, v=v, dt=dt: _const(dt, v)))
+            for field in ("a", "b"):
+                sub = getattr(s.node, field, None)
+                if sub is not None and dtype_of(sub) == dt:
+                    exprs.append(Reduction(s.index, f"{name} -> its {field}", lambda n, st, f=field: getattr(n, f)))
+    return dels + unwraps + loops + exprs
+
+
+def reduce_text(ir: str, k: int) -> tuple[str | None, dict[str, Any]]:
+    """The module of `ir` with its k-th reduction applied, as TVMScript; None when k is past the last."""
+    from ..fuzzer.pipeline import _parse
+
+    mod = _parse(ir)
+    cands = candidates(mod)
+    info: dict[str, Any] = {"candidates": len(cands), "nodes": size(mod)}
+    if k >= len(cands):
+        return None, info
+    r = cands[k]
+    info["what"] = r.what
+    try:
+        new = rewrite(mod, {r.site: r.fn})
+        text = new.script()
+    except Exception as e:  # noqa: BLE001  (a reduction TVM refuses to construct or print)
+        info["error"] = f"{type(e).__name__}: {str(e)[:200]}"
+        return "", info
+    info["nodes_after"] = size(new)
+    return text, info

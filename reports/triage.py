@@ -1,0 +1,121 @@
+"""Triage a campaign: replay and re-signature every bug, merge duplicates, minimize, write and verify
+reproducers, write report.md per bug and the campaign report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..fuzzer.case import TestCase, load_case, save_case
+from ..fuzzer.executor import Executor, ExecutorConfig
+from ..fuzzer.result import ExecResult
+from .bug_report import write_bug_report
+from .minimize import Minimizer, signature_of
+from .repro import dump_info, verify_repro, write_repro
+
+
+@dataclass
+class TriageResult:
+    """What triage did to a campaign's bugs."""
+
+    bugs_before: int = 0
+    bugs_after: int = 0
+    not_reproduced: list[str] = field(default_factory=list)
+    merged: dict[str, str] = field(default_factory=dict)        # old signature -> the one it joined
+    minimized: dict[str, dict] = field(default_factory=dict)
+    verified: dict[str, bool] = field(default_factory=dict)
+
+
+def plugin_files(config: dict[str, Any]) -> dict[str, str]:
+    """Plugin stem -> path, from a campaign's configuration."""
+    return {Path(p).stem: p for p in config.get("plugins", [])}
+
+
+def replay(executor: Executor, case: TestCase) -> ExecResult:
+    """Run a case with the oracles on, as the campaign did."""
+    return executor.run(case, want_outputs=False, oracle=True)
+
+
+def _title(info: dict[str, Any]) -> str:
+    from .summary import bug_title
+
+    return bug_title(info)
+
+
+class Triage:
+    """Walks bugs/<sig>/ of a campaign directory and does each step, reporting progress."""
+
+    def __init__(self, out: Path, budget_s: float = 120.0, minimize: bool = True,
+                 on_progress: Callable[[str], None] | None = None):
+        self.out, self.budget_s, self.do_minimize = Path(out), budget_s, minimize
+        self.on_progress = on_progress or (lambda msg: None)
+        cfg = json.loads((self.out / "campaign.json").read_text()).get("config", {})
+        self.config = cfg
+        self.executor_config = ExecutorConfig(timeout_s=float(cfg.get("timeout_s", 10.0)) * 3,
+                                              plugins=tuple(cfg.get("plugins", [])),
+                                              filters=tuple(cfg.get("filters", [])))
+
+    def bug_dirs(self) -> list[Path]:
+        root = self.out / "bugs"
+        return sorted(d for d in root.iterdir() if (d / "info.json").exists()) if root.exists() else []
+
+    def run(self) -> TriageResult:
+        result = TriageResult()
+        dirs = self.bug_dirs()
+        result.bugs_before = len(dirs)
+        with Executor(self.executor_config) as ex:
+            for i, d in enumerate(dirs, 1):
+                self.on_progress(f"[{i}/{len(dirs)}] {d.name}: replay")
+                self._one(ex, d, result)
+        result.bugs_after = len(self.bug_dirs())
+        from .summary import write_reports
+
+        write_reports(self.out)
+        return result
+
+    def _one(self, ex: Executor, d: Path, result: TriageResult) -> None:
+        info = json.loads((d / "info.json").read_text())
+        if not (d / "case.json").exists():
+            result.not_reproduced.append(d.name)
+            return
+        case = load_case(d / "case.json")
+        res = replay(ex, case)
+        sig = signature_of(res)
+        info["replayed_signature"] = sig
+        if not res.is_bug:
+            info["reproduces"] = False
+            result.not_reproduced.append(d.name)
+            dump_info(d / "info.json", info)
+            return
+        info["reproduces"] = True
+        if sig != d.name:  # the signature rules changed, or the bug now shows another way
+            target = d.parent / sig
+            if target.exists():
+                other = json.loads((target / "info.json").read_text())
+                other["count"] = int(other.get("count", 1)) + int(info.get("count", 1))
+                dump_info(target / "info.json", other)
+                shutil.rmtree(d)
+                result.merged[d.name] = sig
+                return
+            d.rename(target)
+            result.merged[d.name] = sig
+            d, info["signature"] = target, sig
+        if self.do_minimize:
+            self.on_progress(f"{d.name}: minimize (up to {self.budget_s:g} s)")
+            m = Minimizer(ex, self.budget_s).minimize(case, sig)
+            if m.reproduced:
+                save_case(m.case, d / "minimized.json")
+                info["minimized"] = m.record()
+                result.minimized[d.name] = m.record()
+                case = m.case
+        self.on_progress(f"{d.name}: reproducer")
+        title = _title(info)
+        repro = write_repro(case, info, d / "repro.py", title, plugin_files(self.config))
+        v = verify_repro(repro, info)
+        info["verified"], info["verify"] = v.reproduced, v.how
+        result.verified[d.name] = v.reproduced
+        dump_info(d / "info.json", info)
+        (d / "report.md").write_text(write_bug_report(info, case, title, repro.read_text()))
