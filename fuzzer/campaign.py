@@ -229,6 +229,7 @@ class Campaign:
             info = {"signature": sig, "kind": res.outcome, "count": 0, "first_exec": self.stats.execs,
                     "stage": res.stage, "target": res.target, "frame": res.frame, "signal": res.signal,
                     "resource": res.resource, "exc_type": res.exc_type, "message": res.message[:2000],
+                    "frames": res.frames[:12],
                     "parent": parent, "case_id": case_id(case), "stderr_tail": res.stderr_tail[-4000:],
                     "oracle": res.oracle}
             self.bugs[sig] = info
@@ -245,6 +246,8 @@ class Campaign:
         info["count"] += 1
         info["last_exec"] = self.stats.execs
         self.store.save_bug(sig, saved_case, info)
+        if info["count"] <= EXAMPLES:  # the first few raw failures, to check that one signature is one bug
+            self.store.save_example(sig, case, res.message[:500])
 
     # persistence ---------------------------------------------------------------
     def stats_row(self) -> dict[str, Any]:
@@ -272,6 +275,9 @@ class Campaign:
             finally:
                 self.executor.close()
                 self.executor = None
+
+
+EXAMPLES = 5  # raw failures kept per signature (bugs/<sig>/examples/)
 
 
 def case_size(case: TestCase) -> int:

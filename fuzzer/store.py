@@ -117,6 +117,14 @@ class CampaignDir:
                     out[d.name] = {"signature": d.name, "kind": d.name.split("-")[0], "count": 1}
         return out
 
+    def save_example(self, sig: str, case: TestCase, message: str) -> None:
+        """One raw failure of a bug, as it was found (before any minimization)."""
+        d = self.bug_dir(sig) / "examples"
+        d.mkdir(parents=True, exist_ok=True)
+        extra = dict(case.extra, tirfuzz_message=message)
+        atomic_write(d / f"{case_id(case)}.json", TestCase(case.ir, case.passes, case.pass_config, case.targets,
+                                                           case.input_seed, extra).to_json() + "\n")
+
     def save_bug(self, sig: str, case: TestCase | None, info: dict[str, Any]) -> None:
         d = self.bug_dir(sig)
         d.mkdir(parents=True, exist_ok=True)

@@ -198,13 +198,16 @@ class Verification:
 
 
 def _where(info: dict[str, Any]) -> str:
+    """What an internal error's text must contain to be the same bug: the start of its message's first
+    line (before any number or address), else its exception type."""
     import re
 
-    m = re.search(r"(src/[\w/.\-]+\.(?:cc|h|cpp):\d+)", info.get("message", "") + " " + (info.get("frame") or ""))
-    if m:
-        return m.group(1)
-    lines = [ln for ln in (info.get("message") or "").splitlines() if ln.strip()]
-    return (lines[-1] if lines else info.get("exc_type") or "")[:120]
+    lines = [ln.strip() for ln in (info.get("message") or "").splitlines() if ln.strip()]
+    if lines:
+        head = re.split(r"0x[0-9a-fA-F]+|\d", lines[0], maxsplit=1)[0]
+        if len(head.strip()) >= 8:
+            return head.strip()[:80]
+    return info.get("exc_type") or ""
 
 
 def write_repro(case: TestCase, info: dict[str, Any], path: Path, title: str, plugin_files: dict[str, str]) -> Path:

@@ -19,10 +19,31 @@ def mask(message: str) -> str:
     return line[:200]
 
 
+# Generic visitor dispatch: on every path through a pass, so it tells crashes apart poorly.
+_DISPATCH = ("ObjectMutator::", "ObjectVisitor::", "DispatchNode", "::VisitStmt", "::VisitExpr", "Functor",
+             "::Mutate(", "::Visit(", "::operator()")
+
+
+def key_frames(frames: list[str], n: int = 3) -> list[str]:
+    """The innermost n frame names of a crash that are neither machinery nor visitor dispatch."""
+    from ..fuzzer.crashinfo import _machinery, _name
+
+    out = []
+    for f in frames:
+        name = _name(f.partition(" in ")[2])
+        if _machinery(name) or any(d in name + "(" for d in _DISPATCH):
+            continue
+        if name not in out:
+            out.append(name)
+        if len(out) == n:
+            break
+    return out
+
+
 def signature(res: ExecResult) -> str:
     """`<kind>-<12 hex>` from what characterises the failure (never from the case's content)."""
     if res.outcome == "crash":
-        parts = [res.signal or "exit", res.stage, res.frame or ""]
+        parts = [res.signal or "exit", res.stage, *(key_frames(res.frames) or [res.frame or ""])]
     elif res.outcome == "hang":
         parts = [res.resource or "time", res.stage]
     elif res.outcome == "miscompilation":  # culprit pass, the pair of builds compared, op family

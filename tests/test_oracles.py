@@ -129,3 +129,30 @@ def test_cuda_matches_the_cpu_reference():
             res = ex.run(seed_case(load_seed(name), ["llvm", "cuda"]), oracle=True)
             assert res.outcome == "ok", (name, res.stage, res.message)
             assert "cuda" in res.oracle["compared"]
+
+
+def test_filters_file_extends_the_known_false_alarms(tmp_path):
+    """A user's filter turns a known internal error into `rejected` with its name; a bad file is exit 2."""
+    import json as _json
+    import subprocess
+    import sys
+
+    from test_executor import FP16_ERF_IR
+
+    from tirfuzz.fuzzer.case import save_case
+
+    case = tmp_path / "erf.json"
+    save_case(TestCase(FP16_ERF_IR), case)
+    flt = tmp_path / "mine.toml"
+    flt.write_text("[[filter]]\nname = 'llvm-no-fp16-erf'\nstage = 'build:'\npattern = 'unknown intrinsic.*erf'\n"
+                   "reason = 'known: no float16 erf lowering for llvm'\n")
+    cli = [sys.executable, "-m", "tirfuzz.cli", "run", str(case), "--json"]
+    before = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    after = subprocess.run(cli + ["--filters", str(flt)], capture_output=True, text=True, timeout=300)
+    assert before.returncode == 1 and _json.loads(before.stdout)["outcome"] == "internal-error"
+    res = _json.loads(after.stdout)
+    assert after.returncode == 0 and res["outcome"] == "rejected" and res["filter"] == "llvm-no-fp16-erf"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[filter]]\nname = 'x'\npattern = '('\nreason = 'r'\n")
+    p = subprocess.run(cli + ["--filters", str(bad)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "bad.toml" in p.stderr

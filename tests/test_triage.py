@@ -1,0 +1,109 @@
+"""Triage with real TVM: signatures, the minimizer, verified reproducers, `tirfuzz triage` and `replay`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tirfuzz.corpus import load_seed
+from tirfuzz.corpus.cases import seed_case
+from tirfuzz.fuzzer.case import PassSpec, TestCase, save_case
+from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+from tirfuzz.reports.minimize import Minimizer, signature_of
+from tirfuzz.reports.repro import verify_repro, write_repro
+
+from test_executor import FP16_ERF_IR
+from test_oracles import FLOAT_SUB, SWAP_PLUGIN
+
+# FLOAT_SUB with more to cut: an unrelated loop and passes that do not matter.
+BIG_SUB = FLOAT_SUB.replace("        C[i] = A[i] * T.float32(2) - B[i]\n",
+                            "        C[i] = A[i] * T.float32(2) - B[i]\n"
+                            "    for j in range(16):\n        A[j] = A[j] * B[j] + T.float32(3)\n")
+PASSES = [PassSpec("tirx.transform.StmtSimplify"), PassSpec("plugin:userpasses.swap_sub"),
+          PassSpec("tirx.transform.RemoveNoOp"), PassSpec("tirx.transform.UnrollLoop")]
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("plugin") / "userpasses.py"
+    path.write_text(SWAP_PLUGIN)
+    return path
+
+
+@pytest.fixture(scope="module")
+def swap(plugin):
+    with Executor(ExecutorConfig(timeout_s=60, plugins=(str(plugin),))) as ex:
+        yield ex
+
+
+def test_same_bug_same_signature_different_bugs_differ(executor, block_ir):
+    narrow = [PassSpec("tirx.transform.NarrowDataType", (32,))]
+    a = signature_of(executor.run(TestCase(block_ir, narrow)))
+    other_block = seed_case(load_seed("relu_f32"), ["llvm"]).ir
+    b = signature_of(executor.run(TestCase(other_block, narrow)))
+    c = signature_of(executor.run(TestCase(FP16_ERF_IR)))
+    d = signature_of(executor.run(TestCase(FP16_ERF_IR.replace("(16,)", "(32,)").replace("16)", "32)"))))
+    assert a.startswith("crash-") and a == b
+    assert c.startswith("internal-error-") and c == d
+    assert a != c
+
+
+def test_minimizer_shrinks_passes_and_ir_and_the_reproducer_verifies(swap, plugin, tmp_path):
+    case = TestCase(BIG_SUB, passes=PASSES, targets=["llvm", "c"])
+    m = Minimizer(swap, budget_s=120).minimize(case)
+    assert m.reproduced and m.signature.startswith("miscompilation-")
+    assert [p.name for p in m.case.passes] == ["plugin:userpasses.swap_sub"]
+    assert m.nodes_after <= 0.5 * m.nodes_before, m.record()
+    assert signature_of(swap.run(m.case, oracle=True)) == m.signature
+    info = {"kind": "miscompilation", "target": "c", "signature": m.signature}
+    repro = write_repro(m.case, info, tmp_path / "repro.py", "swap", {"userpasses": str(plugin)})
+    text = repro.read_text()
+    assert "import tirfuzz" not in text and "from tirfuzz" not in text
+    v = verify_repro(repro, info)
+    assert v.reproduced, v.how
+    fixed = write_repro(TestCase(FLOAT_SUB, passes=[PassSpec("tirx.transform.StmtSimplify")]), info,
+                        tmp_path / "fixed.py", "no bug", {})
+    assert not verify_repro(fixed, info).reproduced  # a reproducer can fail
+
+
+def test_internal_error_reproducer_verifies(executor, tmp_path):
+    res = executor.run(TestCase(FP16_ERF_IR))
+    info = {"kind": res.outcome, "message": res.message, "frame": res.frame, "target": "llvm",
+            "exc_type": res.exc_type, "stage": res.stage}
+    v = verify_repro(write_repro(TestCase(FP16_ERF_IR), info, tmp_path / "repro.py", "erf", {}), info)
+    assert v.reproduced, v.how
+
+
+def test_triage_and_replay_cli(plugin, tmp_path):
+    out = tmp_path / "camp"
+    (out / "bugs" / "miscompilation-000000000000").mkdir(parents=True)  # an old signature: triage renames it
+    (out / "campaign.json").write_text(json.dumps({"config": {"plugins": [str(plugin)], "timeout_s": 20},
+                                                   "versions": {}, "started": "2026-11-27T00:00:00Z"}))
+    (out / "stats.jsonl").write_text(json.dumps({"elapsed_s": 10, "execs": 5, "cov_blocks": 100}) + "\n")
+    bug = out / "bugs" / "miscompilation-000000000000"
+    save_case(TestCase(BIG_SUB, passes=PASSES, targets=["llvm", "c"]), bug / "case.json")
+    (bug / "info.json").write_text(json.dumps({"signature": bug.name, "kind": "miscompilation", "count": 2,
+                                               "target": "c", "stage": "oracle:c", "message": ""}))
+    cli = [sys.executable, "-m", "tirfuzz.cli"]
+    p = subprocess.run(cli + ["triage", str(out), "--budget", "60"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout.strip().splitlines()[-1])
+    assert summary["bugs_after"] == 1 and summary["verified"] == 1, summary
+    (new,) = [d for d in (out / "bugs").iterdir()]
+    assert new.name.startswith("miscompilation-") and new.name != bug.name
+    info = json.loads((new / "info.json").read_text())
+    assert info["verified"] and info["minimized"]["passes_after"] == 1
+    report = (new / "report.md").read_text()
+    assert "## Reproducer" in report and "swap_sub" in report and "Verified" in report
+    assert (out / "reports" / "index.html").exists() and (out / "reports" / "summary.json").exists()
+    ok = subprocess.run(cli + ["replay", str(new), "--pass-plugin", str(plugin)], capture_output=True, text=True,
+                        timeout=300)
+    assert ok.returncode == 0 and "REPRODUCES" in ok.stdout, ok.stdout + ok.stderr
+    fixed = tmp_path / "fixed.json"
+    save_case(TestCase(FLOAT_SUB), fixed)
+    gone = subprocess.run(cli + ["replay", str(fixed)], capture_output=True, text=True, timeout=300)
+    assert gone.returncode == 1 and "GONE" in gone.stdout
