@@ -357,8 +357,6 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     saves bugs as found in OUT/bugs/<signature>/. Ctrl-C stops cleanly; --resume continues.
     """
     from .fuzzer.campaign import Campaign, CampaignConfig, config_record
-    from .fuzzer.executor import ExecutorError
-    from .fuzzer.status import StatusScreen
     from .fuzzer.store import CampaignDir, StoreError
     from .fuzzer.targets import TargetError, check_target
 
@@ -402,30 +400,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     except StoreError as e:
         raise Fail(str(e)) from None
     campaign = Campaign(config, store)
-    interrupted = False
-    with StatusScreen(campaign, out) as screen:
-        campaign.on_event = screen.event
-        campaign.on_progress = screen.update
-        try:
-            screen.event("starting the fork server and running the seeds" if not resume else "resuming")
-            campaign.open(resume)
-            campaign.checkpoint()
-            last_stats = last_cov = _now()
-            while not campaign.done():
-                campaign.step()
-                screen.update()
-                now = _now()
-                if now - last_stats >= 10:
-                    campaign.checkpoint(coverage=now - last_cov >= 30)
-                    last_cov = now if now - last_cov >= 30 else last_cov
-                    last_stats = now
-        except KeyboardInterrupt:
-            interrupted = True
-        except (ExecutorError, StoreError) as e:
-            campaign.close()
-            raise Fail(str(e)) from None
-        finally:
-            campaign.close()
+    interrupted = _drive(campaign, out, resume)
     row = campaign.stats_row()
     click.echo(json.dumps(row))
     if interrupted:
@@ -534,6 +509,130 @@ def report(out: Path, formats: tuple[str, ...]) -> None:
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
     for path in write_reports(out, formats or ("html", "md", "json")):
         click.echo(str(path))
+
+
+@main.command()
+@click.option("--time", "time_", default="20m", show_default=True, help="Fuzzing budget: 120, 90s, 20m, 1h.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Campaign directory, the job's artifact (default: tirfuzz-ci/<start time>).")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Known bugs (tirfuzz-baseline/1 JSON): found again, they pass.")
+@click.option("--update-baseline", is_flag=True, help="Write the baseline: tonight's bugs plus known ones that still reproduce.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JUnit XML: one testcase per signature, new ones failing.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--targets", default="llvm,c", show_default=True)
+@click.option("--seeds", "seed_names", default=None, help="Comma-separated built-in seed names to start from.")
+@click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `fuzz`.")
+@click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False), help=FILTERS_HELP)
+def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, plugins, filters) -> None:
+    """The nightly job: replay the baseline's bugs, fuzz for --time, judge only new bugs.
+
+    \b
+    Exit code: 0 no new bug, 1 a new bug was found, 2 usage or environment error.
+    Writes the JUnit XML (--junit), a Markdown summary to $GITHUB_STEP_SUMMARY when set, and the
+    campaign directory (--out) to keep as an artifact.
+    """
+    import os
+    import time as _t
+
+    from .fuzzer.campaign import Campaign, CampaignConfig, config_record
+    from .fuzzer.case import load_case as _load
+    from .fuzzer.ci import Baseline, BaselineError, judge, junit_xml, replay_baseline, step_summary, updated_baseline
+    from .fuzzer.executor import Executor, ExecutorError
+    from .fuzzer.store import CampaignDir, StoreError
+    from .fuzzer.targets import TargetError, check_target
+
+    known = Baseline()
+    if baseline is not None and (baseline.exists() or not update_baseline):
+        try:
+            known = Baseline.load(baseline)
+        except BaselineError as e:
+            raise Fail(str(e)) from None
+    if update_baseline and baseline is None:
+        raise Fail("--update-baseline needs --baseline FILE (where to write it)")
+    target_list = [t.strip() for t in targets.split(",") if t.strip()]
+    try:
+        for t in target_list:
+            check_target(t)
+    except TargetError as e:
+        raise Fail(str(e)) from None
+    _pool(plugins)
+    out = out or f"tirfuzz-ci/{_t.strftime('%Y%m%d-%H%M%S')}"
+    store = CampaignDir(out)
+    config = CampaignConfig(out=out, time_s=_duration(time_), seed=seed, targets=target_list,
+                            plugins=[str(Path(p).resolve()) for p in plugins],
+                            seeds=[n.strip() for n in seed_names.split(",")] if seed_names else None,
+                            filters=_check_filters(filters))
+    try:
+        store.create(config_record(config), False)
+    except StoreError as e:
+        raise Fail(str(e)) from None
+    t0 = _t.monotonic()
+    still, fixed = [], []
+    if known.bugs:
+        err_console.print(f"replaying {len(known.bugs)} known bugs")
+        try:
+            with Executor(_executor_config(config.timeout_s * 3, 4096, plugins, filters=tuple(config.filters))) as ex:
+                still, fixed = replay_baseline(ex, known)
+        except ExecutorError as e:
+            raise Fail(f"executor: {e}") from None
+    campaign = Campaign(config, store)
+    _drive(campaign, out, False)
+    found = {sig: info for sig, info in campaign.bugs.items()}
+    verdict = judge(found, known, still, fixed, _t.monotonic() - t0)
+    stats = campaign.stats_row()
+    if junit is not None:
+        junit.write_text(junit_xml(verdict, found, known, out))
+    summary = step_summary(verdict, found, stats, out)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
+            fh.write(summary)
+    if update_baseline:
+        cases = {}
+        for sig in found:
+            try:
+                cases[sig] = _load(Path(out) / "bugs" / sig / "case.json")
+            except CaseError:
+                pass
+        updated_baseline(found, cases, known, still).save(baseline)
+    click.echo(summary)
+    click.echo(json.dumps({"new": verdict.new, "known": verdict.known, "fixed": verdict.fixed,
+                           "exit": verdict.exit_code}))
+    sys.exit(verdict.exit_code)
+
+
+def _drive(campaign, out: str, resume: bool) -> bool:
+    """Run a campaign to its budget under the status screen; True when Ctrl-C stopped it."""
+    from .fuzzer.executor import ExecutorError
+    from .fuzzer.status import StatusScreen
+    from .fuzzer.store import StoreError
+
+    interrupted = False
+    with StatusScreen(campaign, out) as screen:
+        campaign.on_event = screen.event
+        campaign.on_progress = screen.update
+        try:
+            screen.event("starting the fork server and running the seeds" if not resume else "resuming")
+            campaign.open(resume)
+            campaign.checkpoint()
+            last_stats = last_cov = _now()
+            while not campaign.done():
+                campaign.step()
+                screen.update()
+                now = _now()
+                if now - last_stats >= 10:
+                    campaign.checkpoint(coverage=now - last_cov >= 30)
+                    last_cov = now if now - last_cov >= 30 else last_cov
+                    last_stats = now
+        except KeyboardInterrupt:
+            interrupted = True
+        except (ExecutorError, StoreError) as e:
+            campaign.close()
+            raise Fail(str(e)) from None
+        finally:
+            campaign.close()
+    return interrupted
 
 
 def _now() -> float:

@@ -1,0 +1,82 @@
+"""`tirfuzz ci` end to end: baselines, exit codes, JUnit XML, the step summary, the replay of known bugs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+PICKY = '''
+import tvm
+
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def picky(func, mod, ctx):
+    """A user's pass with two bugs: it refuses float32 and int32 buffers, with different errors."""
+    dtypes = {str(p.dtype) for p in func.params if type(p.ty).__name__ == "BufferType"}
+    if "float32" in dtypes:
+        raise ValueError("picky cannot handle float32 buffers")
+    if "int32" in dtypes:
+        raise RuntimeError("picky cannot handle int32 buffers")
+    return func
+'''
+
+
+def ci(tmp_path, name: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    plugin = tmp_path / "picky.py"
+    plugin.write_text(PICKY)
+    cmd = [sys.executable, "-m", "tirfuzz.cli", "ci", "--time", "15s", "--out", str(tmp_path / name),
+           "--seeds", "relu_f32,add_int32", "--targets", "llvm", "--pass-plugin", str(plugin), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+
+
+def _check_junit(path) -> ET.Element:
+    """The attributes the Jenkins JUnit schema (xunit-plugin junit-10.xsd) requires, and its structure."""
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    (suite,) = root.findall("testsuite")
+    for attr in ("name", "tests", "failures", "errors"):
+        assert attr in suite.attrib
+    cases = suite.findall("testcase")
+    assert int(suite.get("tests")) == len(cases)
+    assert int(suite.get("failures")) == sum(1 for c in cases if c.find("failure") is not None)
+    for c in cases:
+        assert c.get("name") and set(ch.tag for ch in c) <= {"failure", "system-out", "skipped", "error", "system-err"}
+    return suite
+
+
+def test_ci_baselines_exit_codes_junit_and_summary(tmp_path):
+    base = tmp_path / "known.json"
+    first = ci(tmp_path, "n1", "--baseline", str(base), "--update-baseline", "--junit", str(tmp_path / "1.xml"))
+    assert first.returncode == 1, first.stderr  # an empty baseline: everything is new
+    verdict = json.loads(first.stdout.strip().splitlines()[-1])
+    assert len(verdict["new"]) == 2, verdict
+    doc = json.loads(base.read_text())
+    assert doc["format"] == "tirfuzz-baseline/1" and set(doc["bugs"]) == set(verdict["new"])
+    suite = _check_junit(tmp_path / "1.xml")
+    assert suite.get("failures") == "2"
+
+    full = ci(tmp_path, "n2", "--baseline", str(base), "--junit", str(tmp_path / "2.xml"))
+    assert full.returncode == 0, full.stdout + full.stderr
+    v2 = json.loads(full.stdout.strip().splitlines()[-1])
+    assert v2["new"] == [] and set(v2["known"]) == set(verdict["new"]) and v2["fixed"] == []
+    assert _check_junit(tmp_path / "2.xml").get("failures") == "0"
+
+    kept, dropped = sorted(verdict["new"])
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"format": doc["format"], "bugs": {kept: doc["bugs"][kept]}}))
+    summary = tmp_path / "step.md"
+    one = ci(tmp_path, "n3", "--baseline", str(partial), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert one.returncode == 1
+    v3 = json.loads(one.stdout.strip().splitlines()[-1])
+    assert v3["new"] == [dropped]
+    assert dropped in summary.read_text() and kept not in summary.read_text().split("| new bug")[-1]
+
+
+def test_ci_bad_baseline_is_a_usage_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    p = ci(tmp_path, "x", "--baseline", str(bad))
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "bad.json" in p.stderr
