@@ -525,7 +525,10 @@ def report(out: Path, formats: tuple[str, ...]) -> None:
 @click.option("--seeds", "seed_names", default=None, help="Comma-separated built-in seed names to start from.")
 @click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `fuzz`.")
 @click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False), help=FILTERS_HELP)
-def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, plugins, filters) -> None:
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Start from the cases in this folder (the built-in seeds when empty or new) and write the "
+                   "night's corpus back, minimized.")
+def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, plugins, filters, corpus_dir) -> None:
     """The nightly job: replay the baseline's bugs, fuzz for --time, judge only new bugs.
 
     \b
@@ -563,7 +566,7 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
     config = CampaignConfig(out=out, time_s=_duration(time_), seed=seed, targets=target_list,
                             plugins=[str(Path(p).resolve()) for p in plugins],
                             seeds=[n.strip() for n in seed_names.split(",")] if seed_names else None,
-                            filters=_check_filters(filters))
+                            filters=_check_filters(filters), corpus_dir=str(corpus_dir) if corpus_dir else None)
     try:
         store.create(config_record(config), False)
     except StoreError as e:
@@ -588,6 +591,13 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
             fh.write(summary)
+    if corpus_dir is not None:
+        from .fuzzer.merge import minimize_corpus, read_cases, write_corpus
+
+        entries, _ = read_cases(Path(out) / "corpus")
+        merged = minimize_corpus(entries, _executor_config(config.timeout_s, 4096, plugins, "tvm", tuple(config.filters)))
+        write_corpus(merged.kept, corpus_dir)
+        err_console.print(f"corpus: kept {len(merged.kept)} of {merged.total} cases in {corpus_dir}")
     if update_baseline:
         cases = {}
         for sig in found:
@@ -600,6 +610,36 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
     click.echo(json.dumps({"new": verdict.new, "known": verdict.known, "fixed": verdict.fixed,
                            "exit": verdict.exit_code}))
     sys.exit(verdict.exit_code)
+
+
+@main.group()
+def corpus() -> None:
+    """Corpus maintenance (a corpus is a folder of case files, e.g. a campaign's OUT/corpus)."""
+
+
+@corpus.command("minimize")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the kept cases here (default: replace FOLDER's cases in place).")
+@click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
+@click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `run`.")
+def corpus_minimize(folder: Path, out_dir: Path | None, timeout: float, plugins: tuple[str, ...]) -> None:
+    """Keep the fewest cases that reach the same blocks of TVM (like afl-cmin), smallest cases first."""
+    from .fuzzer.executor import ExecutorError
+    from .fuzzer.merge import minimize_corpus, read_cases, write_corpus
+
+    cases, bad = read_cases(folder)
+    for line in bad:
+        err_console.print(f"skipped unreadable case {line}")
+    if not cases:
+        raise Fail(f"{folder}: no readable case files (*.json)")
+    try:
+        merged = minimize_corpus(cases, _executor_config(timeout, 4096, plugins, "tvm"))
+    except ExecutorError as e:
+        raise Fail(f"executor: {e}") from None
+    write_corpus(merged.kept, out_dir or folder)
+    click.echo(json.dumps({"total": merged.total, "kept": len(merged.kept), "blocks": merged.blocks,
+                           "unreadable": len(bad), "out": str(out_dir or folder)}))
 
 
 def _drive(campaign, out: str, resume: bool) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -31,6 +32,7 @@ class CampaignConfig:
     plugins: list[str] = field(default_factory=list)
     filters: list[str] = field(default_factory=list)   # extra filters files
     seeds: list[str] | None = None        # names of built-in seeds to start from (None: all)
+    corpus_dir: str | None = None         # start from the cases in this folder instead (a kept corpus)
     mode: str = "tirfuzz"                 # or "tzer"
     ir_mutation: bool = True
     pass_mutation: bool = True
@@ -129,6 +131,14 @@ class Campaign:
         from ..corpus.cases import seed_case
         from .case import PassSpec
 
+        if self.config.corpus_dir:
+            from .merge import read_cases
+
+            kept, bad = read_cases(Path(self.config.corpus_dir))
+            for line in bad:
+                self.on_event(f"set aside unreadable case {line}")
+            if kept:
+                return [(name, case) for name, case in kept]
         seeds = [load_seed(n) for n in self.config.seeds] if self.config.seeds else list_seeds()
         plugin_passes = [PassSpec(n) for n in self.executor.info.get("passes", []) if n.startswith("plugin:")]
         out = []
