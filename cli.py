@@ -347,9 +347,11 @@ def _duration(text: str | None) -> float | None:
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
 @click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
 @click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Fork servers sharing this campaign (more than 1: no longer repeatable by --seed).")
 @click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False), help=FILTERS_HELP)
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, timeout, cov_scope, no_oracle, filters) -> None:
+         no_feedback, timeout, cov_scope, no_oracle, jobs, filters) -> None:
     """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
@@ -400,7 +402,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     except StoreError as e:
         raise Fail(str(e)) from None
     campaign = Campaign(config, store)
-    interrupted = _drive(campaign, out, resume)
+    interrupted = _drive(campaign, out, resume, jobs)
     row = campaign.stats_row()
     click.echo(json.dumps(row))
     if interrupted:
@@ -642,7 +644,7 @@ def corpus_minimize(folder: Path, out_dir: Path | None, timeout: float, plugins:
                            "unreadable": len(bad), "out": str(out_dir or folder)}))
 
 
-def _drive(campaign, out: str, resume: bool) -> bool:
+def _drive(campaign, out: str, resume: bool, jobs: int = 1) -> bool:
     """Run a campaign to its budget under the status screen; True when Ctrl-C stopped it."""
     from .fuzzer.executor import ExecutorError
     from .fuzzer.status import StatusScreen
@@ -656,15 +658,23 @@ def _drive(campaign, out: str, resume: bool) -> bool:
             screen.event("starting the fork server and running the seeds" if not resume else "resuming")
             campaign.open(resume)
             campaign.checkpoint()
-            last_stats = last_cov = _now()
-            while not campaign.done():
-                campaign.step()
+            last = {"stats": _now(), "cov": _now()}
+
+            def tick() -> None:
                 screen.update()
                 now = _now()
-                if now - last_stats >= 10:
-                    campaign.checkpoint(coverage=now - last_cov >= 30)
-                    last_cov = now if now - last_cov >= 30 else last_cov
-                    last_stats = now
+                if now - last["stats"] >= 10:
+                    campaign.checkpoint(coverage=now - last["cov"] >= 30)
+                    last["cov"] = now if now - last["cov"] >= 30 else last["cov"]
+                    last["stats"] = now
+
+            if jobs > 1:
+                from .fuzzer.parallel import ParallelRunner
+
+                ParallelRunner(campaign, jobs).run(tick)
+            while not campaign.done():
+                campaign.step()
+                tick()
         except KeyboardInterrupt:
             interrupted = True
         except (ExecutorError, StoreError) as e:

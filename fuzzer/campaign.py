@@ -81,6 +81,7 @@ class Campaign:
         self.elapsed_before = 0.0
         self.start = time.monotonic()
         self.executor: Executor | None = None
+        self.covered_fn: Callable[[], Any] | None = None   # the campaign's coverage when several executors run
 
     # setup -----------------------------------------------------------------
     def open(self, resume: bool) -> None:
@@ -177,12 +178,21 @@ class Campaign:
 
     def step(self) -> ExecResult:
         """One mutation of one entry, run in a child; keeps, records and counts what came of it."""
+        entry, kinds, spec = self.plan()
+        res = self.executor.run(self.cases[entry.id], want_outputs=False, mutate=spec, oracle=self.config.oracle)
+        return self.absorb(entry, kinds, res)
+
+    def plan(self) -> tuple[Entry, list[str], dict[str, Any]]:
+        """Which entry to mutate next, which kinds of mutation, and the request for the child."""
         entry = self.schedule.pick(self.entries, self.rng)
         entry.chosen += 1
         kinds = self.policy.kinds(entry, self.rng)
         donor = self.cases[self.rng.choice(self.entries).id] if "ir" in kinds else None
         spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None}
-        res = self.executor.run(self.cases[entry.id], want_outputs=False, mutate=spec, oracle=self.config.oracle)
+        return entry, kinds, spec
+
+    def absorb(self, entry: Entry, kinds: list[str], res: ExecResult) -> ExecResult:
+        """Count a mutant's result; keep it when it reached new blocks; save it when it is a bug."""
         if res.outcome == "declined":
             self.stats.declined += 1
             return res
@@ -276,7 +286,7 @@ class Campaign:
         self.store.append_stats(row)
         self.store.write_json("state.json", row)
         if coverage and self.executor is not None:
-            self.store.save_coverage(self.executor.covered())
+            self.store.save_coverage(self.covered_fn() if self.covered_fn is not None else self.executor.covered())
 
     def close(self) -> None:
         if self.executor is not None:

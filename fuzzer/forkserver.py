@@ -364,6 +364,10 @@ def main(argv: list[str]) -> int:
         if req.get("op") == "info":
             wire.send(out_fd, ("info", server.info()))
             continue
+        if req.get("op") == "preload":
+            n = server.coverage.preload(req["sites"]) if server.coverage is not None else 0
+            wire.send(out_fd, ("preloaded", n))
+            continue
         if req.get("op") == "covered":
             wire.send(out_fd, ("covered", server.coverage.covered() if server.coverage is not None else None))
             continue
