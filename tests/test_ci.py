@@ -80,3 +80,19 @@ def test_ci_bad_baseline_is_a_usage_error(tmp_path):
     bad.write_text("{not json")
     p = ci(tmp_path, "x", "--baseline", str(bad))
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "bad.json" in p.stderr
+
+
+def test_two_jobs_share_one_corpus_and_one_bug_set(tmp_path):
+    """--jobs 2: one folder per bug (counts add up), every kept entry on disk."""
+    plugin = tmp_path / "picky.py"
+    plugin.write_text(PICKY)
+    out = tmp_path / "j"
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--out", str(out), "--execs", "40",
+                        "--seeds", "relu_f32,add_int32,flat_argmax_axis1", "--targets", "llvm", "--jobs", "2",
+                        "--pass-plugin", str(plugin)], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    stats = json.loads(p.stdout.strip().splitlines()[-1])
+    assert stats["execs"] >= 40
+    bugs = [json.loads((d / "info.json").read_text()) for d in (out / "bugs").iterdir()]
+    assert len({b["signature"] for b in bugs}) == len(bugs) == sum(stats["bugs"].values()) == 2
+    assert len(list((out / "corpus").glob("*.json"))) == stats["corpus_size"]
