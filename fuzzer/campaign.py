@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from ..oracles.ub import explains_internal_error
 from .case import TestCase
 from .executor import Executor, ExecutorConfig
 from .result import BUG_OUTCOMES, ExecResult
@@ -221,6 +222,8 @@ class Campaign:
             # The mutator could not prove the program free of undefined behaviour (ub_risks says what):
             # a crash of the compiled code may be that behaviour, not a compiler bug. Counted, not reported.
             self.stats.ub_crashes += 1
+        elif res.outcome == "internal-error" and explains_internal_error(case, res.message):
+            self.stats.filtered[explains_internal_error(case, res.message)] += 1
         elif res.is_bug:
             entry.finds += 1
             self._save_bug(res, case, parent=entry.id)

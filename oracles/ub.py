@@ -9,9 +9,25 @@ and shift amount proven safe. Reads of memory the program never wrote are found 
 
 from __future__ import annotations
 
+import re
+
 RISK_WORDS = {"oob": "read or write out of bounds", "div": "divide by zero or shift out of range",
               "uninit": "read memory it never wrote", "race": "race between parallel iterations",
               "overflow": "overflow a signed integer"}
+
+
+# TVM refuses to build an integer literal its dtype cannot hold: when index arithmetic the mutators could
+# not prove free of overflow makes a pass compute such a bound, the program's own overflow is the cause.
+_OVERFLOW_CHECK = re.compile(r"Literal value -?\d+ exceeds range of u?int\d+")
+
+
+def explains_internal_error(case, message: str) -> str | None:
+    """The named filter that explains an internal error by the program's own undefined behaviour, or None."""
+    extra = case.extra or {}
+    risks = set(extra.get("ub_risks") or [])
+    if extra.get("safe", True) is False and risks & {"oob", "overflow"} and _OVERFLOW_CHECK.search(message):
+        return "index-overflow-in-program"
+    return None
 
 
 def static_ub_reasons(case, mod) -> list[str]:

@@ -61,7 +61,8 @@ def candidates(mod) -> list[Reduction]:
         name = type(s.node).__name__
         if s.kind == "stmt":
             if (s.in_seq or s.role == "init") and name not in DECLARATIONS:
-                dels.append(Reduction(s.index, f"delete {name}", lambda n, st: deleted_stmt()))
+                dels.append(Reduction(s.index, f"delete {name}",
+                                      lambda n, st: deleted_stmt() if st.in_seq else tx.Evaluate(tx.IntImm("int32", 0))))
             if isinstance(s.node, (tx.For, tx.IfThenElse, tx.AttrStmt)) and not s.scope.in_blocks:
                 unwraps.append(Reduction(s.index, f"unwrap {name}", _unwrap))
             if isinstance(s.node, tx.For) and isinstance(s.node.extent, tx.IntImm) and int(s.node.extent.value) > 1:
