@@ -2,7 +2,7 @@
 
 Candidates, biggest first: delete a statement from a sequence; replace a loop, branch or attribute by its
 body; shrink a loop to one iteration; replace a value expression by a constant or by one of its
-operands. A candidate may be invalid IR: the interestingness test (same signature) rejects it.
+operands, an index or a block binding by 0 or by one of its operands. A candidate may be invalid IR: the interestingness test (same signature) rejects it.
 """
 
 from __future__ import annotations
@@ -67,11 +67,12 @@ def candidates(mod) -> list[Reduction]:
                 unwraps.append(Reduction(s.index, f"unwrap {name}", _unwrap))
             if isinstance(s.node, tx.For) and isinstance(s.node.extent, tx.IntImm) and int(s.node.extent.value) > 1:
                 loops.append(Reduction(s.index, "loop to one iteration", _one_iteration))
-        elif s.role in ("value", "operand") and not s.control and s.dtype and "x" not in s.dtype:
+        elif s.dtype and "x" not in s.dtype and (s.role in ("index", "iter-value")
+                                                   or (s.role in ("value", "operand") and not s.control)):
             dt = s.dtype
             if isinstance(s.node, (tx.IntImm, tx.FloatImm)):
                 continue
-            for v in (0, 1):
+            for v in ((0,) if s.role in ("index", "iter-value") else (0, 1)):  # index 0 is always in bounds
                 exprs.append(Reduction(s.index, f"{name} -> {v}", lambda n, st, v=v, dt=dt: _const(dt, v)))
             for field in ("a", "b"):
                 sub = getattr(s.node, field, None)
