@@ -103,7 +103,9 @@ class Minimizer:
             self.on_progress("ir", min(k, total), total)
             if res.outcome == "declined" and res.message == "no more reductions":
                 break
-            if res.case is not None and signature_of(res) == target:
+            smaller = res.case is not None and (int(info.get("nodes_after", nodes)), len(res.case["ir"])) < \
+                (int(info.get("nodes", nodes)), len(case.ir))  # strictly smaller, so the loop ends
+            if smaller and signature_of(res) == target:
                 case = TestCase.from_dict(res.case)
                 nodes = int(info.get("nodes_after", nodes))
                 self.accepted += 1
