@@ -12,8 +12,10 @@ _MASKS = [(re.compile(r"0x[0-9a-fA-F]+"), "0x?"), (re.compile(r"\b\d+\b"), "N"),
 
 
 def mask(message: str) -> str:
-    """The first line of a message with numbers, addresses and quoted names masked."""
-    line = message.strip().splitlines()[0] if message.strip() else ""
+    """The first line of a message (for a host compiler's error, its first `error:` line) with numbers,
+    addresses and quoted names masked."""
+    gcc = re.search(r"error: ([^\n]*)", message) if message.lstrip().startswith("Compilation error") else None
+    line = gcc.group(1) if gcc else (message.strip().splitlines()[0] if message.strip() else "")
     for pat, rep in _MASKS:
         line = pat.sub(rep, line)
     return line[:200]
