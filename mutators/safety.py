@@ -115,6 +115,10 @@ class Prover:
         return True
 
 
+def _is_zero(e) -> bool:
+    return type(e).__name__ == "IntImm" and int(e.value) == 0
+
+
 def _overflow_nodes():
     tx = tvm_mod().tirx
     return (tx.Add, tx.Sub, tx.Mul, tx.LShift, tx.Cast)
@@ -191,6 +195,15 @@ def find_unsafe(mod) -> tuple[list[Access], int]:
     divs = (tx.Div, tx.Mod, tx.FloorDiv, tx.FloorMod)
     for site in walker.sites:
         node = site.node
+        if site.kind == "stmt" and isinstance(node, tvm.s_tir.SBlockRealize):
+            # Accesses inside a block are proven with its iterators' declared domains: a binding that
+            # leaves its domain (a mutated iter value) makes every such proof void, and cannot be clamped.
+            for v, iv in zip(node.iter_values, node.block.iter_vars):
+                off = v if _is_zero(iv.dom.min) else tx.Sub(v, iv.dom.min)
+                if not prover.in_bounds(site.scope, off, iv.dom.extent):
+                    bad.append(Access(site, None, [0], vector=True))
+                    break
+            continue
         if site.kind == "stmt" and isinstance(node, tx.DeclBuffer):
             if not _view_fits(prover, node):
                 bad.append(Access(site, node.buffer, [0], vector=True))  # cannot be clamped
