@@ -27,6 +27,8 @@ def explains_internal_error(case, message: str) -> str | None:
     risks = set(extra.get("ub_risks") or [])
     if extra.get("safe", True) is False and risks & {"oob", "overflow"} and _OVERFLOW_CHECK.search(message):
         return "index-overflow-in-program"
+    if extra.get("safe", True) is False and "div" in risks and "Divide by zero" in message:
+        return "division-by-zero-in-program"  # an integer divisor the mutators could not prove non-zero
     return None
 
 
