@@ -202,6 +202,9 @@ def _where(info: dict[str, Any]) -> str:
     line (before any number or address), else its exception type."""
     import re
 
+    gcc = re.search(r"error: ([^\n]*)", info.get("message") or "")
+    if gcc and (info.get("message") or "").lstrip().startswith("Compilation error"):
+        return gcc.group(1).strip()[:80]  # the host compiler's own complaint, e.g. 'inff' was not declared
     lines = [ln.strip() for ln in (info.get("message") or "").splitlines() if ln.strip()]
     if lines:
         head = re.split(r"0x[0-9a-fA-F]+|\d", lines[0], maxsplit=1)[0]
