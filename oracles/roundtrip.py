@@ -1,4 +1,5 @@
-"""The round-trip oracle: print a module as TVMScript, parse it back, and require the same module."""
+"""The round-trip oracle: print a module as TVMScript, parse it back, and require the same module
+(up to the normalization block regions get when parsed: then one more round must change nothing)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,25 @@ def check_roundtrip(mod) -> str | None:
         return None
     mismatch = tvm_ffi.get_first_structural_mismatch(mod, back, map_free_vars=True)
     where = str(mismatch[0]) if mismatch else "?"
+    if (".reads[" in where or ".writes[" in where) and _settles(mod, back):
+        # Block regions print as start:stop and parse back as stop - start, simplified: a sum's operands
+        # may come back swapped (a + b as b + a, and back again on the next round). The same value: not
+        # reported as a printer/parser bug.
+        return None
     return f"structural mismatch after print and parse at {where[:300]}"
+
+
+def _settles(mod, back) -> bool:
+    """Whether one more print and parse of `back` gives `back` again or the original `mod`."""
+    import tvm
+    import tvm.script
+    import tvm_ffi
+
+    again = tvm.script.from_source(back.script(), check_well_formed=False)
+    if isinstance(again, tvm.tirx.PrimFunc):
+        again = tvm.IRModule({"main": again})
+    return bool(tvm_ffi.structural_equal(back, again, map_free_vars=True)
+                or tvm_ffi.structural_equal(mod, again, map_free_vars=True))
 
 
 def _first_line(e: BaseException) -> str:

@@ -158,10 +158,30 @@ def differs(ref, got):
     return None
 
 
+def roundtrip(mod):
+    import tvm_ffi
+    back = tvm.script.from_source(mod.script(), check_well_formed=False)
+    if isinstance(back, tvm.tirx.PrimFunc):
+        back = tvm.IRModule({{"main": back}})
+    if tvm_ffi.structural_equal(mod, back, map_free_vars=True):
+        return None
+    return tvm_ffi.get_first_structural_mismatch(mod, back, map_free_vars=True)
+
+
 def main():
     mod = tvm.script.from_source(IR, check_well_formed=False)
     if isinstance(mod, tvm.tirx.PrimFunc):
         mod = tvm.IRModule({{"main": mod}})
+    if EXPECT["kind"] == "roundtrip":
+        try:
+            where = roundtrip(mod)
+        except Exception as e:  # noqa: BLE001
+            where = f"{{type(e).__name__}}: {{e}}"
+        if where is not None:
+            print("REPRODUCED: print then parse gives another module, first difference at", where)
+            return 0
+        print("NOT REPRODUCED: the module survives print and parse")
+        return 1
     try:
         rt = build(mod, TARGET, PASSES, PASS_CONFIG)
         device = tvm.cuda(0) if TARGET.split()[0] == "cuda" else tvm.cpu(0)
