@@ -34,6 +34,19 @@ def _executor_config(timeout: float, memory_mb: int, plugins: tuple[str, ...], c
                           filters=tuple(filters))
 
 
+def _targets(text: str) -> list[str]:
+    """The comma-separated targets of an option, each checked (an unknown one: one line, exit 2)."""
+    from .fuzzer.targets import TargetError, check_target
+
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        for t in names:
+            check_target(t)
+    except TargetError as e:
+        raise Fail(str(e)) from None
+    return names
+
+
 def _check_filters(filters: tuple[str, ...]) -> list[str]:
     """Absolute paths of extra filters files, each loaded once here (a bad one: one line, exit 2)."""
     from .oracles.filters import FilterError, load_filters
@@ -360,7 +373,6 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     """
     from .fuzzer.campaign import Campaign, CampaignConfig, config_record
     from .fuzzer.store import CampaignDir, StoreError
-    from .fuzzer.targets import TargetError, check_target
 
     if resume and out is None:
         raise Fail("--resume needs --out DIR (the campaign to continue)")
@@ -376,12 +388,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
             raise Fail(f"cannot resume {out}: {e}") from None
         config = CampaignConfig(**{**saved, "time_s": _duration(time_), "execs": execs, "out": out})
     else:
-        target_list = [t.strip() for t in targets.split(",") if t.strip()]
-        try:
-            for t in target_list:
-                check_target(t)
-        except TargetError as e:
-            raise Fail(str(e)) from None
+        target_list = _targets(targets)
         _pool(plugins)  # a plugin that fails to import: one line, exit 2
         names = [n.strip() for n in seed_names.split(",")] if seed_names else None
         if names:
@@ -546,7 +553,6 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
     from .fuzzer.ci import Baseline, BaselineError, judge, junit_xml, replay_baseline, step_summary, updated_baseline
     from .fuzzer.executor import Executor, ExecutorError
     from .fuzzer.store import CampaignDir, StoreError
-    from .fuzzer.targets import TargetError, check_target
 
     known = Baseline()
     if baseline is not None and (baseline.exists() or not update_baseline):
@@ -556,12 +562,7 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
             raise Fail(str(e)) from None
     if update_baseline and baseline is None:
         raise Fail("--update-baseline needs --baseline FILE (where to write it)")
-    target_list = [t.strip() for t in targets.split(",") if t.strip()]
-    try:
-        for t in target_list:
-            check_target(t)
-    except TargetError as e:
-        raise Fail(str(e)) from None
+    target_list = _targets(targets)
     _pool(plugins)
     out = out or f"tirfuzz-ci/{_t.strftime('%Y%m%d-%H%M%S')}"
     store = CampaignDir(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import math
 import os
 import sys
@@ -115,6 +116,9 @@ def bug_title(info: dict[str, Any]) -> str:
     stage = info.get("stage") or "unknown stage"
     frame = info.get("frame")
     message = _first_line(info.get("message"))
+    gcc = re.search(r"error: ([^\n]*)", info.get("message") or "")
+    if gcc and message.startswith("Compilation error"):  # the host compiler's complaint says what broke
+        message = "host compiler: " + gcc.group(1)
     if kind == "crash":
         title = f"crash ({info.get('signal') or 'exit'}) in {stage}" + (f" at {frame}" if frame else "")
     elif kind == "hang":
