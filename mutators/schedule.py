@@ -250,8 +250,10 @@ class _Prims:
         return {"factor": factor}
 
     def annotate(self):
-        key, values = self.rng.choice(ANNOTATIONS)
-        target = self.loop() if self.rng.random() < 0.7 else self.block()
+        on_loop = self.rng.random() < 0.7
+        # pragma_loop_partition_hint names a loop: on a block, LoopPartition later finds no loop var
+        key, values = self.rng.choice([a for a in ANNOTATIONS if on_loop or a[0] != "pragma_loop_partition_hint"])
+        target = self.loop() if on_loop else self.block()
         self.sch.annotate(target, key, self.rng.choice(values))
         return {"key": key}
 
