@@ -218,9 +218,10 @@ class Campaign:
             # A mutated program may simply run long (a loop extent grew): not a bug until an oracle
             # shows the reference build finishes. Counted, not reported.
             self.stats.slow_runs += 1
-        elif res.outcome == "crash" and res.stage.startswith("run:") and not case.extra.get("safe", True):
+        elif res.outcome == "crash" and _ran(res) and not case.extra.get("safe", True):
             # The mutator could not prove the program free of undefined behaviour (ub_risks says what):
-            # a crash of the compiled code may be that behaviour, not a compiler bug. Counted, not reported.
+            # a crash once compiled code has run (heap corruption may surface in a later stage) may be
+            # that behaviour, not a compiler bug. Counted, not reported.
             self.stats.ub_crashes += 1
         elif res.outcome == "internal-error" and explains_internal_error(case, res.message):
             self.stats.filtered[explains_internal_error(case, res.message)] += 1
@@ -298,6 +299,11 @@ class Campaign:
             finally:
                 self.executor.close()
                 self.executor = None
+
+
+def _ran(res: ExecResult) -> bool:
+    """Whether compiled code of the case had started running when the child died."""
+    return res.stage.startswith("run:") or any(k.startswith("run") for k in res.timings_ms)
 
 
 EXAMPLES = 5  # raw failures kept per signature (bugs/<sig>/examples/)
