@@ -232,33 +232,22 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
     return result
 
 
-def compiler(mod, case: TestCase, pool: PassPool) -> Callable[[str, list], Any]:
+def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
     """A function (target, pass specs) -> runnable functions: the specs, then the completion passes they
-    do not name, then the build; the reference pipeline runs with TVM's default configuration."""
+    do not name, then the build; under the case's pass config, or `config` (the reference passes {})."""
     import tvm
 
     funcs = list(entry_functions(mod))
 
-    def compile_with(target: str, specs: list) -> dict[str, Any]:
+    def compile_with(target: str, specs: list, config: dict | None = None) -> dict[str, Any]:
         named = {s.name for s in specs}
-        config = {} if specs is _REFERENCE else case.pass_config
-        with tvm.transform.PassContext(opt_level=3, config=config):
+        with tvm.transform.PassContext(opt_level=3, config=case.pass_config if config is None else config):
             tgt = make_target(target)
             m = tvm.tirx.transform.BindTarget(tgt)(mod)
             for spec in gpu_binding(target, specs) + list(specs) + [c for c in COMPLETION if c.name not in named]:
                 m = pool.instantiate(spec)(m)
             return _build(m, tgt, funcs)
     return compile_with
-
-
-_REFERENCE: list[PassSpec] = []
-
-
-def reference_pipeline() -> list[PassSpec]:
-    """The reference every build is compared with: TVM's default TIR pipeline (default configuration)."""
-    if not _REFERENCE:
-        _REFERENCE.extend(default_pipeline())
-    return _REFERENCE
 
 
 def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
@@ -323,7 +312,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     if oracle:
         from ..oracles.differential import check
 
-        verdict = check(case, mod, funcs, builds, compiler(mod, case, pool), reference_pipeline(), stages.run)
+        verdict = check(case, mod, funcs, builds, compiler(mod, case, pool), default_pipeline(), stages.run)
         result.oracle = asdict(verdict)
         if verdict.outcome == "miscompilation":
             d = verdict.diff or {}

@@ -51,24 +51,29 @@ def output_only_params(func) -> set[int]:
     return out
 
 
-def run_variant(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device, variant: int) -> dict[str, list]:
-    """Run every function; variant 1 fills output-only buffers with other values (inputs stay the same)."""
-    import tvm
-
+def variant_values(func, seed: int, name: str, variant: int) -> tuple[list, list]:
+    """make_args' specs and values; variant 1 fills output-only buffers with other values (inputs stay)."""
     from ..fuzzer.inputs import make_args, make_value
+
+    specs, values = make_args(func, seed, name)
+    if variant:
+        outs, k = output_only_params(func), 0
+        for i, s in enumerate(specs):
+            if s.shape is None:
+                continue
+            if k in outs:
+                values[i] = make_value(s.dtype, s.shape, seed + VARIANT_SEED, name, i)
+            k += 1
+    return specs, values
+
+
+def run_variant(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device, variant: int) -> dict[str, list]:
+    """Run every function on the values of `variant_values`; the buffers after the run, by function."""
+    import tvm
 
     outputs = {}
     for name, func in funcs.items():
-        specs, values = make_args(func, seed, name)
-        if variant:
-            outs = output_only_params(func)
-            k = 0
-            for i, s in enumerate(specs):
-                if s.shape is None:
-                    continue
-                if k in outs:
-                    values[i] = make_value(s.dtype, s.shape, seed + VARIANT_SEED, name, i)
-                k += 1
+        specs, values = variant_values(func, seed, name, variant)
         args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
         compiled[name](*args)
         outputs[name] = [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
@@ -76,18 +81,11 @@ def run_variant(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, devi
 
 
 def _fill(funcs: dict[str, Any], seed: int, variant: int) -> dict[str, list]:
-    from ..fuzzer.inputs import make_args, make_value
-
+    """What each buffer holds before a run of `variant`, by function."""
     fills = {}
     for name, func in funcs.items():
-        specs, values = make_args(func, seed, name)
-        outs, k, arrs = output_only_params(func) if variant else set(), 0, []
-        for i, s in enumerate(specs):
-            if s.shape is None:
-                continue
-            arrs.append(make_value(s.dtype, s.shape, seed + VARIANT_SEED, name, i) if k in outs else values[i])
-            k += 1
-        fills[name] = arrs
+        specs, values = variant_values(func, seed, name, variant)
+        fills[name] = [v for s, v in zip(specs, values) if s.shape is not None]
     return fills
 
 
@@ -109,7 +107,7 @@ def unstable_elements(run0: dict[str, list], run1: dict[str, list], fill0: dict[
 
 
 def check(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any, Any, dict]],
-          compile_with: Callable[[str, list], Any], default_pipeline: list, stage: Callable) -> Verdict:
+          compile_with: Callable[..., Any], default_pipeline: list, stage: Callable) -> Verdict:
     """Compare each runnable build in `builds` (target -> (compiled, device, outputs of variant 0))."""
     from ..fuzzer.inputs import PROFILES
 
@@ -117,7 +115,7 @@ def check(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any, Any, di
     if not builds:
         return v
     seed = case.input_seed
-    ref = stage("build:reference", "llvm", lambda: compile_with("llvm", default_pipeline))
+    ref = stage("build:reference", "llvm", lambda: compile_with("llvm", default_pipeline, {}))
     import tvm
 
     cpu = tvm.cpu(0)
