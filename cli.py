@@ -352,19 +352,24 @@ def _duration(text: str | None) -> float | None:
               help="File whose module-level Pass objects join the pool (repeatable); they start in every seed's sequence.")
 @click.option("--resume", is_flag=True, help="Continue the campaign in --out (also after kill -9).")
 @click.option("--seeds", "seed_names", default=None, help="Comma-separated built-in seed names to start from.")
-@click.option("--mode", type=click.Choice(["tirfuzz", "tzer"]), default="tirfuzz", show_default=True,
-              help="tzer: Tzer's own choices (uniform seed choice, no power schedule).")
+@click.option("--mode", type=click.Choice(["tirfuzz", "tzer", "generate"]), default="tirfuzz", show_default=True,
+              help="tzer: Tzer's own choices (uniform seed choice, no power schedule); generate: after the seeds, "
+                   "a fresh random program every exec, no feedback (the TVMFuzz-like baseline).")
 @click.option("--no-ir-mutation", is_flag=True, help="Ablation: mutate pass sequences only.")
 @click.option("--no-pass-mutation", is_flag=True, help="Ablation: mutate IR only.")
 @click.option("--no-feedback", is_flag=True, help="Ablation: never grow the corpus from coverage.")
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
 @click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
 @click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Fork servers sharing this campaign (more than 1: no longer repeatable by --seed).")
+@click.option("--jobs", type=click.IntRange(1, 1024), default=None,
+              help="Workers sharing this campaign: fork servers on this machine, or Ray actors with --ray "
+                   "(default 1; with --ray, the cluster's CPU count). More than 1: no longer repeatable by --seed.")
+@click.option("--ray", "ray_address", default=None, metavar="auto|HOST:PORT|local",
+              help="Run the workers as Ray actors on a cluster (auto: the one `ray start` set up here; local: a new "
+                   "one-node instance). The corpus, coverage and bugs stay in --out on this machine. Needs tirfuzz[ray].")
 @click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False), help=FILTERS_HELP)
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, timeout, cov_scope, no_oracle, jobs, filters) -> None:
+         no_feedback, timeout, cov_scope, no_oracle, jobs, ray_address, filters) -> None:
     """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
@@ -404,12 +409,15 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 ir_mutation=not no_ir_mutation, pass_mutation=not no_pass_mutation,
                                 feedback=not no_feedback, timeout_s=timeout, coverage=cov_scope,
                                 oracle=not no_oracle, filters=_check_filters(filters))
+    workers = _workers(ray_address, jobs)  # before the campaign directory: a bad --ray loses nothing
     try:
         store.create(config_record(config), resume)
     except StoreError as e:
         raise Fail(str(e)) from None
+    if config.mode == "generate":
+        from .fuzzer.baseline_generate import GenerateCampaign as Campaign
     campaign = Campaign(config, store)
-    interrupted = _drive(campaign, out, resume, jobs)
+    interrupted = _drive(campaign, out, resume, workers)
     row = campaign.stats_row()
     click.echo(json.dumps(row))
     if interrupted:
@@ -645,9 +653,35 @@ def corpus_minimize(folder: Path, out_dir: Path | None, timeout: float, plugins:
                            "unreadable": len(bad), "out": str(out_dir or folder)}))
 
 
-def _drive(campaign, out: str, resume: bool, jobs: int = 1) -> bool:
+def _workers(ray_address: str | None, jobs: int | None):
+    """None for one local job; else a function making the campaign's ParallelRunner."""
+    if ray_address is None:
+        if (jobs or 1) == 1:
+            return None
+        from .fuzzer.parallel import ParallelRunner, local_workers
+
+        return lambda c: ParallelRunner(c, lambda covered: local_workers(c, jobs, covered))
+    from .fuzzer.parallel import ParallelRunner
+    from .fuzzer.ray_workers import RayPool, RayUnavailable, connect
+
+    try:
+        cluster = connect(ray_address)
+    except RayUnavailable as e:
+        raise Fail(str(e)) from None
+    count = jobs or max(cluster["cpus"], 1)
+
+    def runner(c):
+        pool = RayPool(c, count)
+        return ParallelRunner(c, pool.make, pool.respawn)
+
+    return runner
+
+
+def _drive(campaign, out: str, resume: bool, workers=None) -> bool:
     """Run a campaign to its budget under the status screen; True when Ctrl-C stopped it."""
     from .fuzzer.executor import ExecutorError
+    from .fuzzer.parallel import WorkerLost
+    from .fuzzer.ray_workers import RayUnavailable
     from .fuzzer.status import StatusScreen
     from .fuzzer.store import StoreError
 
@@ -669,16 +703,14 @@ def _drive(campaign, out: str, resume: bool, jobs: int = 1) -> bool:
                     last["cov"] = now if now - last["cov"] >= 30 else last["cov"]
                     last["stats"] = now
 
-            if jobs > 1:
-                from .fuzzer.parallel import ParallelRunner
-
-                ParallelRunner(campaign, jobs).run(tick)
+            if workers is not None:
+                workers(campaign).run(tick)
             while not campaign.done():
                 campaign.step()
                 tick()
         except KeyboardInterrupt:
             interrupted = True
-        except (ExecutorError, StoreError) as e:
+        except (ExecutorError, StoreError, WorkerLost, RayUnavailable) as e:
             campaign.close()
             raise Fail(str(e)) from None
         finally:

@@ -60,6 +60,7 @@ class Stats:
     slow_runs: int = 0                                   # time-outs while running compiled code
     ub_crashes: int = 0                                  # run-time crashes of cases that may have UB
     filtered: Counter = field(default_factory=Counter)   # filter name -> cases it hid (rejected or oracle)
+    lost_runs: int = 0                                   # cases whose worker (Ray actor) died under them
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -282,6 +283,7 @@ class Campaign:
                 "valid_ratio": round(self.stats.valid_ratio(), 4), "bugs": dict(self.stats.bugs),
                 "declined": self.stats.declined, "mutator_crashes": self.stats.mutator_crashes,
                 "slow_runs": self.stats.slow_runs, "ub_crashes": self.stats.ub_crashes,
+                "lost_runs": self.stats.lost_runs,
                 "filtered": dict(self.stats.filtered),
                 "outcomes": dict(self.stats.outcomes), "last_find_s": round(self.stats.last_find, 1)}
 
