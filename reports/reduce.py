@@ -1,8 +1,10 @@
 """IR reductions for the minimizer: the k-th smaller variant of a module, made in an executor child.
 
-Candidates, biggest first: delete a statement from a sequence; replace a loop, branch or attribute by its
-body; shrink a loop to one iteration; replace a value expression by a constant or by one of its
-operands, an index or a block binding by 0 or by one of its operands. A candidate may be invalid IR: the interestingness test (same signature) rejects it.
+Candidates, biggest first: delete a statement from a sequence or a block's init; replace a loop, branch
+or attribute by its body; inline a block (its body with the iterators replaced by their bindings);
+shrink a loop to one iteration; replace a value expression by a constant or by one of its operands, an
+index or a block binding by 0 or by one of its operands; drop a buffer parameter the body never uses.
+A candidate may be invalid IR: the interestingness test (same signature) rejects it.
 """
 
 from __future__ import annotations
@@ -52,19 +54,64 @@ def _one_iteration(node, site: Site):
     return with_fields(node, extent=tx.IntImm(dtype_of(node.extent) or "int32", 1))
 
 
+def _inline_block(node, site: Site):
+    """An SBlockRealize replaced by its block's body, each iterator replaced by its binding."""
+    tx = tvm_mod().tirx
+    blk = node.block
+    body = substitute(blk.body, [(iv.var, v) for iv, v in zip(blk.iter_vars, node.iter_values)])
+    pred = node.predicate
+    if isinstance(pred, tx.IntImm) and int(pred.value) == 1:
+        return body
+    return tx.IfThenElse(substitute(pred, [(iv.var, v) for iv, v in zip(blk.iter_vars, node.iter_values)]), body)
+
+
+def _inlinable(node) -> bool:
+    blk = node.block
+    return blk.init is None and not blk.alloc_buffers and not blk.match_buffers and bool(blk.iter_vars)
+
+
+def _unused_params(mod) -> list[tuple[str, str]]:
+    """(function, parameter) for each parameter the function body never names."""
+    import tvm_ffi
+
+    tvm = tvm_mod()
+    out = []
+    for gv, f in mod.functions.items():
+        if not isinstance(f, tvm.tirx.PrimFunc):
+            continue
+        used: list = []
+        tvm_ffi.structural_walk(f.body, (tvm.ir.Var, used.append))
+        for p in f.params:
+            if not any(p.same_as(u) for u in used):
+                out.append((str(gv.name_hint), str(p.name)))
+    return out
+
+
+def _drop_param(mod, func: str, param: str):
+    tvm = tvm_mod()
+    gv = mod.get_global_var(func)
+    f = mod[gv]
+    nf = tvm.tirx.PrimFunc([p for p in f.params if str(p.name) != param], f.body, f.ret_type, f.attrs)
+    return tvm.IRModule({g: (nf if g.same_as(gv) else fn) for g, fn in mod.functions.items()}, attrs=mod.attrs)
+
+
 def candidates(mod) -> list[Reduction]:
     """Every reduction of the module, in the order the minimizer tries them."""
     tx = tvm_mod().tirx
     sites = collect(mod)
+    sx = tvm_mod().s_tir
     dels, unwraps, loops, exprs = [], [], [], []
     for s in sites:
         name = type(s.node).__name__
         if s.kind == "stmt":
-            if (s.in_seq or s.role == "init") and name not in DECLARATIONS:
-                dels.append(Reduction(s.index, f"delete {name}",
-                                      lambda n, st: deleted_stmt() if st.in_seq else tx.Evaluate(tx.IntImm("int32", 0))))
+            if s.in_seq and name not in DECLARATIONS:
+                dels.append(Reduction(s.index, f"delete {name}", lambda n, st: deleted_stmt()))
+            if isinstance(s.node, sx.SBlock) and s.node.init is not None:
+                dels.append(Reduction(s.index, "delete the block's init", lambda n, st: with_fields(n, init=None)))
             if isinstance(s.node, (tx.For, tx.IfThenElse, tx.AttrStmt)) and not s.scope.in_blocks:
                 unwraps.append(Reduction(s.index, f"unwrap {name}", _unwrap))
+            if isinstance(s.node, sx.SBlockRealize) and _inlinable(s.node):
+                unwraps.append(Reduction(s.index, f"inline block {s.node.block.name_hint}", _inline_block))
             if isinstance(s.node, tx.For) and isinstance(s.node.extent, tx.IntImm) and int(s.node.extent.value) > 1:
                 loops.append(Reduction(s.index, "loop to one iteration", _one_iteration))
         elif s.dtype and "x" not in s.dtype and (s.role in ("index", "iter-value")
@@ -87,13 +134,19 @@ def reduce_text(ir: str, k: int) -> tuple[str | None, dict[str, Any]]:
 
     mod = _parse(ir)
     cands = candidates(mod)
-    info: dict[str, Any] = {"candidates": len(cands), "nodes": size(mod)}
-    if k >= len(cands):
+    params = _unused_params(mod)
+    info: dict[str, Any] = {"candidates": len(cands) + len(params), "nodes": size(mod)}
+    if k >= len(cands) + len(params):
         return None, info
-    r = cands[k]
-    info["what"] = r.what
     try:
-        new = rewrite(mod, {r.site: r.fn})
+        if k < len(cands):
+            r = cands[k]
+            info["what"] = r.what
+            new = rewrite(mod, {r.site: r.fn})
+        else:
+            func, param = params[k - len(cands)]
+            info["what"] = f"drop unused parameter {param} of {func}"
+            new = _drop_param(mod, func, param)
         text = new.script()
     except Exception as e:  # noqa: BLE001  (a reduction TVM refuses to construct or print)
         info["error"] = f"{type(e).__name__}: {str(e)[:200]}"
