@@ -158,7 +158,14 @@ class _Prims:
         return {"swap": [i, j]}
 
     def parallel(self):
-        self.sch.parallel(self.loop())
+        from .loops import PARALLEL, _contains_kind
+
+        block = self.block()
+        lp = self.loop(block)
+        nest = [self.sch.get(x) for x in self.sch.get_loops(block)]
+        if any(int(f.kind) == PARALLEL for f in nest) or _contains_kind(self.sch.get(lp).body, PARALLEL):
+            raise ValueError("nested parallel loops are documented as unsupported")
+        self.sch.parallel(lp)
         return {}
 
     def vectorize(self):

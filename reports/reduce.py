@@ -1,6 +1,6 @@
 """IR reductions for the minimizer: the k-th smaller variant of a module, made in an executor child.
 
-Candidates, biggest first: delete a statement from a sequence or a block's init; replace a loop, branch
+Candidates, biggest first: delete a statement from a sequence or a block's init (declarations last); replace a loop, branch
 or attribute by its body; inline a block (its body with the iterators replaced by their bindings);
 shrink a loop to one iteration; replace a value expression by a constant or by one of its operands, an
 index or a block binding by 0 or by one of its operands; drop a buffer parameter the body never uses.
@@ -100,12 +100,14 @@ def candidates(mod) -> list[Reduction]:
     tx = tvm_mod().tirx
     sites = collect(mod)
     sx = tvm_mod().s_tir
-    dels, unwraps, loops, exprs = [], [], [], []
+    dels, unwraps, loops, exprs, decls = [], [], [], [], []
     for s in sites:
         name = type(s.node).__name__
         if s.kind == "stmt":
             if s.in_seq and name not in DECLARATIONS:
                 dels.append(Reduction(s.index, f"delete {name}", lambda n, st: deleted_stmt()))
+            elif s.in_seq:  # a declaration: only a later user could make it needed (tried last)
+                decls.append(Reduction(s.index, f"delete {name}", lambda n, st: deleted_stmt()))
             if isinstance(s.node, sx.SBlock) and s.node.init is not None:
                 dels.append(Reduction(s.index, "delete the block's init", lambda n, st: with_fields(n, init=None)))
             if isinstance(s.node, (tx.For, tx.IfThenElse, tx.AttrStmt)) and not s.scope.in_blocks:
@@ -125,7 +127,7 @@ def candidates(mod) -> list[Reduction]:
                 sub = getattr(s.node, field, None)
                 if sub is not None and dtype_of(sub) == dt:
                     exprs.append(Reduction(s.index, f"{name} -> its {field}", lambda n, st, f=field: getattr(n, f)))
-    return dels + unwraps + loops + exprs
+    return dels + unwraps + loops + exprs + decls
 
 
 def reduce_text(ir: str, k: int) -> tuple[str | None, dict[str, Any]]:

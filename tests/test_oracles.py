@@ -156,3 +156,19 @@ def test_filters_file_extends_the_known_false_alarms(tmp_path):
     bad.write_text("[[filter]]\nname = 'x'\npattern = '('\nreason = 'r'\n")
     p = subprocess.run(cli + ["--filters", str(bad)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "bad.toml" in p.stderr
+
+
+NESTED_PARALLEL = '''@T.prim_func
+def main(A: T.Buffer((4, 8), "float32")):
+    for i in T.parallel(4):
+        for j in T.parallel(8):
+            A[i, j] = T.float32(1.0)
+'''
+
+
+def test_nested_parallel_loops_are_a_documented_gap_not_a_bug(executor):
+    """LLVM's CPU codegen refuses nested parallel loops with a message saying so: a named filter hides it."""
+    res = executor.run(TestCase(NESTED_PARALLEL, passes=[], targets=["llvm"]), oracle=True)
+    assert res.outcome == "rejected" and res.filter == "nested-parallel-unsupported", (res.outcome, res.message)
+    flat = executor.run(TestCase(NESTED_PARALLEL.replace("T.parallel(8)", "range(8)"), passes=[], targets=["llvm"]))
+    assert flat.outcome == "ok", flat.message
