@@ -278,7 +278,11 @@ class ForkServer:
         from ..reports.reduce import reduce_text
 
         text, info = reduce_text(case.ir, k)
-        new = replace(case, ir=text) if text else None
+        new = None
+        if text:  # the safety record is the reduced program's own, never inherited from the original
+            # (bounds and divisors proven again; risks only the mutators can know are kept)
+            risks = sorted(set(info["ub_after"]) | (set(case.extra.get("ub_risks") or []) - {"oob", "div"}))
+            new = replace(case, ir=text, extra={**case.extra, "safe": not risks, "ub_risks": risks})
         wire.send(w, ("mutated", new.to_dict() if new is not None else None, info))
         if new is None:
             reason = "no more reductions" if text is None else info.get("error", "reduction failed")

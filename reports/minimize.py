@@ -105,7 +105,8 @@ class Minimizer:
                 break
             smaller = res.case is not None and (int(info.get("nodes_after", nodes)), len(res.case["ir"])) < \
                 (int(info.get("nodes", nodes)), len(case.ir))  # strictly smaller, so the loop ends
-            if smaller and signature_of(res) == target:
+            adds_ub = not set(info.get("ub_after", ())) <= set(info.get("ub_before", ()))
+            if smaller and not adds_ub and signature_of(res) == target:
                 case = TestCase.from_dict(res.case)
                 nodes = int(info.get("nodes_after", nodes))
                 self.accepted += 1

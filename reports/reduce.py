@@ -95,6 +95,14 @@ def _drop_param(mod, func: str, param: str):
     return tvm.IRModule({g: (nf if g.same_as(gv) else fn) for g, fn in mod.functions.items()}, attrs=mod.attrs)
 
 
+def ub_risks(mod) -> list[str]:
+    """What the safety prover cannot rule out in the module ("oob", "div"); empty when it proves it safe."""
+    from ..mutators.safety import find_unsafe
+
+    bad, _ = find_unsafe(mod)
+    return [r for r, hit in (("oob", any(not a.divisor for a in bad)), ("div", any(a.divisor for a in bad))) if hit]
+
+
 def candidates(mod) -> list[Reduction]:
     """Every reduction of the module, in the order the minimizer tries them."""
     tx = tvm_mod().tirx
@@ -154,4 +162,5 @@ def reduce_text(ir: str, k: int) -> tuple[str | None, dict[str, Any]]:
         info["error"] = f"{type(e).__name__}: {str(e)[:200]}"
         return "", info
     info["nodes_after"] = size(new)
+    info["ub_before"], info["ub_after"] = ub_risks(mod), ub_risks(new)  # a reduction must not add UB
     return text, info
