@@ -1,0 +1,316 @@
+"""The libFuzzer baseline (Tzer's "LibFuzzer"): atheris' own byte-level mutation of the seeds' TVMScript text.
+
+libFuzzer (linked into atheris) owns the loop: corpus, mutation (-seed, -max_len, -max_total_time) and
+the decision to keep an input. Each input's bytes are decoded as TVMScript and run like a seed case
+(TVM's default pipeline, the campaign's targets and oracles) in tirfuzz's executor, with native block
+coverage. The feedback is TVM's coverage itself: one atheris counter is reserved per coverage site
+(`atheris._reserve_counter`), and every site an input reaches first is reported with
+`atheris._trace_branch`, so libFuzzer keeps exactly the inputs that reach new blocks of libtvm. No Python
+code is instrumented.
+
+    python -m tirfuzz.fuzzer.baseline_atheris --out DIR --time 30m [--seed S] [--seeds a,b] [--targets llvm,c]
+
+OUT holds what a campaign holds (campaign.json, stats.jsonl, state.json, coverage.npy, bugs/), plus
+libfuzzer/corpus/ (libFuzzer's corpus: the seeds' text and every input it kept) and libfuzzer/log.txt
+(its own output). The last stats row has a `libfuzzer` object: libFuzzer's own counts (runs, exec/s,
+units added) parsed from that log. A worker process runs libFuzzer (which ends the process when its
+time is up); the parent process prepares OUT, waits, and writes that last row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .campaign import Campaign, CampaignConfig, config_record
+from .case import TestCase
+from .result import ExecResult
+from .schedule import Entry
+from .store import CampaignDir, StoreError
+
+MODE = "libfuzzer"
+CORPUS = "libfuzzer/corpus"
+LOG = "libfuzzer/log.txt"
+EXTRA_LEN = 4096           # libFuzzer may grow an input this far past the largest seed
+STATS_EVERY_S = 10.0
+COVERAGE_EVERY_S = 30.0
+
+
+class BaselineError(RuntimeError):
+    """Bad arguments or an output folder that cannot be used (one line, exit 2)."""
+
+
+@dataclass
+class LibFuzzerStats:
+    """What libFuzzer itself says about its run (from -print_final_stats and its status lines)."""
+
+    runs: int = 0
+    seconds: int = 0
+    execs_per_s: float = 0.0           # runs / seconds, libFuzzer's own count
+    average_exec_per_sec: int = 0      # libFuzzer's stat::average_exec_per_sec (integer)
+    new_units_added: int = 0
+    corpus_units: int = 0              # `corp: N/...` on its last status line
+    features: int = 0                  # `ft:` on its last status line
+    peak_rss_mb: int = 0
+    exit_code: int | None = None
+
+
+def parse_log(text: str) -> LibFuzzerStats:
+    """libFuzzer's own numbers from its output (status lines, `Done N runs in T second(s)`, stat:: lines)."""
+    st = LibFuzzerStats()
+    for line in text.splitlines():
+        m = re.match(r"#(\d+)\s+\S+\s.*?ft: (\d+) corp: (\d+)/", line)
+        if m:
+            st.runs, st.features, st.corpus_units = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        m = re.match(r"Done (\d+) runs in (\d+) second", line)
+        if m:
+            st.runs, st.seconds = int(m.group(1)), int(m.group(2))
+        m = re.match(r"stat::(\w+):\s+(\d+)", line)
+        if m:
+            key, val = m.group(1), int(m.group(2))
+            if key == "number_of_executed_units":
+                st.runs = val
+            elif key in ("average_exec_per_sec", "new_units_added", "peak_rss_mb"):
+                setattr(st, key, val)
+    if st.seconds:
+        st.execs_per_s = round(st.runs / st.seconds, 3)
+    return st
+
+
+class AtherisCampaign(Campaign):
+    """The campaign's accounting (stats, bugs, filters, coverage) for inputs that libFuzzer chooses."""
+
+    def __init__(self, config: CampaignConfig, store: CampaignDir, corpus_dir: Path):
+        super().__init__(config, store)
+        self.corpus_dir = corpus_dir
+        self.offsets = None            # sorted coverage sites; site i is atheris counter base + i
+        self.base = 0
+        self.seed_blocks: int | None = None
+        self.seed_texts: set[bytes] = set()
+        self._last_stats = self._last_cov = time.monotonic()
+
+    def open(self, resume: bool = False) -> None:
+        """Start the executor (coverage planted); libFuzzer runs the seeds itself."""
+        from .executor import Executor, ExecutorConfig
+
+        c = self.config
+        self.executor = Executor(ExecutorConfig(timeout_s=c.timeout_s, memory_mb=c.memory_mb, coverage=c.coverage,
+                                                plugins=tuple(c.plugins), filters=tuple(c.filters)))
+        info = self.executor.start()
+        self.cov_blocks = int(info.get("cov_total", 0))
+
+    def reserve_counters(self) -> int:
+        """One atheris counter per coverage site, contiguous; returns how many."""
+        import atheris
+
+        from .coverage import find_sites
+
+        self.offsets, _ = find_sites(self.config.coverage, "block", progress=False)
+        n = len(self.offsets)
+        self.base = atheris._reserve_counter()
+        for _ in range(n - 1):
+            atheris._reserve_counter()
+        return n
+
+    def _keep(self, entry: Entry, case: TestCase) -> None:
+        """libFuzzer keeps its own corpus (libfuzzer/corpus/): nothing to keep here."""
+
+    def stats_row(self) -> dict[str, Any]:
+        row = super().stats_row()
+        row["corpus_size"] = sum(1 for _ in self.corpus_dir.iterdir()) if self.corpus_dir.is_dir() else 0
+        row["seed_blocks"] = self.seed_blocks
+        return row
+
+    def run_input(self, data: bytes) -> ExecResult:
+        """Run one libFuzzer input as a case; report the sites it reached first to libFuzzer."""
+        import atheris
+        import numpy as np
+
+        from .pipeline import default_pipeline
+
+        if self.seed_blocks is None and data and data not in self.seed_texts:
+            self.seed_blocks = self.cov_blocks  # libFuzzer's first mutant: the seeds are done
+        text = data.decode("utf-8", "replace")
+        if not text.strip():  # not a case at all (libFuzzer starts with an empty input): a rejected exec
+            res = ExecResult(outcome="rejected", stage="parse", filter="unparseable-tvmscript", message="empty input")
+            self._count(res)
+            self._checkpoint_now()
+            return res
+        case = TestCase(ir=text, passes=default_pipeline(), targets=list(self.config.targets), extra={"libfuzzer": True})
+        res = self.executor.run(case, want_outputs=False, want_sites=True, oracle=self.config.oracle)
+        if res.new_sites:
+            idx = np.searchsorted(self.offsets, np.asarray(res.new_sites, dtype=np.uint32))
+            for i in idx.tolist():
+                atheris._trace_branch(self.base + i)
+        res.new_sites = []
+        if res.case is None:
+            res.case = case.to_dict()
+        self.absorb(Entry("libfuzzer-input", "libfuzzer"), ["bytes"], res)
+        self._checkpoint_now()
+        return res
+
+    def _checkpoint_now(self) -> None:
+        """state.json after every input; a stats row every 10 s; coverage.npy every 30 s."""
+        now = time.monotonic()
+        row = self.stats_row()
+        self.store.write_json("state.json", row)
+        if now - self._last_stats >= STATS_EVERY_S:
+            self.store.append_stats(row)
+            self._last_stats = now
+        if now - self._last_cov >= COVERAGE_EVERY_S:
+            self.store.save_coverage(self.executor.covered())
+            self._last_cov = now
+
+
+def _config(args: argparse.Namespace, out: Path) -> CampaignConfig:
+    from ..corpus import load_seed
+    from .targets import TargetError, check_target
+
+    if args.time <= 0:
+        raise BaselineError(f"--time {args.time_text!r}: must be more than 0 seconds")
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    try:
+        for t in targets:
+            check_target(t)
+    except TargetError as e:
+        raise BaselineError(str(e)) from None
+    names = [n.strip() for n in args.seeds.split(",") if n.strip()] if args.seeds else None
+    for n in names or []:
+        try:
+            load_seed(n)
+        except KeyError:
+            raise BaselineError(f"--seeds: no built-in seed named {n!r} (see `tirfuzz seeds`)") from None
+    return CampaignConfig(out=str(out), time_s=args.time, seed=args.seed, targets=targets, seeds=names, mode=MODE,
+                          timeout_s=args.timeout, coverage=args.coverage, oracle=not args.no_oracle)
+
+
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    try:
+        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise BaselineError(f"--time {text!r}: expected seconds or a number with s, m or h (e.g. 10m)") from None
+
+
+def prepare(args: argparse.Namespace) -> tuple[CampaignConfig, CampaignDir]:
+    """Check the arguments, create OUT with campaign.json and libFuzzer's seed corpus (the seeds' text)."""
+    from ..corpus import list_seeds, load_seed, seed_text
+
+    out = Path(args.out)
+    config = _config(args, out)
+    store = CampaignDir(out)
+    try:
+        store.create(config_record(config), resume=False)
+    except StoreError as e:
+        raise BaselineError(str(e)) from None
+    corpus = out / CORPUS
+    corpus.mkdir(parents=True, exist_ok=True)
+    seeds = [load_seed(n) for n in config.seeds] if config.seeds else list_seeds()
+    for s in seeds:
+        (corpus / f"seed-{s.name}.tvmscript").write_text(seed_text(s), encoding="utf-8")
+    return config, store
+
+
+def worker(out: Path) -> int:
+    """The libFuzzer process: set up counters and the callback, then hand the loop to atheris."""
+    import atheris
+
+    start = time.monotonic()
+    store = CampaignDir(out)
+    config = CampaignConfig(**store.config()["config"])
+    corpus = out / CORPUS
+    camp = AtherisCampaign(config, store, corpus)
+    camp.start = start
+    camp.seed_texts = {p.read_bytes() for p in corpus.iterdir()}
+    camp.open()
+    n = camp.reserve_counters()
+    max_len = max((len(t) for t in camp.seed_texts), default=0) + EXTRA_LEN
+    left = max(1, math.ceil(config.time_s - camp.elapsed()))
+    argv = [sys.argv[0], str(corpus), f"-max_total_time={left}", f"-seed={config.seed + 1}",  # 0: libFuzzer picks one
+            f"-max_len={max_len}", f"-max_counters={n}", f"-timeout={int(config.timeout_s * 6 + 60)}",
+            "-print_final_stats=1", f"-artifact_prefix={out / 'libfuzzer'}/", "-rss_limit_mb=4096"]
+
+    def test_one_input(data: bytes) -> None:
+        camp.run_input(data)
+
+    camp.store.append_stats(camp.stats_row())
+    atheris.Setup(argv, test_one_input)
+    atheris.Fuzz()  # libFuzzer ends the process when -max_total_time is up
+    return 0
+
+
+def finish(out: Path, code: int, log_text: str) -> dict[str, Any]:
+    """The last stats row: the worker's final state plus libFuzzer's own numbers."""
+    store = CampaignDir(out)
+    try:
+        row = json.loads((out / "state.json").read_text())
+    except (OSError, ValueError):
+        row = {"elapsed_s": 0.0, "execs": 0, "cov_blocks": 0, "valid_ratio": 0.0, "bugs": {}}
+    lf = parse_log(log_text)
+    lf.exit_code = code
+    row["libfuzzer"] = asdict(lf)
+    row["execs_per_s_libfuzzer"] = lf.execs_per_s
+    store.append_stats(row)
+    store.write_json("state.json", row)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tirfuzz.fuzzer.baseline_atheris", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=False, help="campaign directory (must not hold a campaign)")
+    ap.add_argument("--time", dest="time_text", default="60", help="wall time: 120, 90s, 10m, 2h")
+    ap.add_argument("--seed", type=int, default=0, help="random seed (libFuzzer's -seed is this + 1)")
+    ap.add_argument("--seeds", default=None, help="comma-separated built-in seed names (default: all)")
+    ap.add_argument("--targets", default="llvm,c")
+    ap.add_argument("--timeout", type=float, default=10.0, help="per-case wall-clock limit, seconds")
+    ap.add_argument("--coverage", choices=["tvm", "all"], default="tvm")
+    ap.add_argument("--no-oracle", action="store_true", help="skip the differential and round-trip oracles")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        return worker(Path(args.worker))
+    try:
+        if not args.out:
+            raise BaselineError("--out DIR is required")
+        args.time = _duration(args.time_text)
+        config, _ = prepare(args)
+    except BaselineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    log_path = out / LOG
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "tirfuzz.fuzzer.baseline_atheris", "--worker", str(out)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            code = proc.wait(timeout=config.time_s + config.timeout_s * 6 + 120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            code = proc.wait()
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGINT)
+            code = proc.wait()
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    row = finish(out, code, text)
+    print(json.dumps(row))
+    if code != 0:
+        tail = [ln for ln in text.splitlines() if ln.strip()][-1:] or ["no output"]
+        print(f"error: libFuzzer worker exited with code {code}: {tail[0][:300]} (see {log_path})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
