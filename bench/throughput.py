@@ -1,0 +1,308 @@
+"""What the fuzzer itself costs: a campaign's execs/s against the raw cost of the same cases in one process.
+
+1. A campaign runs for --time seconds exactly as `tirfuzz fuzz` runs it (the same driver loop, status
+   output and checkpoints), recording every case it executed and the time of each step.
+2. The same executed cases (the mutants, as they ran) then run again in one plain Python process, one
+   after another: parse, pre-check, passes, build, run, and the same oracle work (`run_case`), with no
+   fork server, no mutation, no coverage. Cases that crashed or hung in the campaign cannot run in one
+   process; for them the child's own stage times count on both sides.
+
+The ratio is the campaign's execs/s over the raw cases/s; `overhead` = raw case time per exec that the
+campaign spends on top (target: at most 0.20). The breakdown splits the campaign's time per exec into
+the case's own stages in the child, the mutation in the child, the fork server's own work (waiting for
+the warm child, forking the next, reading coverage), the executor's IPC, the driver (schedule, bookkeeping,
+stats) and declined mutations. A probe then re-runs a few of the cases through a fork server whose
+steps are timed, to split the fork server's share: waiting for the standby child to finish its warm-up,
+the child's work outside the case's stages (request, result, exit), forking the next child, reaping.
+Seeds are not counted: the measure starts at the first mutation.
+
+    python bench/throughput.py [--time 120] [--seed 0] [--seeds a,b,...] [--targets llvm,c] [--probe 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine, write_result  # noqa: E402
+
+SEEDS = "relu_f32,add_int32,flat_argmax_axis1,conv2d_nchw,batch_norm_inference,tanh_f32,bitwise_and_int32,softmax_lastaxis"
+NOT_IN_PROCESS = ("crash", "hang")
+
+
+@dataclass
+class StepRecord:
+    """One campaign step: when it ran, what came of it, and where its time went."""
+
+    t0: float
+    t1: float
+    outcome: str
+    run_s: float = 0.0                  # executor.run wall time, seen from the driver
+    total_ms: float = 0.0               # the fork server's time for the case (from await-warm to next spawn)
+    stages_ms: float = 0.0              # the child's own stage timings (parse ... run, oracles)
+    mutate_ms: float = 0.0              # the mutation in the child (parse the parent, mutate, print)
+    mutate_parse_ms: float = 0.0        # of which parsing the parent (and donor)
+    case: dict[str, Any] | None = None
+
+
+@dataclass
+class Breakdown:
+    """Campaign milliseconds per exec, by where they went."""
+
+    case_stages_in_child: float = 0.0
+    mutation_in_child: float = 0.0
+    mutation_parse_in_child: float = 0.0   # part of mutation_in_child
+    fork_server: float = 0.0
+    executor_ipc: float = 0.0
+    driver: float = 0.0
+    declined_mutations: float = 0.0
+    raw_case_in_process: float = 0.0
+
+
+def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targets: list[str]) -> tuple[list[StepRecord], dict]:
+    """Run a campaign the way `tirfuzz fuzz` does, recording every step."""
+    from tirfuzz.cli import _drive
+    from tirfuzz.fuzzer.campaign import Campaign, CampaignConfig, config_record
+    from tirfuzz.fuzzer.store import CampaignDir
+
+    steps: list[StepRecord] = []
+
+    class Recording(Campaign):
+        """A campaign that keeps each step's timings and the case it ran."""
+
+        def open(self, resume: bool) -> None:
+            super().open(resume)
+            run = self.executor.run
+
+            def timed(*a, **k):
+                t = time.perf_counter()
+                res = run(*a, **k)
+                self._run_s = time.perf_counter() - t
+                return res
+
+            self.executor.run = timed
+
+        def step(self):
+            t0 = time.perf_counter()
+            res = super().step()
+            rec = StepRecord(t0, time.perf_counter(), res.outcome, run_s=getattr(self, "_run_s", 0.0))
+            tm = dict(res.timings_ms)
+            rec.total_ms = float(tm.pop("total", 0.0))
+            rec.stages_ms = float(sum(tm.values()))
+            mut = res.mutation if isinstance(res.mutation, dict) else {}
+            rec.mutate_ms = float(mut.get("ms", 0.0) or 0.0)
+            rec.mutate_parse_ms = float(mut.get("parse_ms", 0.0) or 0.0)
+            rec.case = res.case
+            steps.append(rec)
+            return res
+
+    config = CampaignConfig(out=str(out), time_s=seconds, seed=seed, targets=targets, seeds=seeds)
+    store = CampaignDir(out)
+    store.create(config_record(config), False)
+    camp = Recording(config, store)
+    _drive(camp, str(out), False)
+    return steps, camp.stats_row()
+
+
+def replay_worker(cases_path: Path, results_path: Path, start: int) -> int:
+    """The plain process: run cases[start:] with run_case, one JSON line of timings per case."""
+    from tirfuzz.fuzzer.case import TestCase
+    from tirfuzz.fuzzer.forkserver import ForkServer
+    from tirfuzz.fuzzer.passes import PassPool
+    from tirfuzz.fuzzer.pipeline import run_case
+
+    pool = PassPool()
+    for ir in ForkServer._warm_up_irs():  # the first-use costs the fork server pays before any case
+        run_case(TestCase(ir), pool, want_outputs=False)
+    lines = cases_path.read_text().splitlines()
+    with open(results_path, "a") as f:
+        for i in range(start, len(lines)):
+            case = TestCase.from_dict(json.loads(lines[i]))
+            t0 = time.perf_counter()
+            res = run_case(case, pool, want_outputs=False, oracle=True)
+            ms = (time.perf_counter() - t0) * 1e3
+            f.write(json.dumps({"i": i, "ms": ms, "outcome": res.outcome}) + "\n")
+            f.flush()
+    return 0
+
+
+def replay(cases: list[dict], tmp: Path) -> dict[int, dict]:
+    """Run the cases in one plain process (restarted past a case that kills it); {index: {ms, outcome}}."""
+    from tirfuzz.fuzzer.executor import DETERMINISTIC_ENV
+
+    cases_path, results_path = tmp / "cases.jsonl", tmp / "replay.jsonl"
+    cases_path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    done: dict[int, dict] = {}
+    start = 0
+    env = dict(os.environ, **DETERMINISTIC_ENV)
+    while start < len(cases):
+        subprocess.run([sys.executable, __file__, "--replay", str(cases_path), str(results_path), str(start)],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        if results_path.exists():
+            for line in results_path.read_text().splitlines():
+                r = json.loads(line)
+                done[r["i"]] = r
+        nxt = max(done, default=-1) + 1
+        if nxt < len(cases) and nxt == start:   # the case at `start` killed the process
+            done[start] = {"i": start, "ms": None, "outcome": "died"}
+            nxt = start + 1
+        start = nxt
+    return done
+
+
+def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
+    """A fork server in this process, its steps timed: where the fork server's own share goes."""
+    import statistics
+
+    from tirfuzz.fuzzer import forkserver as fs
+    from tirfuzz.fuzzer.case import TestCase
+
+    times: dict[str, list[float]] = {"warm_wait": [], "child_round_trip": [], "spawn_next": [], "reap": []}
+
+    def timed(fn, key, static=False):
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                times[key].append((time.perf_counter() - t) * 1e3)
+        return staticmethod(wrapper) if static else wrapper
+
+    fs.ForkServer._await_warm = timed(fs.ForkServer._await_warm, "warm_wait", static=True)
+    fs.ForkServer._collect = timed(fs.ForkServer._collect, "child_round_trip")
+    fs.ForkServer._spawn = timed(fs.ForkServer._spawn, "spawn_next")
+    fs.ForkServer._wait = timed(fs.ForkServer._wait, "reap")
+    server = fs.ForkServer({"coverage": "tvm", "warmup": True})
+    for k in times:
+        times[k].clear()
+    stages, totals = [], []
+    for line in cases_path.read_text().splitlines()[:n]:
+        case = TestCase.from_dict(json.loads(line))
+        t = time.perf_counter()
+        res = server.run({"case": case.to_dict(), "timeout_s": 10.0, "memory_mb": 4096, "want_outputs": False,
+                          "oracle": True, "mutate": None})
+        totals.append((time.perf_counter() - t) * 1e3)
+        stages.append(sum(v for k, v in res.timings_ms.items() if k != "total"))
+    rt = times.pop("child_round_trip")
+    out = {k: round(statistics.mean(v), 1) for k, v in times.items() if v}
+    out["child_outside_stages"] = round(statistics.mean(a - b for a, b in zip(rt, stages)), 1)
+    out["other"] = round(statistics.mean(totals) - statistics.mean(stages) - sum(out.values()), 1)
+    out["cases"] = len(totals)
+    out_path.write_text(json.dumps(out))
+    return 0
+
+
+def probe(cases: list[dict], n: int, tmp: Path) -> dict[str, Any]:
+    """Split the fork server's own time per case (run in a separate process, coverage planted there)."""
+    from tirfuzz.fuzzer.executor import DETERMINISTIC_ENV
+
+    cases_path, out_path = tmp / "probe-cases.jsonl", tmp / "probe.json"
+    cases_path.write_text("".join(json.dumps(c) + "\n" for c in cases[:n]))
+    subprocess.run([sys.executable, __file__, "--probe", str(cases_path), str(n), str(out_path)],
+                   env=dict(os.environ, **DETERMINISTIC_ENV), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=False, timeout=n * 60 + 120)
+    return json.loads(out_path.read_text()) if out_path.exists() else {"error": "the probe process failed"}
+
+
+def analyse(steps: list[StepRecord], raw: dict[int, dict]) -> dict[str, Any]:
+    """Campaign ms per exec against raw ms per case, and where the difference went."""
+    execd = [s for s in steps if s.outcome != "declined" and s.case is not None]
+    n = len(execd)
+    loop_s = steps[-1].t1 - steps[0].t0
+    raw_ms = 0.0
+    substituted = 0
+    for k, s in enumerate(execd):
+        r = raw.get(k)
+        if s.outcome in NOT_IN_PROCESS or r is None or r.get("ms") is None:
+            raw_ms += s.stages_ms          # the child's own stage time stands in for both sides
+            substituted += 1
+        else:
+            raw_ms += r["ms"]
+    run_s = sum(s.run_s for s in steps)
+    b = Breakdown()
+    b.case_stages_in_child = sum(s.stages_ms for s in execd) / n
+    b.mutation_in_child = sum(s.mutate_ms for s in execd) / n
+    b.mutation_parse_in_child = sum(s.mutate_parse_ms for s in execd) / n
+    b.fork_server = sum(s.total_ms - s.stages_ms - s.mutate_ms for s in execd) / n
+    b.executor_ipc = sum(s.run_s * 1e3 - s.total_ms for s in execd) / n
+    b.driver = (loop_s - run_s) * 1e3 / n
+    ran = {id(s) for s in execd}
+    b.declined_mutations = sum(s.run_s * 1e3 for s in steps if id(s) not in ran) / n
+    b.raw_case_in_process = raw_ms / n
+    camp_ms = loop_s * 1e3 / n
+    return {"execs": n, "steps": len(steps), "loop_s": round(loop_s, 2),
+            "campaign_execs_per_s": round(n / loop_s, 3), "raw_cases_per_s": round(n / (raw_ms / 1e3), 3),
+            "campaign_ms_per_exec": round(camp_ms, 1), "raw_ms_per_case": round(raw_ms / n, 1),
+            "ratio": round((n / loop_s) / (n / (raw_ms / 1e3)), 3), "overhead": round(camp_ms / (raw_ms / n) - 1, 3),
+            "child_time_substituted": substituted,
+            "breakdown_ms_per_exec": {k: round(v, 1) for k, v in asdict(b).items()},
+            "coverage_and_fork_in_case_stages_ms": round(b.case_stages_in_child - b.raw_case_in_process, 1)}
+
+
+def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--replay":
+        return replay_worker(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--probe":
+        return probe_worker(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--time", type=float, default=120.0, help="campaign seconds")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default=SEEDS, help="built-in seeds the campaign starts from (comma-separated)")
+    ap.add_argument("--targets", default="llvm,c")
+    ap.add_argument("--out", default="throughput", help="result name under bench/results/")
+    ap.add_argument("--probe", type=int, default=12, help="cases run through a timed fork server (0: none)")
+    args = ap.parse_args()
+    from tirfuzz.corpus import list_seeds
+
+    known = {s.name for s in list_seeds()}
+    seeds = [s for s in args.seeds.split(",") if s]
+    if args.time <= 0 or not seeds or any(s not in known for s in seeds):
+        bad = next((s for s in seeds if s not in known), None)
+        print(f"error: {'--seeds: no built-in seed named ' + repr(bad) if bad else '--time must be positive'}",
+              file=sys.stderr)
+        return 2
+    targets = [t for t in args.targets.split(",") if t]
+    with tempfile.TemporaryDirectory(prefix="tirfuzz-throughput-") as tmp:
+        steps, row = record_campaign(Path(tmp) / "campaign", args.time, args.seed, seeds, targets)
+        execd = [s for s in steps if s.outcome != "declined" and s.case is not None]
+        if not execd:
+            print("error: the campaign executed no mutant (too short a --time?)", file=sys.stderr)
+            return 1
+        print(f"campaign: {len(execd)} executed cases in {steps[-1].t1 - steps[0].t0:.1f} s after the seeds; "
+              "replaying them in one process", file=sys.stderr)
+        t0 = time.perf_counter()
+        raw = replay([s.case for s in execd], Path(tmp))
+        replay_s = time.perf_counter() - t0
+        replayable = [s.case for s in execd if s.outcome not in NOT_IN_PROCESS]
+        split = probe(replayable, args.probe, Path(tmp)) if args.probe > 0 else {}
+    res = analyse(steps, raw)
+    res["fork_server_split_ms_per_case"] = split
+    res["replay_wall_s"] = round(replay_s, 1)
+    res["replay_outcomes_differing"] = sum(1 for k, s in enumerate(execd) if raw.get(k, {}).get("outcome")
+                                           not in (None, s.outcome) and s.outcome not in NOT_IN_PROCESS)
+    res.update({"time_s": args.time, "seed": args.seed, "seeds": seeds, "targets": targets, "target_overhead": 0.20})
+    info = machine()
+    write_result(args.out, {"summary": res, "machine": info, "campaign_final_row": row})
+    for k, v in res["breakdown_ms_per_exec"].items():
+        print(f"{k:28} {v:10.1f} ms/exec", file=sys.stderr)
+    for k, v in split.items():
+        print(f"  fork server, {k:24} {v:>8} (ms per case, {split.get('cases', 0)} cases re-run)", file=sys.stderr)
+    print(json.dumps({**{k: res[k] for k in ("ratio", "overhead", "campaign_execs_per_s", "raw_cases_per_s",
+                                             "campaign_ms_per_exec", "raw_ms_per_case", "execs")},
+                      "breakdown_ms_per_exec": res["breakdown_ms_per_exec"],
+                      "fork_server_split_ms_per_case": split, "time_s": args.time,
+                      "cores": info["cores"], "cpu": info["cpu"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
