@@ -42,6 +42,17 @@ def key_frames(frames: list[str], n: int = 3) -> list[str]:
     return out
 
 
+def mismatch_shape(message: str) -> str:
+    """A round trip's mismatch path reduced to the fields below its innermost block (indices dropped), so
+    that the same printer/parser bug keeps its signature when loops around the block are removed."""
+    m = re.search(r" at (\S+)", message)
+    if not m:
+        return mask(message)
+    steps = re.sub(r"\[[^\]]*\]", "", m.group(1)).split(".")
+    inner = len(steps) - 1 - steps[::-1].index("block") if "block" in steps else max(len(steps) - 4, 0)
+    return ".".join(steps[inner:][-5:])
+
+
 def signature(res: ExecResult) -> str:
     """`<kind>-<12 hex>` from what characterises the failure (never from the case's content)."""
     if res.outcome == "crash":
@@ -51,8 +62,8 @@ def signature(res: ExecResult) -> str:
     elif res.outcome == "miscompilation":  # culprit pass, the pair of builds compared, op family
         o = res.oracle or {}
         parts = [o.get("culprit") or "", f"reference-llvm/{(res.target or '').split()[0]}", o.get("family", "")]
-    elif res.outcome == "roundtrip":
-        parts = [res.stage, mask(res.message)]
+    elif res.outcome == "roundtrip":  # the stage and where below its innermost block the trees differ
+        parts = [res.stage, mismatch_shape(res.message)]
     else:
         parts = [res.exc_type or "", res.stage, res.frame or "", mask(res.message)]
     digest = hashlib.sha1("|".join([res.outcome, *parts]).encode()).hexdigest()[:12]

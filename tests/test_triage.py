@@ -107,3 +107,18 @@ def test_triage_and_replay_cli(plugin, tmp_path):
     save_case(TestCase(FLOAT_SUB), fixed)
     gone = subprocess.run(cli + ["replay", str(fixed)], capture_output=True, text=True, timeout=300)
     assert gone.returncode == 1 and "GONE" in gone.stdout
+
+
+def test_roundtrip_signature_ignores_the_loops_around_the_block():
+    """Removing loops above the mismatching block keeps a round-trip bug's signature; another place differs."""
+    from tirfuzz.fuzzer.result import ExecResult
+    from tirfuzz.reports.signature import signature
+
+    def rt(path: str) -> str:
+        return signature(ExecResult(outcome="roundtrip", stage="roundtrip:parsed",
+                                    message=f"structural mismatch after print and parse at {path}"))
+
+    deep = rt('<root>.functions[I.GlobalVar("main")].body.block.body.body.body.block.body.body')
+    shallow = rt('<root>.functions[I.GlobalVar("main")].body.block.body.block.body.body')
+    other = rt('<root>.functions[I.GlobalVar("main")].body.block.body.block.reads[0].region[1]')
+    assert deep == shallow != other
