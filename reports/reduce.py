@@ -2,7 +2,7 @@
 
 Candidates, biggest first: delete a statement from a sequence or a block's init (declarations last); replace a loop, branch
 or attribute by its body; inline a block (its body with the iterators replaced by their bindings);
-shrink a loop to one iteration; replace a value expression by a constant or by one of its operands, an
+shrink a loop to one iteration; replace a value expression by a constant or by one of its operands (or a call's arguments), an
 index or a block binding by 0 or by one of its operands; drop a buffer parameter the body never uses.
 A candidate may be invalid IR: the interestingness test (same signature) rejects it.
 """
@@ -131,10 +131,14 @@ def candidates(mod) -> list[Reduction]:
                 continue
             for v in ((0,) if s.role in ("index", "iter-value") else (0, 1)):  # index 0 is always in bounds
                 exprs.append(Reduction(s.index, f"{name} -> {v}", lambda n, st, v=v, dt=dt: _const(dt, v)))
-            for field in ("a", "b"):
+            for field in ("a", "b", "true_value", "false_value"):
                 sub = getattr(s.node, field, None)
                 if sub is not None and dtype_of(sub) == dt:
                     exprs.append(Reduction(s.index, f"{name} -> its {field}", lambda n, st, f=field: getattr(n, f)))
+            if isinstance(s.node, tvm_mod().ir.Call):  # if_then_else, min/max intrinsics, math calls: keep one argument
+                for i, arg in enumerate(s.node.args):
+                    if dtype_of(arg) == dt:
+                        exprs.append(Reduction(s.index, f"{name} -> its argument {i}", lambda n, st, i=i: n.args[i]))
     return dels + unwraps + loops + exprs + decls
 
 
