@@ -428,7 +428,9 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
 @click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--budget", default=120.0, show_default=True, help="Seconds of minimization per bug.")
 @click.option("--no-minimize", is_flag=True, help="Replay, dedup and write reproducers without minimizing.")
-def triage(out: Path, budget: float, no_minimize: bool) -> None:
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Bugs minimized and verified at once, one fork server each (use the cores you have).")
+def triage(out: Path, budget: float, no_minimize: bool, jobs: int) -> None:
     """Replay every bug of campaign OUT, merge duplicates, minimize, write and verify repro.py, write
     report.md per bug and the campaign report (OUT/reports/index.html, summary.md, summary.json).
 
@@ -441,7 +443,8 @@ def triage(out: Path, budget: float, no_minimize: bool) -> None:
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
     try:
-        t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=lambda m: err_console.print(m))
+        t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=lambda m: err_console.print(m),
+                   jobs=jobs)
         r = t.run()
     except ExecutorError as e:
         raise Fail(f"executor: {e}") from None

@@ -49,8 +49,8 @@ class Triage:
     """Walks bugs/<sig>/ of a campaign directory and does each step, reporting progress."""
 
     def __init__(self, out: Path, budget_s: float = 120.0, minimize: bool = True,
-                 on_progress: Callable[[str], None] | None = None):
-        self.out, self.budget_s, self.do_minimize = Path(out), budget_s, minimize
+                 on_progress: Callable[[str], None] | None = None, jobs: int = 1):
+        self.out, self.budget_s, self.do_minimize, self.jobs = Path(out), budget_s, minimize, max(1, jobs)
         self.on_progress = on_progress or (lambda msg: None)
         cfg = json.loads((self.out / "campaign.json").read_text()).get("config", {})
         self.config = cfg
@@ -66,21 +66,63 @@ class Triage:
         result = TriageResult()
         dirs = self.bug_dirs()
         result.bugs_before = len(dirs)
-        with Executor(self.executor_config) as ex:
+        todo = []
+        with Executor(self.executor_config) as ex:  # replay and merge one by one: folders move
             for i, d in enumerate(dirs, 1):
                 self.on_progress(f"[{i}/{len(dirs)}] {d.name}: replay")
-                self._one(ex, d, result)
+                job = self._replay(ex, d, result)
+                if job is not None:
+                    todo.append(job)
+            if self.jobs == 1:
+                for job in todo:
+                    self._finish(ex, *job, result)
+            else:  # each bug's folder is its own: minimize and verify several at once, one executor each
+                self._parallel(ex, todo, result)
         result.bugs_after = len(self.bug_dirs())
         from .summary import write_reports
 
         write_reports(self.out)
         return result
 
-    def _one(self, ex: Executor, d: Path, result: TriageResult) -> None:
+    def _parallel(self, ex: Executor, todo: list, result: TriageResult) -> None:
+        import queue
+        import threading
+
+        jobs: queue.Queue = queue.Queue()
+        for job in todo:
+            jobs.put(job)
+        errors: list[BaseException] = []
+
+        def work(own: Executor) -> None:
+            try:
+                while True:
+                    try:
+                        job = jobs.get_nowait()
+                    except queue.Empty:
+                        return
+                    self._finish(own, *job, result)
+            except BaseException as e:  # noqa: BLE001  (raised below, in the caller's thread)
+                errors.append(e)
+
+        extra = [Executor(self.executor_config) for _ in range(min(self.jobs, len(todo)) - 1)]
+        threads = [threading.Thread(target=work, args=(e,)) for e in [ex, *extra]]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            for e in extra:
+                e.close()
+        if errors:
+            raise errors[0]
+
+    def _replay(self, ex: Executor, d: Path, result: TriageResult):
+        """Replay a bug and re-signature it (merging or renaming its folder); what is left to do, or None."""
         info = json.loads((d / "info.json").read_text())
         if not (d / "case.json").exists():
             result.not_reproduced.append(d.name)
-            return
+            return None
         case = load_case(d / "case.json")
         res = replay(ex, case)
         sig = signature_of(res)
@@ -89,7 +131,7 @@ class Triage:
             info["reproduces"] = False
             result.not_reproduced.append(d.name)
             dump_info(d / "info.json", info)
-            return
+            return None
         info["reproduces"] = True
         if sig != d.name:  # the signature rules changed, or the bug now shows another way
             target = d.parent / sig
@@ -99,10 +141,15 @@ class Triage:
                 dump_info(target / "info.json", other)
                 shutil.rmtree(d)
                 result.merged[d.name] = sig
-                return
+                return None
             d.rename(target)
             result.merged[d.name] = sig
             d, info["signature"] = target, sig
+        return d, info, case, sig
+
+    def _finish(self, ex: Executor, d: Path, info: dict[str, Any], case: TestCase, sig: str,
+                result: TriageResult) -> None:
+        """Minimize, write and verify the reproducer, write report.md."""
         if self.do_minimize:
             self.on_progress(f"{d.name}: minimize (up to {self.budget_s:g} s)")
             m = Minimizer(ex, self.budget_s).minimize(case, sig)

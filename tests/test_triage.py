@@ -88,12 +88,20 @@ def test_triage_and_replay_cli(plugin, tmp_path):
     save_case(TestCase(BIG_SUB, passes=PASSES, targets=["llvm", "c"]), bug / "case.json")
     (bug / "info.json").write_text(json.dumps({"signature": bug.name, "kind": "miscompilation", "count": 2,
                                                "target": "c", "stage": "oracle:c", "message": ""}))
+    erf = out / "bugs" / "internal-error-000000000000"  # a second bug: --jobs 2 works on both at once
+    erf.mkdir()
+    save_case(TestCase(FP16_ERF_IR), erf / "case.json")
+    (erf / "info.json").write_text(json.dumps({"signature": erf.name, "kind": "internal-error", "count": 1,
+                                               "target": "llvm", "stage": "", "message": ""}))
     cli = [sys.executable, "-m", "tirfuzz.cli"]
-    p = subprocess.run(cli + ["triage", str(out), "--budget", "60"], capture_output=True, text=True, timeout=600)
+    p = subprocess.run(cli + ["triage", str(out), "--budget", "60", "--jobs", "2"], capture_output=True, text=True,
+                       timeout=600)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout.strip().splitlines()[-1])
-    assert summary["bugs_after"] == 1 and summary["verified"] == 1, summary
-    (new,) = [d for d in (out / "bugs").iterdir()]
+    assert summary["bugs_after"] == 2 and summary["verified"] == 2, summary
+    (new,) = [d for d in (out / "bugs").iterdir() if d.name.startswith("miscompilation-")]
+    assert json.loads((out / "bugs" / [d.name for d in (out / "bugs").iterdir() if d.name.startswith("internal")][0]
+                       / "info.json").read_text())["verified"]
     assert new.name.startswith("miscompilation-") and new.name != bug.name
     info = json.loads((new / "info.json").read_text())
     assert info["verified"] and info["minimized"]["passes_after"] == 1
