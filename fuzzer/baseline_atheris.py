@@ -210,6 +210,8 @@ def prepare(args: argparse.Namespace) -> tuple[CampaignConfig, CampaignDir]:
     out = Path(args.out)
     config = _config(args, out)
     store = CampaignDir(out)
+    if (out / "campaign.json").exists():
+        raise BaselineError(f"{out} already holds a campaign (use another --out; this baseline does not resume)")
     try:
         store.create(config_record(config), resume=False)
     except StoreError as e:
