@@ -130,3 +130,7 @@ def test_roundtrip_signature_ignores_the_loops_around_the_block():
     shallow = rt('<root>.functions[I.GlobalVar("main")].body.block.body.block.body.body')
     other = rt('<root>.functions[I.GlobalVar("main")].body.block.body.block.reads[0].region[1]')
     assert deep == shallow != other
+    fails = [signature(ExecResult(outcome="roundtrip", stage="roundtrip:parsed", message=f"parser: DiagnosticError: {m}"))
+             for m in ("error: unsupported operand type(s) for *: 'Var' and 'Var'",
+                       "error: Mismatched type on argument #0 when calling: `script.ir_builder.tirx.max`")]
+    assert fails[0] == fails[1] != deep
