@@ -8,6 +8,8 @@ import re
 from ..fuzzer.result import ExecResult
 
 _MASKS = [(re.compile(r"0x[0-9a-fA-F]+"), "0x?"), (re.compile(r"\b\d+\b"), "N"),
+          # numbered names (b19, v_ax0_1): the same bug names other variables; dtypes (float16) are kept
+          (re.compile(r"\b(?!(?:u?int|float|bfloat)\d+\b)([A-Za-z_][A-Za-z0-9_]*?)_?\d+\b"), r"\1N"),
           (re.compile(r"'[^']*'|\"[^\"]*\""), "'?'"), (re.compile(r"\s+"), " ")]
 
 

@@ -134,3 +134,11 @@ def test_roundtrip_signature_ignores_the_loops_around_the_block():
              for m in ("error: unsupported operand type(s) for *: 'Var' and 'Var'",
                        "error: Mismatched type on argument #0 when calling: `script.ir_builder.tirx.max`")]
     assert fails[0] == fails[1] != deep
+
+
+def test_masks_numbered_names_but_keeps_dtypes():
+    from tirfuzz.reports.signature import mask
+
+    msg = "In PrimFunc main variables ({},) are used, but are not passed in as API arguments"
+    assert mask(msg.format("b19")) == mask(msg.format("b30")) != mask(msg.format("n"))
+    assert mask("exceeds minimum of float16") != mask("exceeds minimum of float32")
