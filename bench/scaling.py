@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -57,6 +59,9 @@ class LocalCluster:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.cpus, self.ray = cpus, str(Path(sys.executable).with_name("ray"))
+        # Ray (2.59+) authenticates with a token: one of our own for the cluster and its clients
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
     def __enter__(self) -> str:
         subprocess.run([self.ray, "start", "--head", f"--port={self.port}", "--node-ip-address=127.0.0.1",

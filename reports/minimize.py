@@ -94,15 +94,19 @@ class Minimizer:
         return replace(case, passes=passes)
 
     def _ir(self, case: TestCase, target: str, oracle: bool, deadline: float, nodes: int) -> tuple[TestCase, int]:
-        """Try the reductions in order; after an accepted one, go on from the same position."""
-        k = 0
+        """Try the reductions in order; after an accepted one, go on from the same position; sweep again
+        from the start while a sweep accepted something (a reduction can enable earlier ones)."""
+        k, changed = 0, False
         while time.monotonic() < deadline:
             res = self._run(case, oracle, {"reduce": k})
             info = res.mutation or {}
             total = int(info.get("candidates", 0))
             self.on_progress("ir", min(k, total), total)
             if res.outcome == "declined" and res.message == "no more reductions":
-                break
+                if not changed:
+                    break
+                k, changed = 0, False
+                continue
             smaller = res.case is not None and (int(info.get("nodes_after", nodes)), len(res.case["ir"])) < \
                 (int(info.get("nodes", nodes)), len(case.ir))  # strictly smaller, so the loop ends
             adds_ub = not set(info.get("ub_after", ())) <= set(info.get("ub_before", ()))
@@ -110,6 +114,7 @@ class Minimizer:
                 case = TestCase.from_dict(res.case)
                 nodes = int(info.get("nodes_after", nodes))
                 self.accepted += 1
+                changed = True
             else:
                 k += 1
         return case, nodes

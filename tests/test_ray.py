@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -26,24 +27,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Ray (2.59+) authenticates with a token; the cluster and its clients must agree on it. A token of the
+# test's own, in the environment of every Ray process it starts, whatever ~/.ray holds.
+RAY_ENV = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A one-node Ray cluster on 127.0.0.1 with 2 CPUs, started by `ray start` as a user would."""
     port = _free_port()
     start = [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
              "--include-dashboard=false", "--disable-usage-stats", "--object-store-memory=100000000"]
-    p = subprocess.run(start, capture_output=True, text=True, timeout=180)
+    p = subprocess.run(start, capture_output=True, text=True, timeout=180, env=RAY_ENV)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120, env=RAY_ENV)
 
 
 def _fuzz(out: Path, plugin: Path, address: str, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "tirfuzz.cli", "fuzz", "--out", str(out), "--seeds", "relu_f32,add_int32,flat_argmax_axis1",
            "--targets", "llvm", "--pass-plugin", str(plugin), "--ray", address, "--jobs", "2", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=RAY_ENV)
 
 
 def _read(path: Path):
