@@ -331,14 +331,14 @@ def passes() -> None:
 
 def _duration(text: str | None) -> float | None:
     """'90', '90s', '10m', '2h' -> seconds."""
+    from .fuzzer.campaign import parse_duration
+
     if text is None:
         return None
-    units = {"s": 1, "m": 60, "h": 3600}
-    t = text.strip().lower()
     try:
-        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
-    except ValueError:
-        raise Fail(f"--time {text!r}: expected seconds or a number with s, m or h (e.g. 10m)") from None
+        return parse_duration(text)
+    except ValueError as e:
+        raise Fail(str(e)) from None
 
 
 @main.command()

@@ -222,12 +222,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--keep", default=None, help="keep the campaign directories in this folder")
     ap.add_argument("--reuse", default=None, help="summarize the runs kept in this folder (--keep) instead of running")
     args = ap.parse_args(argv)
-    units = {"s": 1, "m": 60, "h": 3600}
-    t = args.time.strip().lower()
+    from tirfuzz.fuzzer.campaign import parse_duration
+
     try:
-        args.seconds = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
-    except ValueError:
-        raise UsageError(f"--time {args.time!r}: expected seconds or a number with s, m or h") from None
+        args.seconds = parse_duration(args.time)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if args.seconds <= 0 or args.reps < 1:
         raise UsageError("--time must be positive and --reps at least 1")
     args.config_list = [c.strip() for c in args.configs.split(",") if c.strip()]

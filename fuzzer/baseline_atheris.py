@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .campaign import Campaign, CampaignConfig, config_record
+from .campaign import Campaign, CampaignConfig, config_record, parse_duration
 from .case import TestCase
 from .result import ExecResult
 from .schedule import Entry
@@ -195,12 +195,10 @@ def _config(args: argparse.Namespace, out: Path) -> CampaignConfig:
 
 
 def _duration(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600}
-    t = text.strip().lower()
     try:
-        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
-    except ValueError:
-        raise BaselineError(f"--time {text!r}: expected seconds or a number with s, m or h (e.g. 10m)") from None
+        return parse_duration(text)
+    except ValueError as e:
+        raise BaselineError(str(e)) from None
 
 
 def prepare(args: argparse.Namespace) -> tuple[CampaignConfig, CampaignDir]:

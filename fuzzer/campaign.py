@@ -21,6 +21,16 @@ from .store import CampaignDir, case_id
 MIN_NEW_BLOCKS = 4
 
 
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '2h' -> seconds; ValueError naming the text otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    try:
+        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise ValueError(f"--time {text!r}: expected seconds or a number with s, m or h (e.g. 10m)") from None
+
+
 @dataclass
 class CampaignConfig:
     """What a campaign runs: its budget, seeds, targets, ablations and executor limits."""
