@@ -73,7 +73,6 @@ class ParallelRunner:
         self.sites: set[int] = set()
         self.pending: list[list[np.ndarray]] = []
         self.errors: list[BaseException] = []
-        self.lost = 0        # workers lost during the campaign
 
     def _covered(self) -> np.ndarray:
         return np.array(sorted(self.sites), dtype=np.uint32)
@@ -120,7 +119,6 @@ class ParallelRunner:
                     res = worker.run(case, spec, c.config.oracle, np.concatenate(todo) if todo else None)
                 except WorkerLost as e:
                     with self.lock:
-                        self.lost += 1
                         c.stats.lost_runs += 1
                         c.on_event(f"{worker.name} lost ({e}); its case is dropped, nothing found is")
                     if replaced or self.respawn is None:

@@ -21,7 +21,7 @@ import numpy as np
 from .campaign import Campaign
 from .case import TestCase
 from .executor import ExecutorConfig
-from .parallel import WorkerLost
+from .parallel import LocalWorker, WorkerLost
 from .result import ExecResult
 
 START_TIMEOUT_S = 300.0   # an actor that cannot start its fork server in this long is a failed start
@@ -69,27 +69,24 @@ def _probe(address: str, timeout_s: float = 10.0) -> None:
 
 
 class _ExecutorActor:
-    """The body of a Ray actor: one Executor on the actor's node."""
+    """The body of a Ray actor: one local worker (fork server) on the actor's node."""
 
     def __init__(self, config: dict[str, Any]):
         from .executor import Executor
 
-        self.executor = Executor(ExecutorConfig(**config))
-        self.info = self.executor.start()
+        self.worker = LocalWorker(Executor(ExecutorConfig(**config)), "actor")
+        self.info = self.worker.executor.start()
 
     def hello(self) -> dict[str, Any]:
         cov = self.info.get("coverage") or {}
-        return {"host": socket.gethostname(), "pid": os.getpid(), "server_pid": self.executor.proc.pid,
+        return {"host": socket.gethostname(), "pid": os.getpid(), "server_pid": self.worker.executor.proc.pid,
                 "build_id": cov.get("build_id")}
 
     def run(self, case: dict[str, Any], spec: dict[str, Any], oracle: bool, preload: np.ndarray | None) -> ExecResult:
-        if preload is not None and len(preload):
-            self.executor.preload(preload)
-        return self.executor.run(TestCase.from_dict(case), want_outputs=False, want_sites=True, mutate=spec,
-                                 oracle=oracle)
+        return self.worker.run(TestCase.from_dict(case), spec, oracle, preload)
 
     def close(self) -> None:
-        self.executor.close()
+        self.worker.close()
 
 
 @dataclass
