@@ -353,7 +353,8 @@ def _duration(text: str | None) -> float | None:
 @click.option("--resume", is_flag=True, help="Continue the campaign in --out (also after kill -9).")
 @click.option("--seeds", "seed_names", default=None, help="Comma-separated built-in seed names to start from.")
 @click.option("--mode", type=click.Choice(["tirfuzz", "tzer", "generate"]), default="tirfuzz", show_default=True,
-              help="tzer: Tzer's own choices (uniform seed choice, no power schedule); generate: after the seeds, "
+              help="tzer: Tzer's own choices (uniform seed choice, its mutator set, llvm only, no oracles: crashes and "
+                   "internal errors only); generate: after the seeds, "
                    "a fresh random program every exec, no feedback (the TVMFuzz-like baseline).")
 @click.option("--no-ir-mutation", is_flag=True, help="Ablation: mutate pass sequences only.")
 @click.option("--no-pass-mutation", is_flag=True, help="Ablation: mutate IR only.")
@@ -393,6 +394,10 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
             raise Fail(f"cannot resume {out}: {e}") from None
         config = CampaignConfig(**{**saved, "time_s": _duration(time_), "execs": execs, "out": out})
     else:
+        if mode == "tzer":  # Tzer's own choices: llvm only, crashes only (its result comparison was off)
+            if click.get_current_context().get_parameter_source("targets") == click.core.ParameterSource.DEFAULT:
+                targets = "llvm"
+            no_oracle = True
         target_list = _targets(targets)
         _pool(plugins)  # a plugin that fails to import: one line, exit 2
         names = [n.strip() for n in seed_names.split(",")] if seed_names else None

@@ -201,6 +201,10 @@ class Campaign:
         kinds = self.policy.kinds(entry, self.rng)
         donor = self.cases[self.rng.choice(self.entries).id] if "ir" in kinds else None
         spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None}
+        if self.config.mode == "tzer":
+            from ..mutators.registry import TZER_MUTATORS
+
+            spec["mutators"] = list(TZER_MUTATORS)
         return entry, kinds, spec
 
     def absorb(self, entry: Entry, kinds: list[str], res: ExecResult) -> ExecResult:

@@ -252,7 +252,8 @@ class ForkServer:
         if "reduce" in spec:  # the minimizer: the k-th smaller variant of the IR
             return self._reduce(case, int(spec["reduce"]), w)
         kinds = set(spec.get("kinds") or ("ir", "pass", "config", "target"))
-        muts = [m for m in all_mutators() if m.kind in kinds]
+        names = spec.get("mutators")  # --mode tzer: only Tzer's own set
+        muts = [m for m in all_mutators() if m.kind in kinds and (names is None or m.name in names)]
         donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
         new, info = mutate_case(case, int(spec["seed"]), self.pool, muts, donor) if muts else \
             (None, {"reason": f"no mutator of kinds {sorted(kinds)}"})

@@ -54,6 +54,23 @@ def test_generate_mode_runs_a_campaign(tmp_path):
     assert json.loads((out / "campaign.json").read_text())["config"]["mode"] == "generate"
 
 
+def test_tzer_mode_uses_tzer_choices_only(tmp_path):
+    """--mode tzer: llvm only, no oracles, and every kept mutant made by a mutator of Tzer's set."""
+    from tirfuzz.mutators.registry import TZER_MUTATORS, all_mutators
+
+    assert set(TZER_MUTATORS) <= {m.name for m in all_mutators()}
+    out = tmp_path / "t"
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--mode", "tzer", "--out", str(out),
+                        "--execs", "30", "--seeds", "relu_f32,add_int32", "--seed", "3"],
+                       capture_output=True, text=True, timeout=400)
+    assert p.returncode == 0, p.stderr
+    config = json.loads((out / "campaign.json").read_text())["config"]
+    assert config["mode"] == "tzer" and config["targets"] == ["llvm"] and config["oracle"] is False
+    made = [h["mutator"] for f in (out / "corpus").glob("*.json") for h in json.loads(f.read_text()).get("history", [])]
+    assert made, "30 execs kept no mutant"
+    assert set(made) <= set(TZER_MUTATORS), set(made) - set(TZER_MUTATORS)
+
+
 def test_atheris_baseline_reports_execs_and_coverage(tmp_path):
     out = tmp_path / "a"
     p = subprocess.run([sys.executable, "-m", "tirfuzz.fuzzer.baseline_atheris", "--out", str(out), "--time", "10",
