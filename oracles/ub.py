@@ -3,8 +3,8 @@
 Two sources: what the mutators recorded (`case.extra["safe"]`, `ub_risks`: they prove or clamp every
 access after each mutation), and for cases without that record (seeds, hand-written cases) the same
 prover run on the module: every index proven in bounds with `tvm.sym.Analyzer`, every integer divisor
-and shift amount proven safe. Reads of memory the program never wrote are found at run time instead
-(differential.unstable_elements).
+and shift amount proven safe, every read of an internal buffer proven to follow its write (uninit.py).
+Output elements the program never wrote are found at run time (differential.unstable_elements).
 """
 
 from __future__ import annotations
@@ -42,10 +42,14 @@ def static_ub_reasons(case, mod) -> list[str]:
         return [RISK_WORDS.get(r, r) for r in risks]
     from ..mutators.safety import find_unsafe
 
+    from .uninit import unproven_internal_reads
+
     bad, _ = find_unsafe(mod)
     words = []
     if any(not a.divisor for a in bad):
         words.append(RISK_WORDS["oob"])
     if any(a.divisor for a in bad):
         words.append(RISK_WORDS["div"])
+    if unproven_internal_reads(mod):
+        words.append(RISK_WORDS["uninit"])
     return words

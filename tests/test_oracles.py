@@ -42,6 +42,17 @@ def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
 '''
 
 
+# An internal buffer written on its diagonal only, then read whole (what a byte mutation made of a seed).
+DIAGONAL = '''@T.prim_func
+def main(A: T.Buffer((4, 4), "float32"), B: T.Buffer((4, 4), "float32")):
+    tmp = T.alloc_buffer((4, 4), "float32")
+    for i in range(4):
+        tmp[i, i] = A[i, i]
+    for i, j in T.grid(4, 4):
+        B[i, j] = tmp[i, j] * T.float32(2) - A[i, j]
+'''
+
+
 @pytest.fixture(scope="module")
 def swap_executor(tmp_path_factory):
     plugin = tmp_path_factory.mktemp("plugin") / "userpasses.py"
@@ -71,6 +82,47 @@ def test_out_of_bounds_program_is_filtered_as_undefined_behaviour(swap_executor)
     assert res.oracle["diff"]["mismatches"] > 0  # there was a difference, and it was hidden
     in_bounds = swap_executor.run(TestCase(OOB.replace("i + 3", "i"), passes=passes, targets=["llvm"]), oracle=True)
     assert in_bounds.outcome == "miscompilation"  # the same pass on the in-bounds program is reported
+
+
+def test_reading_an_internal_buffer_never_fully_written_is_filtered(swap_executor):
+    """A case without a mutator record that reads unwritten scratch memory: its difference is not a bug."""
+    passes = [PassSpec("plugin:userpasses.swap_sub")]
+    res = swap_executor.run(TestCase(DIAGONAL, passes=passes, targets=["llvm"]), oracle=True)
+    assert res.outcome == "ok", (res.outcome, res.message)
+    assert res.oracle["filtered"] == "undefined-behaviour" and "never wrote" in res.oracle["reason"]
+    full = DIAGONAL.replace("for i in range(4):\n        tmp[i, i] = A[i, i]",
+                            "for i, j in T.grid(4, 4):\n        tmp[i, j] = A[i, j]")
+    assert full != DIAGONAL
+    res = swap_executor.run(TestCase(full, passes=passes, targets=["llvm"]), oracle=True)
+    assert res.outcome == "miscompilation"  # the same pass on the fully written program is reported
+
+
+@pytest.mark.parametrize("body, unproven", [
+    ("for i in range(4):\n        t[i] = A[i]\n    for i in range(4):\n        B[i] = t[3 - i]", []),
+    ("for i in range(4):\n        t[i] = A[i]\n        B[i] = t[i]", []),  # the element just written
+    ("for i in range(4):\n        t[i] = A[i]\n        B[i] = t[3 - i]", ["t"]),  # read before the loop ends
+    ("for i in range(4):\n        B[i] = t[i]\n    for i in range(4):\n        t[i] = A[i]", ["t"]),
+    ("for i in range(3):\n        t[i] = A[i]\n    for i in range(4):\n        B[i] = t[i]", ["t"]),
+    ("for i in range(4):\n        if A[i] > T.float32(0):\n            t[i] = A[i]\n"
+     "    for i in range(4):\n        B[i] = t[i]", ["t"]),
+])
+def test_internal_reads_are_proven_to_follow_their_writes(body, unproven):
+    from tirfuzz.fuzzer.pipeline import _parse
+    from tirfuzz.oracles.uninit import unproven_internal_reads
+
+    text = ('@T.prim_func\ndef main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):\n'
+            '    t = T.alloc_buffer((4,), "float32")\n    ' + body + "\n")
+    assert unproven_internal_reads(_parse(text)) == unproven
+
+
+def test_block_seeds_with_reductions_are_proven_initialized():
+    """TE's blocks (init then update, spatial iterators bound to whole loops) prove their own writes."""
+    from tirfuzz.corpus import seed_text
+    from tirfuzz.fuzzer.pipeline import _parse
+    from tirfuzz.oracles.uninit import unproven_internal_reads
+
+    for name in ("softmax_lastaxis", "layer_norm_lastaxis", "conv2d_nchw", "dense_bias"):
+        assert unproven_internal_reads(_parse(seed_text(load_seed(name)))) == [], name
 
 
 def test_last_bit_float_differences_between_llvm_and_c_are_not_reported(executor):
