@@ -20,6 +20,9 @@ of libfuzzer and generate) and ratio_vs_tzer, both on the median blocks covered 
 stats row at or before it; rows come every 10 s), and the same two ratios on the blocks beyond the seeds.
 
     python bench/coverage.py --time 30m --reps 2 [--configs a,b] [--seeds all|a,b] [--checkpoints 300,600,1800]
+
+To run configurations at once, start one process per configuration and repetition with --keep DIR
+(--first-rep R --reps 1 picks the repetition), then summarize: --reuse DIR --reps N --note "...".
 """
 
 from __future__ import annotations
@@ -215,12 +218,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--time", default="30m", help="wall time per configuration and repetition: 120, 90s, 10m")
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--first-rep", type=int, default=0,
+                    help="number the repetitions from here (its seed too): lets several processes run one each")
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated, from: " + ", ".join(CONFIGS))
     ap.add_argument("--seeds", default="all", help="built-in seed names, comma-separated, or all")
     ap.add_argument("--checkpoints", default=None, help="seconds, comma-separated (default 300,600,1800 up to --time)")
     ap.add_argument("--out", default=str(RESULTS / "coverage"), help="results path without extension")
     ap.add_argument("--keep", default=None, help="keep the campaign directories in this folder")
     ap.add_argument("--reuse", default=None, help="summarize the runs kept in this folder (--keep) instead of running")
+    ap.add_argument("--note", default="", help="a sentence for the table's header (how the runs shared the machine)")
     args = ap.parse_args(argv)
     from tirfuzz.fuzzer.campaign import parse_duration
 
@@ -228,8 +234,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.seconds = parse_duration(args.time)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if args.seconds <= 0 or args.reps < 1:
-        raise UsageError("--time must be positive and --reps at least 1")
+    if args.seconds <= 0 or args.reps < 1 or args.first_rep < 0:
+        raise UsageError("--time must be positive, --reps at least 1 and --first-rep at least 0")
     args.config_list = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in args.config_list if c not in CONFIGS]
     if unknown or not args.config_list:
@@ -263,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tirfuzz-coverage-") as tmp:
         root = Path(args.keep) if args.keep else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        for rep in range(args.reps):
+        for rep in range(args.first_rep, args.first_rep + args.reps):
             for name in args.config_list:
                 if args.reuse:
                     out = Path(args.reuse) / f"{name}-r{rep}"
@@ -286,13 +292,14 @@ def main(argv: list[str] | None = None) -> int:
                                          for n in args.config_list], title, "seconds", "blocks covered (tvm scope)")
     header = (f"{info['date']}, {info['cores']} cores, {info['cpu']}, tvm {info['tvm']}, tvm-ffi {info['tvm_ffi']}, "
               f"python {info['python']}; {args.seconds:g} s per run, {args.reps} repetition(s), seeds: {args.seeds}. "
-              "Cells: median (min-max over repetitions); bugs: median unique signatures per kind.")
+              "Cells: median (min-max over repetitions); bugs: median unique signatures per kind."
+              + (f" {args.note}" if args.note else ""))
     out.with_suffix(".md").write_text(header + "\n\n" + md + "\n")
     result = {"time_s": args.seconds, "reps": args.reps, "seeds": args.seeds, "checkpoints": args.checkpoint_list,
               **heads, "median_blocks": {n: s["blocks_at_time"]["median"] for n, s in summary.items()
                                          if "blocks_at_time" in s},
               "targets": {"ratio_vs_best_baseline": 1.75, "ratio_vs_tzer": 1.15}, "machine": info,
-              "reused_runs": args.reuse}
+              "reused_runs": args.reuse, "note": args.note}
     out.with_suffix(".json").write_text(json.dumps({"summary": result, "configs": summary,
                                                     "runs": [asdict(r) for r in runs]}, indent=1) + "\n")
     print(header)

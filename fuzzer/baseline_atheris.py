@@ -122,7 +122,7 @@ class AtherisCampaign(Campaign):
             atheris._reserve_counter()
         return n
 
-    def _keep(self, entry: Entry, case: TestCase) -> None:
+    def _keep(self, entry: Entry, case: TestCase, res: ExecResult | None = None) -> None:
         """libFuzzer keeps its own corpus (libfuzzer/corpus/): nothing to keep here."""
 
     def stats_row(self) -> dict[str, Any]:

@@ -87,6 +87,7 @@ class Campaign:
         self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation)
         self.entries: list[Entry] = []
         self.cases: dict[str, TestCase] = {}
+        self.ir_json: dict[str, str] = {}    # entry id -> its parsed module as TVM JSON (not saved: a cache)
         self.bugs: dict[str, dict[str, Any]] = {}
         self.stats = Stats()
         self.cov_blocks = 0
@@ -170,10 +171,10 @@ class Campaign:
                 self._keep(Entry(case_id(case), "seed", 0, found_at=self.stats.execs, meta={"seed": name}), case)
                 continue
             self.on_progress()
-            res = self.executor.run(case, want_outputs=False, oracle=self.config.oracle)
+            res = self.executor.run(case, want_outputs=False, oracle=self.config.oracle, want_json=True)
             self._count(res)
             entry = Entry(case_id(case), "seed", res.new_blocks, found_at=self.stats.execs, meta={"seed": name})
-            self._keep(entry, case)
+            self._keep(entry, case, res)
             if res.is_bug:
                 self._save_bug(res, case, parent=None)
             self.cov_blocks = max(self.cov_blocks, res.cov_total)
@@ -199,8 +200,11 @@ class Campaign:
         entry = self.schedule.pick(self.entries, self.rng)
         entry.chosen += 1
         kinds = self.policy.kinds(entry, self.rng)
-        donor = self.cases[self.rng.choice(self.entries).id] if "ir" in kinds else None
+        donor_id = self.rng.choice(self.entries).id if "ir" in kinds else None
+        donor = self.cases[donor_id] if donor_id else None
         spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None}
+        if "ir" in kinds:  # the child loads these instead of parsing the TVMScript again
+            spec["ir_json"], spec["donor_json"] = self.ir_json.get(entry.id), self.ir_json.get(donor_id)
         if self.config.mode == "tzer":
             from ..mutators.registry import TZER_MUTATORS
 
@@ -226,7 +230,7 @@ class Campaign:
             child = Entry(case_id(case), f"new-coverage:{res.new_blocks}", res.new_blocks, parent=entry.id,
                           found_at=self.stats.execs)
             if child.id not in self.cases:
-                self._keep(child, case)
+                self._keep(child, case, res)
                 entry.finds += 1
                 self.stats.last_find = self.elapsed()
         if res.outcome == "hang" and res.stage.startswith("run:"):
@@ -254,10 +258,12 @@ class Campaign:
         if res.oracle.get("filtered"):
             self.stats.filtered[res.oracle["filtered"]] += 1
 
-    def _keep(self, entry: Entry, case: TestCase) -> None:
+    def _keep(self, entry: Entry, case: TestCase, res: ExecResult | None = None) -> None:
         self.store.save_entry(entry, case)
         self.entries.append(entry)
         self.cases[entry.id] = case
+        if res is not None and res.ir_json:
+            self.ir_json[entry.id] = res.ir_json
 
     def _save_bug(self, res: ExecResult, case: TestCase, parent: str | None) -> None:
         from ..reports.signature import signature

@@ -47,6 +47,7 @@ class ExecutorConfig:
     plugins: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()        # extra filters files (oracles/filters.toml format)
     warmup: bool = True
+    child_warmup: bool = False           # each child parses the warm-up programs before its request
     preload_sites: Any = None            # coverage sites already covered (resumed campaigns)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -76,7 +77,7 @@ class Executor:
         self._w, self._r = to_srv_w, from_srv_r
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
-                   "warmup": c.warmup, "preload_sites": c.preload_sites}
+                   "warmup": c.warmup, "child_warmup": c.child_warmup, "preload_sites": c.preload_sites}
         try:
             wire.send(self._w, options)
             kind, payload = wire.recv(self._r)
@@ -90,16 +91,19 @@ class Executor:
         return self.info
 
     def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False,
-            mutate: dict[str, Any] | None = None, oracle: bool = False) -> ExecResult:
+            mutate: dict[str, Any] | None = None, oracle: bool = False, want_json: bool = False) -> ExecResult:
         """Run one case in a fresh child; the verdict on the case is in the result.
 
         With `mutate` ({"seed": int, "kinds": [...], "donor": case dict or None}) the child first mutates
         the case (it parses the IR, which this process never does) and runs the mutant: `result.case` is
         the mutant, `result.mutation` what was done; outcome "declined" when no mutation applied.
         With `oracle`, the child also runs the round-trip and differential oracles (`result.oracle`).
+        With `want_json` (always when mutating), `result.ir_json` is the parsed case in TVM's JSON; pass it
+        back as mutate["ir_json"] (or ["donor_json"]) and the child loads it instead of parsing the text.
         """
         req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
-               "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle}
+               "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
+               "want_json": want_json or bool(mutate)}
         for attempt in range(2):
             self.start()
             try:

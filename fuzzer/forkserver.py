@@ -151,7 +151,7 @@ class ForkServer:
         os._exit(0)
 
     def _spawn(self) -> None:
-        """Have the zygote fork the next child now; it warms itself up while the server waits for a request."""
+        """Have the zygote fork the next child now, so a request does not wait for the fork."""
         self.stderr_file.seek(0)
         self.stderr_file.truncate()
         self.zygote.sendall(b"f")
@@ -177,7 +177,7 @@ class ForkServer:
         pid, req_w, r = self.standby
         self.standby = None
         start = time.perf_counter()
-        self._await_warm(r, start + timeout)  # its warm-up hits are not this case's
+        self._await_warm(r, start + timeout)  # forked and ready: what it hits from now on is this case's
         mark = self.coverage.mark() if self.coverage is not None else 0
         try:
             wire.send(req_w, req)
@@ -206,17 +206,18 @@ class ForkServer:
         return result
 
     def _child(self, req_fd: int, w: int) -> None:
-        """A child's whole life: warm up, wait for one request, run it, send the result, exit."""
+        """A child's whole life: say it is ready, wait for one request, run it, send the result, exit."""
         code = 0
         try:
             os.dup2(self.stderr_file.fileno(), 2)
             os.dup2(self.devnull, 1)
             for fd in self.server_fds:
                 os.close(fd)
-            from .pipeline import _parse
+            if self.options.get("child_warmup"):
+                from .pipeline import _parse
 
-            for ir in self.warm_irs:  # touch the parser's objects before the clock starts
-                _parse(ir)
+                for ir in self.warm_irs:  # touch the parser's objects before the clock starts
+                    _parse(ir)
             wire.send(w, ("warm",))
             try:
                 req = wire.recv(req_fd)
@@ -232,7 +233,8 @@ class ForkServer:
                 if case is None:
                     os._exit(0)
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
-                           want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")), filters=self.filters)
+                           want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")), filters=self.filters,
+                           want_json=bool(req.get("want_json")))
             wire.send(w, ("result", res))
         except BaseException:  # anything escaping run_case is tirfuzz's own error: report it
             try:
@@ -255,7 +257,8 @@ class ForkServer:
         names = spec.get("mutators")  # --mode tzer: only Tzer's own set
         muts = [m for m in all_mutators() if m.kind in kinds and (names is None or m.name in names)]
         donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
-        new, info = mutate_case(case, int(spec["seed"]), self.pool, muts, donor) if muts else \
+        new, info = mutate_case(case, int(spec["seed"]), self.pool, muts, donor,
+                                parsed=(spec.get("ir_json"), spec.get("donor_json"))) if muts else \
             (None, {"reason": f"no mutator of kinds {sorted(kinds)}"})
         wire.send(w, ("mutated", new.to_dict() if new is not None else None, info))
         if new is None:

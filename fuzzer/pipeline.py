@@ -215,16 +215,19 @@ def _run(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> 
 
 
 def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None], None] | None = None,
-             want_outputs: bool = True, oracle: bool = False, filters: tuple = FILTERS) -> ExecResult:
+             want_outputs: bool = True, oracle: bool = False, filters: tuple = FILTERS,
+             want_json: bool = False) -> ExecResult:
     """Execute every stage of the case and return what happened; never raises for TVM's errors.
 
     With `oracle`, the TVMScript round trip is checked and every build that ran is compared with TVM's
     default pipeline for llvm (oracles/differential.py): outcomes `roundtrip` and `miscompilation`.
+    With `want_json`, `result.ir_json` is the parsed module in TVM's JSON (loading it is ten times
+    cheaper than parsing the TVMScript again when the case is mutated next).
     """
     result = ExecResult(outcome="ok")
     stages = _Stages(on_stage, result)
     try:
-        _run_stages(case, pool, stages, result, want_outputs, oracle)
+        _run_stages(case, pool, stages, result, want_outputs, oracle, want_json)
         if result.outcome == "ok":
             result.stage, result.target = "done", None
     except StageFailure as f:
@@ -251,7 +254,7 @@ def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
 
 
 def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
-                oracle: bool = False) -> None:
+                oracle: bool = False, want_json: bool = False) -> None:
     import tvm
     import tvm_ffi
 
@@ -263,6 +266,8 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     passes = stages.run("setup", None, check_inputs)
     mod = stages.run("parse", None, lambda: _parse(case.ir))
     stages.run("precheck", None, lambda: _precheck(mod))
+    if want_json:
+        result.ir_json = tvm.ir.save_json(mod)
     funcs = entry_functions(mod)
     if oracle:
         from ..oracles.roundtrip import check_roundtrip

@@ -35,6 +35,7 @@ class ExecResult:
     case: dict[str, Any] | None = None   # the case that ran, when the child made it by mutation
     mutation: dict[str, Any] = field(default_factory=dict)  # what the mutation did (or why it declined)
     oracle: dict[str, Any] = field(default_factory=dict)    # the differential oracle's verdict (oracles/)
+    ir_json: str | None = None      # the parsed module as TVM JSON: the next mutation loads it, not the text
 
     @property
     def is_bug(self) -> bool:
@@ -46,6 +47,7 @@ class ExecResult:
         d.pop("outputs")
         d.pop("new_sites")
         d.pop("case")
+        d.pop("ir_json")
         d["outputs"] = {t: {f: [f"{a.dtype}{list(a.shape)}" for a in arrs] for f, arrs in fs.items()}
                         for t, fs in self.outputs.items()}
         return d

@@ -47,6 +47,8 @@ class MutationContext:
     case: TestCase
     pool: PassPool | None = None
     donor: TestCase | None = None
+    mod_json: str | None = None         # the module as TVM JSON, when a run of the case kept it
+    donor_json: str | None = None
     _mod: Any = None
     _sites: Any = None
     _donor_mod: Any = None
@@ -56,10 +58,8 @@ class MutationContext:
     def mod(self):
         """The case's IRModule (parses the TVMScript: only in a process allowed to run the case)."""
         if self._mod is None:
-            from ..fuzzer.pipeline import _parse
-
             t0 = time.perf_counter()
-            self._mod = _parse(self.case.ir)
+            self._mod = _load(self.case.ir, self.mod_json)
             self.parse_ms += (time.perf_counter() - t0) * 1e3
         return self._mod
 
@@ -74,10 +74,8 @@ class MutationContext:
     @property
     def donor_mod(self):
         if self._donor_mod is None and self.donor is not None:
-            from ..fuzzer.pipeline import _parse
-
             t0 = time.perf_counter()
-            self._donor_mod = _parse(self.donor.ir)
+            self._donor_mod = _load(self.donor.ir, self.donor_json)
             self.parse_ms += (time.perf_counter() - t0) * 1e3
         return self._donor_mod
 
@@ -85,6 +83,20 @@ class MutationContext:
     def has_blocks(self) -> bool:
         """Whether the IR is block-level (s_tir); read from the text, so pass mutators need no parse."""
         return "T.sblock(" in self.case.ir
+
+
+def _load(text: str, json_text: str | None):
+    """The module from its TVM JSON when there is one (a few ms), else parsed from the TVMScript."""
+    if json_text:
+        import tvm
+
+        try:
+            return tvm.ir.load_json(json_text)
+        except Exception:  # noqa: BLE001  (never worse than parsing)
+            pass
+    from ..fuzzer.pipeline import _parse
+
+    return _parse(text)
 
 
 @dataclass
@@ -121,9 +133,12 @@ def _short(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 def mutate_case(case: TestCase, rng_seed: int, pool: PassPool | None = None, mutators: list[Mutator] | None = None,
-                donor: TestCase | None = None, *, check: bool = False) -> tuple[TestCase | None, dict[str, Any]]:
+                donor: TestCase | None = None, *, check: bool = False,
+                parsed: tuple[str | None, str | None] = (None, None)) -> tuple[TestCase | None, dict[str, Any]]:
     """One mutation of `case` by a mutator drawn by weight; (new case, info) or (None, info with `reason`).
 
+    `parsed` is the case's and the donor's module as TVM JSON (from an earlier run), loaded instead of
+    parsing their TVMScript when given.
     `check=True` also re-parses the printed module and runs the well-formedness pre-check, declining
     with reason "ill-formed: ..." when it fails (an executor child that will run the case can skip it).
     """
@@ -133,7 +148,7 @@ def mutate_case(case: TestCase, rng_seed: int, pool: PassPool | None = None, mut
     muts = mutators if mutators is not None else all_mutators()
     m = pick(muts, rng)
     info: dict[str, Any] = {"mutator": m.name, "kind": m.kind}
-    ctx = MutationContext(case, pool, donor)
+    ctx = MutationContext(case, pool, donor, mod_json=parsed[0], donor_json=parsed[1])
     t0 = time.perf_counter()
     try:
         out = m.apply(ctx, rng)

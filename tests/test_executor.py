@@ -148,3 +148,31 @@ def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):
 '''
     res = executor.run(TestCase(vec, targets=["llvm", "c"]), want_outputs=False)
     assert res.outcome == "rejected" and res.stage == "build:c" and res.filter == "c-backend-no-vector-type"
+
+
+def test_mutating_from_the_kept_json_makes_the_same_mutants_as_parsing(executor, block_ir):
+    """A run returns the parsed module as TVM JSON; a mutation that loads it instead of parsing the
+    TVMScript makes exactly the mutant the parse would have made, for every mutator that applies."""
+    from tirfuzz.mutators.base import mutate_case
+    from tirfuzz.mutators.registry import all_mutators
+
+    case = TestCase(block_ir, targets=["llvm"])
+    res = executor.run(case, want_outputs=False, want_json=True)
+    assert res.outcome == "ok" and res.ir_json and '"root"' in res.ir_json
+    ir_muts = [m for m in all_mutators() if m.kind == "ir"]
+    made = 0
+    for seed in range(24):
+        from_text, _ = mutate_case(case, seed, None, ir_muts, case)
+        from_json, info = mutate_case(case, seed, None, ir_muts, case, parsed=(res.ir_json, res.ir_json))
+        assert (from_text is None) == (from_json is None), info
+        if from_text is not None:
+            made += 1
+            assert from_json.ir == from_text.ir and from_json.extra == from_text.extra
+    assert made >= 8
+    for seed in range(20):
+        mutant = executor.run(case, want_outputs=False, mutate={"seed": seed, "kinds": ["ir"], "donor": None,
+                                                                "ir_json": res.ir_json})
+        if mutant.outcome == "ok":
+            break
+    assert mutant.outcome == "ok" and mutant.case is not None
+    assert mutant.ir_json  # a mutant brings its own JSON back, for its own next mutation
