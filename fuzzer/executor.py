@@ -47,7 +47,6 @@ class ExecutorConfig:
     plugins: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()        # extra filters files (oracles/filters.toml format)
     warmup: bool = True
-    child_warmup: bool = False           # each child parses the warm-up programs before its request
     preload_sites: Any = None            # coverage sites already covered (resumed campaigns)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -77,7 +76,7 @@ class Executor:
         self._w, self._r = to_srv_w, from_srv_r
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
-                   "warmup": c.warmup, "child_warmup": c.child_warmup, "preload_sites": c.preload_sites}
+                   "warmup": c.warmup, "preload_sites": c.preload_sites}
         try:
             wire.send(self._w, options)
             kind, payload = wire.recv(self._r)
