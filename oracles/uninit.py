@@ -6,8 +6,9 @@ here, statically and conservatively: an internal buffer (`T.alloc_buffer`, a blo
 be read only where the program has already written every element of it, or at exactly the element the
 current iteration has just written (a reduction's update after its init, `B[i] = ...; C[i] = B[i]`).
 
-A covering write stores at distinct loop variables (or block iterators bound one-to-one to such loops),
-each running from 0 over the buffer's whole extent, outside any `if` or `while`. It covers the buffer
+A covering write indexes each dimension by one whole loop (or a block iterator bound to one), or by
+whole loops in row-major order (`i * 16 + j` into a flattened buffer), no loop twice, outside any `if`
+or `while`. It covers the buffer
 once the last of those loops has finished. Anything else (a predicate, a fused binding, a diagonal
 `B[v, v]`, a store through a view) leaves the buffer unproven, and a read of it makes the case's
 result unspecified: its differing outputs are never reported as a miscompilation.
@@ -142,41 +143,87 @@ def id_of(node: Any) -> int:
     return hash(node)
 
 
+def _same_extent(a, b) -> bool:
+    """Two extents known equal: the same constant, or the same symbolic expression."""
+    from tvm import tirx as tx
+
+    if isinstance(a, tx.IntImm) and isinstance(b, tx.IntImm):
+        return int(a.value) == int(b.value)
+    return a.same_as(b)
+
+
 def _full(lo, extent, loop) -> bool:
     """Whether [lo, lo+extent) is [0, n) and the loop runs 0..n-1 with step 1."""
     from tvm import tirx as tx
 
-    def const(x):
-        return int(x.value) if isinstance(x, tx.IntImm) else None
+    def zero(x):
+        return isinstance(x, tx.IntImm) and int(x.value) == 0
 
     step = getattr(loop, "step", None)
-    return (const(lo) == 0 and const(loop.min) == 0 and const(extent) is not None
-            and const(extent) == const(loop.extent) and (step is None or const(step) == 1))
+    return (zero(lo) and zero(loop.min) and _same_extent(extent, loop.extent)
+            and (step is None or (isinstance(step, tx.IntImm) and int(step.value) == 1)))
 
 
-def _covering_loops(store, loops: list) -> set[int] | None:
-    """The loops whose variables index every dimension of the store's buffer once, or None."""
+def _linear(expr) -> list[tuple[Any, int]] | None:
+    """expr as [(var, constant stride)] when it is a sum of variables times constants, else None."""
     import tvm
 
     from tvm import tirx as tx
 
+    if isinstance(expr, tvm.ir.Var):
+        return [(expr, 1)]
+    if isinstance(expr, tx.Add):
+        a, b = _linear(expr.a), _linear(expr.b)
+        return a + b if a is not None and b is not None else None
+    if isinstance(expr, tx.Mul):
+        for v, c in ((expr.a, expr.b), (expr.b, expr.a)):
+            if isinstance(c, tx.IntImm) and int(c.value) > 0:
+                inner = _linear(v)
+                return [(x, k * int(c.value)) for x, k in inner] if inner is not None else None
+    return None
+
+
+def _covers(index, dim, loops: list, used: set[int]) -> bool:
+    """Whether index runs over all of [0, dim) once as its loops run: one whole loop, or several whole
+    loops in row-major order (i * 16 + j, a flattened buffer). Adds those loops to `used`."""
+    from tvm import tirx as tx
+
+    terms = _linear(index)
+    if not terms:
+        return False
+    found = []
+    for var, stride in terms:
+        hit = [lp for lp, v in loops if v.same_as(var)]
+        if not hit or not isinstance(hit[-1], tx.For) or not _full(hit[-1].min, hit[-1].extent, hit[-1]):
+            return False
+        found.append((stride, hit[-1]))
+    if len(found) == 1:
+        ok = found[0][0] == 1 and _same_extent(found[0][1].extent, dim)
+    else:  # constant extents only: strides 1, e1, e1*e2, ... and their product the dimension
+        found.sort(key=lambda t: t[0])
+        size = 1
+        for stride, lp in found:
+            if stride != size or not isinstance(lp.extent, tx.IntImm):
+                return False
+            size *= int(lp.extent.value)
+        ok = isinstance(dim, tx.IntImm) and size == int(dim.value)
+    ids = {id_of(lp) for _, lp in found}
+    if not ok or len(ids) != len(found) or ids & used:
+        return False  # the same loop twice (a diagonal) is not a cover
+    used |= ids
+    return True
+
+
+def _covering_loops(store, loops: list) -> set[int] | None:
+    """The loops that together run every index of the store's buffer over its whole extent, or None."""
     shape = list(store.buffer.shape)
     idx = list(store.indices)
     if len(idx) != len(shape):
         return None
     used: set[int] = set()
     for i, dim in zip(idx, shape):
-        if not isinstance(i, tvm.ir.Var) or not isinstance(dim, tx.IntImm):
+        if not _covers(i, dim, loops, used):
             return None
-        hit = [lp for lp, v in loops if v.same_as(i)]
-        if not hit:
-            return None
-        lp = hit[-1]
-        if isinstance(lp, tx.For) and not _full(tx.IntImm("int32", 0), dim, lp):
-            return None
-        if id_of(lp) in used:
-            return None  # two dimensions on one loop: a diagonal
-        used.add(id_of(lp))
     return used
 
 

@@ -103,6 +103,8 @@ def test_reading_an_internal_buffer_never_fully_written_is_filtered(swap_executo
     ("for i in range(4):\n        t[i] = A[i]\n        B[i] = t[3 - i]", ["t"]),  # read before the loop ends
     ("for i in range(4):\n        B[i] = t[i]\n    for i in range(4):\n        t[i] = A[i]", ["t"]),
     ("for i in range(3):\n        t[i] = A[i]\n    for i in range(4):\n        B[i] = t[i]", ["t"]),
+    ("for i, j in T.grid(2, 2):\n        t[i * 2 + j] = A[i]\n    for i in range(4):\n        B[i] = t[i]", []),
+    ("for i, j in T.grid(2, 2):\n        t[i + j] = A[i]\n    for i in range(4):\n        B[i] = t[i]", ["t"]),
     ("for i in range(4):\n        if A[i] > T.float32(0):\n            t[i] = A[i]\n"
      "    for i in range(4):\n        B[i] = t[i]", ["t"]),
 ])
@@ -115,13 +117,15 @@ def test_internal_reads_are_proven_to_follow_their_writes(body, unproven):
     assert unproven_internal_reads(_parse(text)) == unproven
 
 
-def test_block_seeds_with_reductions_are_proven_initialized():
-    """TE's blocks (init then update, spatial iterators bound to whole loops) prove their own writes."""
+def test_seeds_with_scratch_buffers_are_proven_initialized():
+    """TE's blocks (init then update, spatial iterators bound to whole loops) and flattened loop nests
+    (row-major i * n + j) prove their own writes."""
     from tirfuzz.corpus import seed_text
     from tirfuzz.fuzzer.pipeline import _parse
     from tirfuzz.oracles.uninit import unproven_internal_reads
 
-    for name in ("softmax_lastaxis", "layer_norm_lastaxis", "conv2d_nchw", "dense_bias"):
+    for name in ("softmax_lastaxis", "layer_norm_lastaxis", "conv2d_nchw", "dense_bias", "flat_conv2d_nchw",
+                 "flat_pool2d_max", "flat_depthwise_conv2d_nhwc", "exp_add_symbolic"):
         assert unproven_internal_reads(_parse(seed_text(load_seed(name)))) == [], name
 
 
