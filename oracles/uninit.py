@@ -63,7 +63,7 @@ class _Walker:
                 return i
         return None
 
-    def reads(self, node: Any, allowed: list | None = None) -> None:
+    def reads(self, node: Any) -> None:
         """Check every BufferLoad inside an expression (or statement fields given as expressions)."""
         import tvm_ffi
 
@@ -87,7 +87,7 @@ class _Walker:
         elif isinstance(s, tx.For):
             self.reads([s.min, s.extent])
             self.stmt(s.body, loops + [(s, s.loop_var)], cond)
-            self._finish(id_of(s))
+            self._finish(_id(s))
         elif isinstance(s, sblock.SBlockRealize):
             self.reads(list(s.iter_values) + [s.predicate])
             true_pred = isinstance(s.predicate, tx.IntImm) and int(s.predicate.value) == 1
@@ -139,7 +139,7 @@ class _Walker:
             self.st.pending[k] = left
 
 
-def id_of(node: Any) -> int:
+def _id(node: Any) -> int:
     return hash(node)
 
 
@@ -207,7 +207,7 @@ def _covers(index, dim, loops: list, used: set[int]) -> bool:
                 return False
             size *= int(lp.extent.value)
         ok = isinstance(dim, tx.IntImm) and size == int(dim.value)
-    ids = {id_of(lp) for _, lp in found}
+    ids = {_id(lp) for _, lp in found}
     if not ok or len(ids) != len(found) or ids & used:
         return False  # the same loop twice (a diagonal) is not a cover
     used |= ids
