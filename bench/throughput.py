@@ -12,8 +12,10 @@ campaign spends on top (target: at most 0.20). The breakdown splits the campaign
 the case's own stages in the child, the mutation in the child, the fork server's own work (waiting for
 the warm child, forking the next, reading coverage), the executor's IPC, the driver (schedule, bookkeeping,
 stats) and declined mutations. A probe then re-runs a few of the cases through a fork server whose
-steps are timed, to split the fork server's share: waiting for the standby child to finish its warm-up,
-the child's work outside the case's stages (request, result, exit), forking the next child, reaping.
+steps are timed, to split the fork server's share: waiting for the standby child to be ready, the child's
+work outside the case's stages (request, result), forking the next child (alongside the case), reaping
+the one before. Last, the cost of isolation itself: each probed case runs twice in one forked child, the
+first run paying for copy-on-write and cold caches, the second not.
 Seeds are not counted: the measure starts at the first mutation.
 
     python bench/throughput.py [--time 120] [--seed 0] [--seeds a,b,...] [--targets llvm,c] [--probe 12]
@@ -180,7 +182,7 @@ def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
     fs.ForkServer._await_warm = timed(fs.ForkServer._await_warm, "warm_wait", static=True)
     fs.ForkServer._collect = timed(fs.ForkServer._collect, "child_round_trip")
     fs.ForkServer._spawn = timed(fs.ForkServer._spawn, "spawn_next")
-    fs.ForkServer._wait = timed(fs.ForkServer._wait, "reap")
+    fs.ForkServer._reap = timed(fs.ForkServer._reap, "reap")
     server = fs.ForkServer({"coverage": "tvm", "warmup": True})
     for k in times:
         times[k].clear()
@@ -197,8 +199,53 @@ def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
     out["child_outside_stages"] = round(statistics.mean(a - b for a, b in zip(rt, stages)), 1)
     out["other"] = round(statistics.mean(totals) - statistics.mean(stages) - sum(out.values()), 1)
     out["cases"] = len(totals)
+    out["isolation"] = _isolation(server.pool, [TestCase.from_dict(json.loads(line))
+                                                for line in cases_path.read_text().splitlines()[:n]])
     out_path.write_text(json.dumps(out))
     return 0
+
+
+def _isolation(pool, cases: list) -> dict[str, Any]:
+    """What running in a fresh fork costs by itself: each case run twice in one forked child.
+
+    The first run pays for every page it writes being copied (copy-on-write) and cold in the cache;
+    the second, in the same child, finds them copied and warm, as a case in one long process does.
+    """
+    import resource
+    import statistics
+
+    from tirfuzz.fuzzer.pipeline import run_case
+
+    runs: list[list[dict[str, float]]] = []
+    for case in cases:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            got = []
+            for _ in range(2):
+                u0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                run_case(case, pool, want_outputs=False, oracle=True)
+                u1 = resource.getrusage(resource.RUSAGE_SELF)
+                got.append({"ms": (time.perf_counter() - t0) * 1e3, "page_faults": u1.ru_minflt - u0.ru_minflt,
+                            "system_ms": (u1.ru_stime - u0.ru_stime) * 1e3})
+            os.write(w, json.dumps(got).encode())
+            os._exit(0)
+        os.close(w)
+        data = b""
+        while chunk := os.read(r, 1 << 16):
+            data += chunk
+        os.close(r)
+        os.waitpid(pid, 0)
+        if data:
+            runs.append(json.loads(data))
+    if not runs:
+        return {}
+    out: dict[str, Any] = {"cases": len(runs)}
+    for i, name in enumerate(("first_run_in_fresh_child", "same_case_again_in_that_child")):
+        for k in ("ms", "page_faults", "system_ms"):
+            out[f"{name}_{k}"] = round(statistics.mean(x[i][k] for x in runs), 1)
+    return out
 
 
 def probe(cases: list[dict], n: int, tmp: Path) -> dict[str, Any]:
@@ -295,7 +342,10 @@ def main() -> int:
     for k, v in res["breakdown_ms_per_exec"].items():
         print(f"{k:28} {v:10.1f} ms/exec", file=sys.stderr)
     for k, v in split.items():
-        print(f"  fork server, {k:24} {v:>8} (ms per case, {split.get('cases', 0)} cases re-run)", file=sys.stderr)
+        if k != "isolation":
+            print(f"  fork server, {k:24} {v:>8} (ms per case, {split.get('cases', 0)} cases re-run)", file=sys.stderr)
+    for k, v in split.get("isolation", {}).items():
+        print(f"  isolation, {k:42} {v:>9}", file=sys.stderr)
     print(json.dumps({**{k: res[k] for k in ("ratio", "overhead", "campaign_execs_per_s", "raw_cases_per_s",
                                              "campaign_ms_per_exec", "raw_ms_per_case", "execs")},
                       "breakdown_ms_per_exec": res["breakdown_ms_per_exec"],
