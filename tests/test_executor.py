@@ -176,3 +176,35 @@ def test_mutating_from_the_kept_json_makes_the_same_mutants_as_parsing(executor,
             break
     assert mutant.outcome == "ok" and mutant.case is not None
     assert mutant.ir_json  # a mutant brings its own JSON back, for its own next mutation
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, state letter) of each process whose parent is `pid`, read from /proc."""
+    import os
+
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append((int(name), fields[0]))
+    return out
+
+
+def test_children_are_reaped_while_the_next_case_runs(executor, block_ir):
+    """A case ends at its result; its child is reaped during the next case, so none pile up."""
+    executor.run(TestCase(FLAT_IR))
+    zygotes = _children(executor.info["pid"])
+    assert len(zygotes) == 1, zygotes
+    zygote = zygotes[0][0]
+    for seed in range(4):
+        assert executor.run(TestCase(FLAT_IR, input_seed=seed)).outcome == "ok"
+    crash = executor.run(TestCase(block_ir, [PassSpec("tirx.transform.NarrowDataType", (32,))]))
+    assert crash.outcome == "crash" and crash.signal == "SIGSEGV"  # a dead child is waited for at once
+    assert executor.run(TestCase(FLAT_IR)).outcome == "ok"
+    # left: the standby child, and at most the last case's child (exiting, or a zombie until the next case)
+    assert len(_children(zygote)) <= 2, _children(zygote)
