@@ -69,6 +69,12 @@ def signature(res: ExecResult) -> str:
     elif res.outcome == "miscompilation":  # culprit pass, the pair of builds compared, op family
         o = res.oracle or {}
         parts = [o.get("culprit") or "", f"reference-llvm/{(res.target or '').split()[0]}", o.get("family", "")]
+        if not o.get("culprit") or o["culprit"].startswith("("):
+            # Codegen, or not isolated: no pass tells these bugs apart (llvm's ordered NaN compare and C's
+            # integer promotion of uint16 once shared one signature), so what the wrong values are does:
+            # the differing buffer's dtype, and whether one side is NaN/Inf.
+            d = o.get("diff") or {}
+            parts += [d.get("dtype", ""), "non-finite" if d.get("non_finite") else "finite"]
     elif res.outcome == "roundtrip":  # the stage and where below its innermost block the trees differ
         parts = [res.stage, mismatch_shape(res.message)]
     else:

@@ -142,3 +142,20 @@ def test_masks_numbered_names_but_keeps_dtypes():
     msg = "In PrimFunc main variables ({},) are used, but are not passed in as API arguments"
     assert mask(msg.format("b19")) == mask(msg.format("b30")) != mask(msg.format("n"))
     assert mask("exceeds minimum of float16") != mask("exceeds minimum of float32")
+
+
+def test_codegen_miscompilations_are_told_apart_by_the_wrong_values():
+    """No pass names a codegen bug, so the dtype of the differing buffer (and NaN/Inf on one side) does."""
+    from tirfuzz.fuzzer.result import ExecResult
+    from tirfuzz.reports.signature import signature
+
+    def misc(culprit: str, dtype: str, non_finite: bool = False) -> str:
+        return signature(ExecResult(outcome="miscompilation", target="c", oracle={
+            "culprit": culprit, "family": "arith", "diff": {"dtype": dtype, "non_finite": non_finite}}))
+
+    codegen = "(build for c: completion passes and codegen)"
+    assert misc(codegen, "uint16") == misc(codegen, "uint16")
+    assert len({misc(codegen, "uint16"), misc(codegen, "int32"), misc(codegen, "float32"),
+                misc(codegen, "float32", True)}) == 4
+    # a culprit pass names the bug: the values it breaks do not split it
+    assert misc("tirx.transform.VectorizeLoop", "int32") == misc("tirx.transform.VectorizeLoop", "float32")
