@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine, median, write_result  # noqa: E402
+from machine import machine, median, run_forked, write_result  # noqa: E402
 
 CASE_TIMEOUT_S = 120
 
@@ -63,23 +63,13 @@ def _run_in_child(case, pool) -> tuple[float, float, str, str]:
     """Fork a child that runs the case; return (wall ms from fork to reap, child CPU ms, outcome, digest)."""
     from tirfuzz.fuzzer.pipeline import run_case
 
-    r, w = os.pipe()
+    def child() -> bytes:
+        signal.alarm(CASE_TIMEOUT_S)
+        res = run_case(case, pool, want_outputs=True)
+        return pickle.dumps((res.outcome, _digest(res)))
+
     t0 = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            signal.alarm(CASE_TIMEOUT_S)
-            res = run_case(case, pool, want_outputs=True)
-            os.write(w, pickle.dumps((res.outcome, _digest(res))))
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 1 << 16):
-        data += chunk
-    os.close(r)
-    _, _, usage = os.wait4(pid, 0)
+    data, _, usage = run_forked(child)
     ms = (time.perf_counter() - t0) * 1e3
     outcome, digest = pickle.loads(data) if data else ("died", "")
     return ms, (usage.ru_utime + usage.ru_stime) * 1e3, outcome, digest

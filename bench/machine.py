@@ -38,3 +38,24 @@ def write_result(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=1) + "\n")
     return path
+
+
+def run_forked(child) -> tuple[bytes, int, "os.struct_rusage"]:
+    """Run child() in a forked process; (the bytes it returned, its wait status, its resource usage).
+
+    A child that dies returns b"" (the status says how)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.write(w, child())
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 1 << 16):
+        data += chunk
+    os.close(r)
+    _, status, usage = os.wait4(pid, 0)
+    return data, status, usage

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine, write_result  # noqa: E402
+from machine import machine, run_forked, write_result  # noqa: E402
 
 SEEDS = "relu_f32,add_int32,flat_argmax_axis1,conv2d_nchw,batch_norm_inference,tanh_f32,bitwise_and_int32,softmax_lastaxis"
 NOT_IN_PROCESS = ("crash", "hang")
@@ -216,27 +216,19 @@ def _isolation(pool, cases: list) -> dict[str, Any]:
 
     from tirfuzz.fuzzer.pipeline import run_case
 
+    def twice(case) -> bytes:
+        got = []
+        for _ in range(2):
+            u0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            run_case(case, pool, want_outputs=False, oracle=True)
+            u1 = resource.getrusage(resource.RUSAGE_SELF)
+            got.append({"ms": (time.perf_counter() - t0) * 1e3, "page_faults": u1.ru_minflt - u0.ru_minflt,
+                        "system_ms": (u1.ru_stime - u0.ru_stime) * 1e3})
+        return json.dumps(got).encode()
+
     runs: list[list[dict[str, float]]] = []
     for case in cases:
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            got = []
-            for _ in range(2):
-                u0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-                run_case(case, pool, want_outputs=False, oracle=True)
-                u1 = resource.getrusage(resource.RUSAGE_SELF)
-                got.append({"ms": (time.perf_counter() - t0) * 1e3, "page_faults": u1.ru_minflt - u0.ru_minflt,
-                            "system_ms": (u1.ru_stime - u0.ru_stime) * 1e3})
-            os.write(w, json.dumps(got).encode())
-            os._exit(0)
-        os.close(w)
-        data = b""
-        while chunk := os.read(r, 1 << 16):
-            data += chunk
-        os.close(r)
-        os.waitpid(pid, 0)
+        data, _, _ = run_forked(lambda case=case: twice(case))
         if data:
             runs.append(json.loads(data))
     if not runs:
