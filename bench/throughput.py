@@ -187,8 +187,8 @@ def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
     for k in times:
         times[k].clear()
     stages, totals = [], []
-    for line in cases_path.read_text().splitlines()[:n]:
-        case = TestCase.from_dict(json.loads(line))
+    cases = [TestCase.from_dict(json.loads(line)) for line in cases_path.read_text().splitlines()[:n]]
+    for case in cases:
         t = time.perf_counter()
         res = server.run({"case": case.to_dict(), "timeout_s": 10.0, "memory_mb": 4096, "want_outputs": False,
                           "oracle": True, "mutate": None})
@@ -199,8 +199,7 @@ def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
     out["child_outside_stages"] = round(statistics.mean(a - b for a, b in zip(rt, stages)), 1)
     out["other"] = round(statistics.mean(totals) - statistics.mean(stages) - sum(out.values()), 1)
     out["cases"] = len(totals)
-    out["isolation"] = _isolation(server.pool, [TestCase.from_dict(json.loads(line))
-                                                for line in cases_path.read_text().splitlines()[:n]])
+    out["isolation"] = _isolation(server.pool, cases)
     out_path.write_text(json.dumps(out))
     return 0
 
