@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .fuzzer.case import CaseError, PassSpec, TestCase, load_case
+from tirfuzz.fuzzer.core.case import CaseError, PassSpec, TestCase, load_case
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # piped output: do not truncate names
 err_console = Console(stderr=True)
@@ -28,7 +28,7 @@ class Fail(click.ClickException):
 
 def _executor_config(timeout: float, memory_mb: int, plugins: tuple[str, ...], coverage: str | None = None,
                      filters: tuple[str, ...] = ()):
-    from .fuzzer.executor import ExecutorConfig
+    from tirfuzz.fuzzer.execution.executor import ExecutorConfig
 
     return ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=tuple(plugins), coverage=coverage,
                           filters=tuple(filters))
@@ -36,7 +36,7 @@ def _executor_config(timeout: float, memory_mb: int, plugins: tuple[str, ...], c
 
 def _targets(text: str) -> list[str]:
     """The comma-separated targets of an option, each checked (an unknown one: one line, exit 2)."""
-    from .fuzzer.targets import TargetError, check_target
+    from tirfuzz.fuzzer.core.targets import TargetError, check_target
 
     names = [t.strip() for t in text.split(",") if t.strip()]
     try:
@@ -49,7 +49,7 @@ def _targets(text: str) -> list[str]:
 
 def _check_filters(filters: tuple[str, ...]) -> list[str]:
     """Absolute paths of extra filters files, each loaded once here (a bad one: one line, exit 2)."""
-    from .oracles.filters import FilterError, load_filters
+    from tirfuzz.oracles.filters import FilterError, load_filters
 
     try:
         load_filters(filters)
@@ -62,7 +62,7 @@ FILTERS_HELP = "Extra known-false-alarm filters (TOML, the format of oracles/fil
 
 
 def _pool(plugins: tuple[str, ...]):
-    from .fuzzer.passes import PassError, PassPool
+    from tirfuzz.fuzzer.core.passes import PassError, PassPool
 
     try:
         return PassPool(plugins)
@@ -72,8 +72,8 @@ def _pool(plugins: tuple[str, ...]):
 
 def validate_case(case: TestCase, pool) -> None:
     """Raise Fail naming the first unknown pass or target (checked without parsing the IR)."""
-    from .fuzzer.passes import PassError
-    from .fuzzer.targets import TargetError, check_target
+    from tirfuzz.fuzzer.core.passes import PassError
+    from tirfuzz.fuzzer.core.targets import TargetError, check_target
 
     try:
         for t in case.targets:
@@ -114,7 +114,7 @@ def run(case_file: Path, as_json: bool, timeout: float, memory_mb: int, plugins:
     Exit code: 0 ok or rejected, 1 a bug outcome (crash, hang, internal-error, miscompilation,
     roundtrip), 2 bad input.
     """
-    from .fuzzer.executor import Executor, ExecutorError
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
 
     try:
         case = load_case(case_file)
@@ -168,10 +168,10 @@ def seeds(check: bool, regen: bool, targets: str, as_json: bool, timeout: float)
     """List, check or regenerate the built-in seed corpus (TVMScript files in corpus/seeds/)."""
     from rich.progress import Progress
 
-    from .corpus import list_seeds
+    from tirfuzz.corpus import list_seeds
 
     if regen:
-        from .corpus.generate import regenerate
+        from tirfuzz.corpus.generate import regenerate
 
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("generating seeds", total=None)
@@ -192,9 +192,9 @@ def seeds(check: bool, regen: bool, targets: str, as_json: bool, timeout: float)
 def _check_seeds(all_seeds, target_list: list[str], as_json: bool, timeout: float) -> None:
     from rich.progress import Progress
 
-    from .corpus.cases import seed_case
-    from .fuzzer.executor import Executor
-    from .fuzzer.targets import TargetError, check_target
+    from tirfuzz.corpus.cases import seed_case
+    from tirfuzz.fuzzer.execution.executor import Executor
+    from tirfuzz.fuzzer.core.targets import TargetError, check_target
 
     try:
         for t in target_list:
@@ -235,8 +235,8 @@ def version(as_json: bool) -> None:
     import tvm
     import tvm_ffi
 
-    from . import __version__
-    from .fuzzer.targets import cuda_device_present
+    from tirfuzz import __version__
+    from tirfuzz.fuzzer.core.targets import cuda_device_present
 
     info = tvm.support.libinfo()
     out = {"tirfuzz": __version__, "tvm": tvm.__version__, "tvm_ffi": tvm_ffi.__version__,
@@ -268,7 +268,7 @@ def coverage(inputs: tuple[str, ...], show_info: bool, scope: str, granularity: 
     and how many of those no input before it hit. The first use discovers the sites (a minute or
     two, with a progress bar) and caches them per library build-id.
     """
-    from .fuzzer.coverage import coverage_info_lines, find_sites
+    from tirfuzz.fuzzer.execution.coverage import coverage_info_lines, find_sites
 
     if show_info:
         find_sites(scope, granularity, progress=True)  # discover (and cache) the asked-for set if needed
@@ -285,8 +285,8 @@ def coverage(inputs: tuple[str, ...], show_info: bool, scope: str, granularity: 
 
 def _case_or_seed(name: str, targets: str) -> TestCase:
     """A case file path, or the name of a built-in seed under the default pipeline."""
-    from .corpus import load_seed
-    from .corpus.cases import seed_case
+    from tirfuzz.corpus import load_seed
+    from tirfuzz.corpus.cases import seed_case
 
     if name.endswith(".json") or Path(name).exists():
         try:
@@ -300,7 +300,7 @@ def _case_or_seed(name: str, targets: str) -> TestCase:
 
 
 def _coverage_table(names, cases, scope: str, granularity: str, as_json: bool, timeout: float) -> None:
-    from .fuzzer.executor import Executor, ExecutorConfig
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
     seen: set[int] = set()
     t = Table("input", "outcome", "blocks", "new", "ms")
@@ -331,7 +331,7 @@ def passes() -> None:
 
 def _duration(text: str | None) -> float | None:
     """'90', '90s', '10m', '2h' -> seconds."""
-    from .fuzzer.campaign import parse_duration
+    from tirfuzz.fuzzer.campaign.campaign import parse_duration
 
     if text is None:
         return None
@@ -377,8 +377,8 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     child, runs it for every target, keeps it if it reached new blocks of TVM's compiler library, and
     saves bugs as found in OUT/bugs/<signature>/. Ctrl-C stops cleanly; --resume continues.
     """
-    from .fuzzer.campaign import Campaign, CampaignConfig, config_record
-    from .fuzzer.store import CampaignDir, StoreError
+    from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record
+    from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
 
     if resume and out is None:
         raise Fail("--resume needs --out DIR (the campaign to continue)")
@@ -402,7 +402,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         _pool(plugins)  # a plugin that fails to import: one line, exit 2
         names = [n.strip() for n in seed_names.split(",")] if seed_names else None
         if names:
-            from .corpus import load_seed
+            from tirfuzz.corpus import load_seed
 
             for n in names:
                 try:
@@ -420,7 +420,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     except StoreError as e:
         raise Fail(str(e)) from None
     if config.mode == "generate":
-        from .fuzzer.baseline_generate import GenerateCampaign as Campaign
+        from tirfuzz.fuzzer.baselines.generate import GenerateCampaign as Campaign
     campaign = Campaign(config, store)
     interrupted = _drive(campaign, out, resume, workers)
     row = campaign.stats_row()
@@ -442,8 +442,8 @@ def triage(out: Path, budget: float, no_minimize: bool, jobs: int) -> None:
     A reproducer is "verified" only when, run alone in a fresh Python process where tirfuzz cannot be
     imported, it shows the same symptom.
     """
-    from .fuzzer.executor import ExecutorError
-    from .reports.triage import Triage
+    from tirfuzz.fuzzer.execution.executor import ExecutorError
+    from tirfuzz.reports.triage import Triage
 
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
@@ -468,9 +468,9 @@ def triage(out: Path, budget: float, no_minimize: bool, jobs: int) -> None:
 @click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `run`.")
 def minimize(case_file: Path, out_file: Path | None, budget: float, timeout: float, plugins: tuple[str, ...]) -> None:
     """Shrink a failing case (passes first, then the IR) while its bug signature stays the same."""
-    from .fuzzer.case import save_case
-    from .fuzzer.executor import Executor, ExecutorError
-    from .reports.minimize import Minimizer
+    from tirfuzz.fuzzer.core.case import save_case
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
+    from tirfuzz.reports.minimize import Minimizer
 
     try:
         case = load_case(case_file)
@@ -499,8 +499,8 @@ def replay(paths: tuple[Path, ...], timeout: float, plugins: tuple[str, ...]) ->
     A bug folder reproduces when its case gives the same signature as its folder name; a case file when
     it shows any bug. Exit code 0 when all reproduce, 1 otherwise.
     """
-    from .fuzzer.executor import Executor, ExecutorError
-    from .reports.minimize import signature_of
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
+    from tirfuzz.reports.minimize import signature_of
 
     items: list[tuple[Path, TestCase, str | None]] = []
     for p in paths:
@@ -528,7 +528,7 @@ def replay(paths: tuple[Path, ...], timeout: float, plugins: tuple[str, ...]) ->
               help="Which files to write (default: all three).")
 def report(out: Path, formats: tuple[str, ...]) -> None:
     """Write the campaign report of OUT into OUT/reports/ (index.html, summary.md, summary.json)."""
-    from .reports.summary import write_reports
+    from tirfuzz.reports.summary import write_reports
 
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
@@ -564,11 +564,11 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
     import os
     import time as _t
 
-    from .fuzzer.campaign import Campaign, CampaignConfig, config_record
-    from .fuzzer.case import load_case as _load
-    from .fuzzer.ci import Baseline, BaselineError, judge, junit_xml, replay_baseline, step_summary, updated_baseline
-    from .fuzzer.executor import Executor, ExecutorError
-    from .fuzzer.store import CampaignDir, StoreError
+    from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record
+    from tirfuzz.fuzzer.core.case import load_case as _load
+    from tirfuzz.reports.ci import Baseline, BaselineError, judge, junit_xml, replay_baseline, step_summary, updated_baseline
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
+    from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
 
     known = Baseline()
     if baseline is not None and (baseline.exists() or not update_baseline):
@@ -611,7 +611,7 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
             fh.write(summary)
     if corpus_dir is not None:
-        from .fuzzer.merge import minimize_corpus, read_cases, write_corpus
+        from tirfuzz.fuzzer.campaign.distill import minimize_corpus, read_cases, write_corpus
 
         entries, _ = read_cases(Path(out) / "corpus")
         merged = minimize_corpus(entries, _executor_config(config.timeout_s, 4096, plugins, "tvm", tuple(config.filters)))
@@ -644,8 +644,8 @@ def corpus() -> None:
 @click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `run`.")
 def corpus_minimize(folder: Path, out_dir: Path | None, timeout: float, plugins: tuple[str, ...]) -> None:
     """Keep the fewest cases that reach the same blocks of TVM (like afl-cmin), smallest cases first."""
-    from .fuzzer.executor import ExecutorError
-    from .fuzzer.merge import minimize_corpus, read_cases, write_corpus
+    from tirfuzz.fuzzer.execution.executor import ExecutorError
+    from tirfuzz.fuzzer.campaign.distill import minimize_corpus, read_cases, write_corpus
 
     cases, bad = read_cases(folder)
     for line in bad:
@@ -666,11 +666,11 @@ def _workers(ray_address: str | None, jobs: int | None):
     if ray_address is None:
         if (jobs or 1) == 1:
             return None
-        from .fuzzer.parallel import ParallelRunner, local_workers
+        from tirfuzz.fuzzer.campaign.parallel import ParallelRunner, local_workers
 
         return lambda c: ParallelRunner(c, lambda covered: local_workers(c, jobs, covered))
-    from .fuzzer.parallel import ParallelRunner
-    from .fuzzer.ray_workers import RayPool, RayUnavailable, connect
+    from tirfuzz.fuzzer.campaign.parallel import ParallelRunner
+    from tirfuzz.fuzzer.campaign.ray_workers import RayPool, RayUnavailable, connect
 
     try:
         cluster = connect(ray_address)
@@ -687,11 +687,11 @@ def _workers(ray_address: str | None, jobs: int | None):
 
 def _drive(campaign, out: str, resume: bool, workers=None) -> bool:
     """Run a campaign to its budget under the status screen; True when Ctrl-C stopped it."""
-    from .fuzzer.executor import ExecutorError
-    from .fuzzer.parallel import WorkerLost
-    from .fuzzer.ray_workers import RayUnavailable
-    from .fuzzer.status import StatusScreen
-    from .fuzzer.store import StoreError
+    from tirfuzz.fuzzer.execution.executor import ExecutorError
+    from tirfuzz.fuzzer.campaign.parallel import WorkerLost
+    from tirfuzz.fuzzer.campaign.ray_workers import RayUnavailable
+    from tirfuzz.fuzzer.campaign.status import StatusScreen
+    from tirfuzz.fuzzer.campaign.store import StoreError
 
     interrupted = False
     with StatusScreen(campaign, out) as screen:

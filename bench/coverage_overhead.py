@@ -61,7 +61,7 @@ def _digest(result) -> str:
 
 def _run_in_child(case, pool) -> tuple[float, float, str, str]:
     """Fork a child that runs the case; return (wall ms from fork to reap, child CPU ms, outcome, digest)."""
-    from tirfuzz.fuzzer.pipeline import run_case
+    from tirfuzz.fuzzer.execution.pipeline import run_case
 
     def child() -> bytes:
         signal.alarm(CASE_TIMEOUT_S)
@@ -80,8 +80,8 @@ def _warm_up(pool) -> None:
     import tvm
     from tvm import te, topi
 
-    from tirfuzz.fuzzer.case import TestCase
-    from tirfuzz.fuzzer.pipeline import run_case
+    from tirfuzz.fuzzer.core.case import TestCase
+    from tirfuzz.fuzzer.execution.pipeline import run_case
 
     a = te.placeholder((4, 4), "float32", name="A")
     block_ir = tvm.IRModule({"main": te.create_prim_func([a, topi.sum(topi.exp(a), axis=1)])}).script()
@@ -93,12 +93,12 @@ def _warm_up(pool) -> None:
 
 def _server(cmd_r: int, res_w: int, cases: list, scope: str | None, granularity: str) -> None:
     """Serve `run i` requests: each case in a forked child, with coverage planted first when `scope`."""
-    from tirfuzz.fuzzer.passes import PassPool
+    from tirfuzz.fuzzer.core.passes import PassPool
 
     pool = PassPool()
     cov = None
     if scope:
-        from tirfuzz.fuzzer.coverage import NativeCoverage
+        from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 
         cov = NativeCoverage(scope, granularity, progress=False)
         cov.plant()
@@ -172,7 +172,7 @@ def main() -> None:
 
     from tirfuzz.corpus import list_seeds
     from tirfuzz.corpus.cases import seed_case
-    from tirfuzz.fuzzer.coverage import find_sites
+    from tirfuzz.fuzzer.execution.coverage import find_sites
 
     _, info = find_sites(args.scope, args.granularity, progress=True)
     seeds = list_seeds()[: args.limit or None]

@@ -19,9 +19,9 @@ from machine import machine, median, write_result  # noqa: E402
 
 from tirfuzz.corpus import list_seeds  # noqa: E402
 from tirfuzz.corpus.cases import seed_case  # noqa: E402
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig  # noqa: E402
-from tirfuzz.fuzzer.passes import PassPool  # noqa: E402
-from tirfuzz.fuzzer.pipeline import run_case  # noqa: E402
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig  # noqa: E402
+from tirfuzz.fuzzer.core.passes import PassPool  # noqa: E402
+from tirfuzz.fuzzer.execution.pipeline import run_case  # noqa: E402
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ from machine import machine  # noqa: E402
 
 from tirfuzz.corpus import list_seeds  # noqa: E402
 from tirfuzz.corpus.cases import seed_case  # noqa: E402
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig  # noqa: E402
-from tirfuzz.fuzzer.targets import cuda_device_present  # noqa: E402
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig  # noqa: E402
+from tirfuzz.fuzzer.core.targets import cuda_device_present  # noqa: E402
 
 TARGETS = ["llvm", "cuda"]
 

@@ -30,8 +30,8 @@ from machine import machine, median, write_result  # noqa: E402
 
 from tirfuzz.corpus import list_seeds  # noqa: E402
 from tirfuzz.corpus.cases import seed_case  # noqa: E402
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig  # noqa: E402
-from tirfuzz.fuzzer.passes import PassPool  # noqa: E402
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig  # noqa: E402
+from tirfuzz.fuzzer.core.passes import PassPool  # noqa: E402
 from tirfuzz.mutators.base import mutate_case  # noqa: E402
 from tirfuzz.mutators.registry import all_mutators, by_name  # noqa: E402
 
@@ -127,8 +127,8 @@ def _float_only(outs: dict) -> bool:
 
 def bench_safety(args, seeds, pool, ex) -> dict:
     """Mutated cases on llvm and c; every difference on a case marked safe is attributed."""
-    from tirfuzz.fuzzer.pipeline import _parse
-    from tirfuzz.mutators.safety import find_unsafe
+    from tirfuzz.fuzzer.execution.pipeline import _parse
+    from tirfuzz.fuzzer.tir.safety import find_unsafe
 
     ir_muts = [m for m in all_mutators() if m.kind == "ir"]
     rng = random.Random(args.seed + 1)

@@ -73,8 +73,8 @@ class Breakdown:
 def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targets: list[str]) -> tuple[list[StepRecord], dict]:
     """Run a campaign the way `tirfuzz fuzz` does, recording every step."""
     from tirfuzz.cli import _drive
-    from tirfuzz.fuzzer.campaign import Campaign, CampaignConfig, config_record
-    from tirfuzz.fuzzer.store import CampaignDir
+    from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record
+    from tirfuzz.fuzzer.campaign.store import CampaignDir
 
     steps: list[StepRecord] = []
 
@@ -117,10 +117,10 @@ def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targ
 
 def replay_worker(cases_path: Path, results_path: Path, start: int) -> int:
     """The plain process: run cases[start:] with run_case, one JSON line of timings per case."""
-    from tirfuzz.fuzzer.case import TestCase
-    from tirfuzz.fuzzer.forkserver import ForkServer
-    from tirfuzz.fuzzer.passes import PassPool
-    from tirfuzz.fuzzer.pipeline import run_case
+    from tirfuzz.fuzzer.core.case import TestCase
+    from tirfuzz.fuzzer.execution.forkserver import ForkServer
+    from tirfuzz.fuzzer.core.passes import PassPool
+    from tirfuzz.fuzzer.execution.pipeline import run_case
 
     pool = PassPool()
     for ir in ForkServer._warm_up_irs():  # the first-use costs the fork server pays before any case
@@ -139,7 +139,7 @@ def replay_worker(cases_path: Path, results_path: Path, start: int) -> int:
 
 def replay(cases: list[dict], tmp: Path) -> dict[int, dict]:
     """Run the cases in one plain process (restarted past a case that kills it); {index: {ms, outcome}}."""
-    from tirfuzz.fuzzer.executor import DETERMINISTIC_ENV
+    from tirfuzz.fuzzer.execution.executor import DETERMINISTIC_ENV
 
     cases_path, results_path = tmp / "cases.jsonl", tmp / "replay.jsonl"
     cases_path.write_text("".join(json.dumps(c) + "\n" for c in cases))
@@ -165,8 +165,8 @@ def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
     """A fork server in this process, its steps timed: where the fork server's own share goes."""
     import statistics
 
-    from tirfuzz.fuzzer import forkserver as fs
-    from tirfuzz.fuzzer.case import TestCase
+    from tirfuzz.fuzzer.execution import forkserver as fs
+    from tirfuzz.fuzzer.core.case import TestCase
 
     times: dict[str, list[float]] = {"warm_wait": [], "child_round_trip": [], "spawn_next": [], "reap": []}
 
@@ -213,7 +213,7 @@ def _isolation(pool, cases: list) -> dict[str, Any]:
     import resource
     import statistics
 
-    from tirfuzz.fuzzer.pipeline import run_case
+    from tirfuzz.fuzzer.execution.pipeline import run_case
 
     def twice(case) -> bytes:
         got = []
@@ -241,7 +241,7 @@ def _isolation(pool, cases: list) -> dict[str, Any]:
 
 def probe(cases: list[dict], n: int, tmp: Path) -> dict[str, Any]:
     """Split the fork server's own time per case (run in a separate process, coverage planted there)."""
-    from tirfuzz.fuzzer.executor import DETERMINISTIC_ENV
+    from tirfuzz.fuzzer.execution.executor import DETERMINISTIC_ENV
 
     cases_path, out_path = tmp / "probe-cases.jsonl", tmp / "probe.json"
     cases_path.write_text("".join(json.dumps(c) + "\n" for c in cases[:n]))

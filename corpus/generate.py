@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from . import GENERATED_LINE, Seed, seed_dir
-from .spec import FlatSpec, SeedSpec
+from tirfuzz.corpus import GENERATED_LINE, Seed, seed_dir
+from tirfuzz.corpus.spec import FlatSpec, SeedSpec
 
 # Block seeds lowered to loop level, as `flat_<name>`.
 FLAT_SOURCES = (
@@ -57,7 +57,9 @@ FLATTEN_PASSES = (
 
 def block_specs() -> list[SeedSpec]:
     """Every block-level seed spec (imports TVM)."""
-    from . import ops_elemwise, ops_nn, ops_tensor
+    from tirfuzz.corpus import ops_elemwise
+    from tirfuzz.corpus import ops_nn
+    from tirfuzz.corpus import ops_tensor
 
     return [*ops_nn.SEEDS, *ops_tensor.SEEDS, *ops_elemwise.SEEDS]
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 from tvm import te, tirx, topi
 
-from .spec import SeedSpec, ph, registrar
+from tirfuzz.corpus.spec import SeedSpec, ph, registrar
 
 SEEDS: list[SeedSpec] = []
 seed = registrar(SEEDS)

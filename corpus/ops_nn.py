@@ -5,7 +5,7 @@ from __future__ import annotations
 import tvm
 from tvm import te, topi
 
-from .spec import SeedSpec, ph, registrar
+from tirfuzz.corpus.spec import SeedSpec, ph, registrar
 
 SEEDS: list[SeedSpec] = []
 seed = registrar(SEEDS)

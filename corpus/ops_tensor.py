@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tvm import te, tirx, topi
 
-from .spec import SeedSpec, ph, registrar
+from tirfuzz.corpus.spec import SeedSpec, ph, registrar
 
 SEEDS: list[SeedSpec] = []
 seed = registrar(SEEDS)

@@ -14,8 +14,8 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..fuzzer.case import TestCase
-from ..fuzzer.passes import PassPool
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.passes import PassPool
 
 KINDS = ("ir", "pass", "config", "target")
 HISTORY_KEEP = 64  # newest history entries kept on a case (older ones are counted in history_dropped)
@@ -66,7 +66,7 @@ class MutationContext:
     def sites(self):
         """Every site of the module (see tree.Site), computed once."""
         if self._sites is None:
-            from .tree import collect
+            from tirfuzz.fuzzer.tir.tree import collect
 
             self._sites = collect(self.mod)
         return self._sites
@@ -98,7 +98,7 @@ def _load(text: str, json_text: str | None):
             return from_json_graph_str(json_text)
         except Exception:  # noqa: BLE001  (never worse than parsing)
             pass
-    from ..fuzzer.pipeline import _parse
+    from tirfuzz.fuzzer.execution.pipeline import _parse
 
     return _parse(text)
 
@@ -146,7 +146,7 @@ def mutate_case(case: TestCase, rng_seed: int, pool: PassPool | None = None, mut
     `check=True` also re-parses the printed module and runs the well-formedness pre-check, declining
     with reason "ill-formed: ..." when it fails (an executor child that will run the case can skip it).
     """
-    from .registry import all_mutators
+    from tirfuzz.mutators.registry import all_mutators
 
     rng = random.Random(rng_seed)
     muts = mutators if mutators is not None else all_mutators()
@@ -197,7 +197,7 @@ def _finish(m: Mutator, out: MutationOutcome, ctx: MutationContext, case: TestCa
         return replace(out.case, extra=dict(case.extra))
     mod = out.mod
     if out.safety:
-        from .safety import make_safe
+        from tirfuzz.fuzzer.tir.safety import make_safe
 
         mod, report = make_safe(mod)
         info["clamped"] = report.clamped
@@ -217,7 +217,7 @@ def _finish(m: Mutator, out: MutationOutcome, ctx: MutationContext, case: TestCa
 
 def well_formed_reason(text: str) -> str | None:
     """None if the TVMScript parses and passes the well-formedness pre-check, else why not."""
-    from ..fuzzer.pipeline import _parse, _precheck
+    from tirfuzz.fuzzer.execution.pipeline import _parse, _precheck
 
     try:
         mod = _parse(text)

@@ -10,9 +10,9 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..fuzzer.case import PassSpec, TestCase
-from ..oracles.filters import PRECONDITIONS
-from .base import Decline, MutationContext, MutationOutcome, Mutator
+from tirfuzz.fuzzer.core.case import PassSpec, TestCase
+from tirfuzz.oracles.filters import PRECONDITIONS
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 
 TRIES = 12          # random candidates drawn before a pass mutator declines
 MAX_PASSES = 80     # longer sequences only slow the campaign down
@@ -59,7 +59,7 @@ def short(name: str) -> str:
 
 def sequence_problems(passes: list[PassSpec], has_blocks: bool) -> list[str]:
     """Documented preconditions the sequence (then the build's completion) would break, as 'Pass:need'."""
-    from ..fuzzer.pipeline import COMPLETION
+    from tirfuzz.fuzzer.execution.pipeline import COMPLETION
 
     named = {p.name for p in passes}
     steps = list(passes) + [p for p in COMPLETION if p.name not in named]
@@ -87,7 +87,7 @@ def sequence_problems(passes: list[PassSpec], has_blocks: bool) -> list[str]:
 
 def _pool_names(ctx: MutationContext) -> list[str]:
     if ctx.pool is None:
-        from ..fuzzer.passes import builtin_pass_names
+        from tirfuzz.fuzzer.core.passes import builtin_pass_names
 
         return builtin_pass_names()
     return ctx.pool.names()
@@ -211,7 +211,7 @@ class PassSplice(PassSeqMutator):
     weight: float = 1.0
 
     def candidate(self, ctx, rng):
-        from ..fuzzer.pipeline import default_pipeline
+        from tirfuzz.fuzzer.execution.pipeline import default_pipeline
 
         a = list(ctx.case.passes)
         b = list(ctx.donor.passes) if ctx.donor is not None and ctx.donor.passes else default_pipeline()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
-from .base import Decline, MutationContext, MutationOutcome
-from .generate import is_scalar
-from .tree import Site, rewrite
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome
+from tirfuzz.fuzzer.tir.exprgen import is_scalar
+from tirfuzz.fuzzer.tir.tree import Site, rewrite
 
 # Expression roles a value mutation may touch. Loop bounds have their own mutators; block bindings and
 # predicates define the block iteration space, which schedule primitives and verifiers depend on.
@@ -62,7 +62,7 @@ def written_buffers(stmt) -> list:
     """The buffers a statement stores to."""
     import tvm_ffi
 
-    from .tree import tvm_mod
+    from tirfuzz.fuzzer.tir.tree import tvm_mod
 
     out: list = []
 

@@ -6,8 +6,8 @@ import functools
 import random
 from dataclasses import dataclass, replace
 
-from ..fuzzer.targets import parse_target, runnable_here
-from .base import Decline, MutationContext, MutationOutcome, Mutator
+from tirfuzz.fuzzer.core.targets import parse_target, runnable_here
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 
 MCPUS = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "core2", "nehalem", "sandybridge", "haswell", "skylake",
          "skylake-avx512", "icelake-server", "znver1", "znver2", "znver3", "znver4", "btver2", "generic")

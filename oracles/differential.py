@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .compare import Difference, compare_outputs, op_family
-from .ub import static_ub_reasons
+from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
+from tirfuzz.oracles.ub import static_ub_reasons
 
 VARIANT_SEED = 1_000_003  # second fill of the output-only buffers
 
@@ -53,7 +53,7 @@ def output_only_params(func) -> set[int]:
 
 def variant_values(func, seed: int, name: str, variant: int) -> tuple[list, list]:
     """make_args' specs and values; variant 1 fills output-only buffers with other values (inputs stay)."""
-    from ..fuzzer.inputs import make_args, make_value
+    from tirfuzz.fuzzer.core.inputs import make_args, make_value
 
     specs, values = make_args(func, seed, name)
     if variant:
@@ -109,7 +109,7 @@ def unstable_elements(run0: dict[str, list], run1: dict[str, list], fill0: dict[
 def check(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any, Any, dict]],
           compile_with: Callable[..., Any], default_pipeline: list, stage: Callable) -> Verdict:
     """Compare each runnable build in `builds` (target -> (compiled, device, outputs of variant 0))."""
-    from ..fuzzer.inputs import PROFILES
+    from tirfuzz.fuzzer.core.inputs import PROFILES
 
     v = Verdict(family=op_family(case.ir, case.pass_config))
     if not builds:

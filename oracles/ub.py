@@ -40,9 +40,9 @@ def static_ub_reasons(case, mod) -> list[str]:
             return []
         risks = extra.get("ub_risks") or ["oob"]
         return [RISK_WORDS.get(r, r) for r in risks]
-    from ..mutators.safety import find_unsafe
+    from tirfuzz.fuzzer.tir.safety import find_unsafe
 
-    from .uninit import unproven_internal_reads
+    from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
     bad, _ = find_unsafe(mod)
     words = []

@@ -1,7 +1,7 @@
 """The minimizer: delta debugging on the pass sequence, then greedy IR reductions, keeping the signature.
 
 Every attempt runs in the executor (with its time limit), so a reduction that crashes or hangs TVM in
-another way is simply not interesting. The IR reductions are made in the child (reports/reduce.py):
+another way is simply not interesting. The IR reductions are made in the child (fuzzer/tir/reduce.py):
 this process never parses TVMScript.
 """
 
@@ -11,10 +11,10 @@ import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
-from ..fuzzer.case import TestCase
-from ..fuzzer.executor import Executor
-from ..fuzzer.result import ExecResult
-from .signature import signature
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.execution.executor import Executor
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.reports.signature import signature
 
 ORACLE_KINDS = ("miscompilation", "roundtrip")
 

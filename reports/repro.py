@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..fuzzer.case import TestCase
-from ..fuzzer.pipeline import COMPLETION, GPU_BINDING, default_pipeline
-from ..oracles.compare import TOLERANCES, op_family
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.execution.pipeline import COMPLETION, GPU_BINDING, default_pipeline
+from tirfuzz.oracles.compare import TOLERANCES, op_family
 
 TEMPLATE = r'''"""tirfuzz reproducer: {title}
 

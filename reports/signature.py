@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from ..fuzzer.result import ExecResult
+from tirfuzz.fuzzer.core.result import ExecResult
 
 _MASKS = [(re.compile(r"0x[0-9a-fA-F]+"), "0x?"), (re.compile(r"\b\d+\b"), "N"),
           # numbered names (b19, v_ax0_1): the same bug names other variables; dtypes (float16) are kept
@@ -30,7 +30,7 @@ _DISPATCH = ("ObjectMutator::", "ObjectVisitor::", "DispatchNode", "::VisitStmt"
 
 def key_frames(frames: list[str], n: int = 3) -> list[str]:
     """The innermost n frame names of a crash that are neither machinery nor visitor dispatch."""
-    from ..fuzzer.crashinfo import _machinery, _name
+    from tirfuzz.fuzzer.core.crashinfo import _machinery, _name
 
     out = []
     for f in frames:

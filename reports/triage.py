@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..fuzzer.case import TestCase, load_case, save_case
-from ..fuzzer.executor import Executor, ExecutorConfig
-from ..fuzzer.result import ExecResult
-from .bug_report import write_bug_report
-from .minimize import Minimizer, signature_of
-from .repro import dump_info, verify_repro, write_repro
+from tirfuzz.fuzzer.core.case import TestCase, load_case, save_case
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.reports.bug_report import write_bug_report
+from tirfuzz.reports.minimize import Minimizer, signature_of
+from tirfuzz.reports.repro import dump_info, verify_repro, write_repro
 
 
 @dataclass
@@ -40,7 +40,7 @@ def replay(executor: Executor, case: TestCase) -> ExecResult:
 
 
 def _title(info: dict[str, Any]) -> str:
-    from .summary import bug_title
+    from tirfuzz.reports.summary import bug_title
 
     return bug_title(info)
 
@@ -79,7 +79,7 @@ class Triage:
             else:  # each bug's folder is its own: minimize and verify several at once, one executor each
                 self._parallel(ex, todo, result)
         result.bugs_after = len(self.bug_dirs())
-        from .summary import write_reports
+        from tirfuzz.reports.summary import write_reports
 
         write_reports(self.out)
         return result

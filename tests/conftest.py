@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
 
 @pytest.fixture(scope="module")

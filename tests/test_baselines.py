@@ -7,12 +7,12 @@ import random
 import subprocess
 import sys
 
-from tirfuzz.fuzzer.baseline_atheris import parse_log
-from tirfuzz.fuzzer.baseline_generate import random_case
-from tirfuzz.fuzzer.case import TestCase
-from tirfuzz.fuzzer.passes import builtin_pass_names
-from tirfuzz.fuzzer.pipeline import _parse, _precheck, default_pipeline
-from tirfuzz.mutators.program import ProgramGen
+from tirfuzz.fuzzer.baselines.atheris import parse_log
+from tirfuzz.fuzzer.baselines.generate import random_case
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.passes import builtin_pass_names
+from tirfuzz.fuzzer.execution.pipeline import _parse, _precheck, default_pipeline
+from tirfuzz.fuzzer.tir.program import ProgramGen
 
 
 def test_generated_programs_parse_and_pass_the_precheck():
@@ -73,7 +73,7 @@ def test_tzer_mode_uses_tzer_choices_only(tmp_path):
 
 def test_atheris_baseline_reports_execs_and_coverage(tmp_path):
     out = tmp_path / "a"
-    p = subprocess.run([sys.executable, "-m", "tirfuzz.fuzzer.baseline_atheris", "--out", str(out), "--time", "10",
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris", "--out", str(out), "--time", "10",
                         "--seeds", "relu_f32,add_int32", "--targets", "llvm", "--no-oracle", "--seed", "2"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr + (out / "libfuzzer" / "log.txt").read_text()[-2000:]
@@ -89,7 +89,7 @@ def test_atheris_baseline_reports_execs_and_coverage(tmp_path):
 
 
 def test_atheris_baseline_rejects_bad_input(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "tirfuzz.fuzzer.baseline_atheris", "--out", str(tmp_path / "x"),
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris", "--out", str(tmp_path / "x"),
                         "--time", "5", "--seeds", "no_such_seed"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "no_such_seed" in p.stderr

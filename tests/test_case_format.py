@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tirfuzz.fuzzer.case import CaseError, PassSpec, TestCase, load_case, save_case
+from tirfuzz.fuzzer.core.case import CaseError, PassSpec, TestCase, load_case, save_case
 
 DESIGN_EXAMPLE = {
     "format": "tirfuzz-case/1",

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import FLAT_IR
 
-from tirfuzz.fuzzer.case import PassSpec, TestCase, save_case
+from tirfuzz.fuzzer.core.case import PassSpec, TestCase, save_case
 
 
 def tirfuzz(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

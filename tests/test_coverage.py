@@ -20,8 +20,8 @@ import pytest
 tvm = pytest.importorskip("tvm")
 from tvm import te, topi  # noqa: E402
 
-from tirfuzz.fuzzer import coverage_sites as cs  # noqa: E402
-from tirfuzz.fuzzer.coverage import NativeCoverage, coverage_info_lines, find_sites  # noqa: E402
+from tirfuzz.fuzzer.execution import coverage_sites as cs  # noqa: E402
+from tirfuzz.fuzzer.execution.coverage import NativeCoverage, coverage_info_lines, find_sites  # noqa: E402
 
 CHILD_TIMEOUT_S = 150
 
@@ -331,6 +331,6 @@ def test_foreign_sigtrap_goes_to_previous_handler(tvm_sites):
 
 
 def test_pytest_process_is_not_planted():
-    from tirfuzz.fuzzer import _covtrap
+    from tirfuzz.fuzzer.execution import _covtrap
 
     assert _covtrap.state()["planted"] is False

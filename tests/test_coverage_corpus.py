@@ -10,8 +10,8 @@ from conftest import FLAT_IR
 
 from tirfuzz.corpus import list_seeds
 from tirfuzz.corpus.cases import seed_case
-from tirfuzz.fuzzer.case import TestCase
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
 
 def test_outputs_bit_identical_with_coverage_on_and_off_over_the_seed_corpus():

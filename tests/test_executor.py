@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from conftest import FLAT_IR
 
-from tirfuzz.fuzzer.case import PassSpec, TestCase
-from tirfuzz.fuzzer.pipeline import default_pipeline
+from tirfuzz.fuzzer.core.case import PassSpec, TestCase
+from tirfuzz.fuzzer.execution.pipeline import default_pipeline
 
 HANG_IR = '''@T.prim_func
 def main(A: T.Buffer((4,), "int32")):
@@ -98,7 +98,7 @@ def test_unparseable_ir_and_unknown_names_are_rejected(executor):
 
 
 def test_memory_limit_is_a_resource_outcome_not_a_crash_of_the_parent():
-    from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
     big = '''@T.prim_func
 def main(A: T.Buffer((16,), "int8")):
@@ -129,7 +129,7 @@ def main(A: T.Buffer((16,), "float16"), B: T.Buffer((16,), "float16")):
 def test_target_this_cpu_cannot_run_is_built_but_not_run(executor):
     import pytest
 
-    from tirfuzz.fuzzer.targets import runnable_here
+    from tirfuzz.fuzzer.core.targets import runnable_here
 
     cpus = ("graniterapids", "sapphirerapids", "znver5", "skylake-avx512", "znver4")
     foreign = next((f"llvm -mcpu={c}" for c in cpus if not runnable_here(f"llvm -mcpu={c}")), None)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from tirfuzz.corpus import list_seeds
 from tirfuzz.corpus.cases import seed_case
-from tirfuzz.fuzzer.case import TestCase
-from tirfuzz.fuzzer.passes import PassPool
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.mutators import Decline, MutationContext, all_mutators, mutate_case
 from tirfuzz.mutators.registry import by_name
 
@@ -69,7 +69,7 @@ def test_ir_mutant_is_well_formed_or_declined(pool, name, seed, rng_seed):
 def test_pass_config_target_mutants_stay_valid(pool, name, seed, rng_seed):
     import tvm
 
-    from tirfuzz.fuzzer.targets import check_target
+    from tirfuzz.fuzzer.core.targets import check_target
 
     case = _case(seed)
     new, info = mutate_case(case, rng_seed, pool, by_name([name]), donor=_case(seed + 1))

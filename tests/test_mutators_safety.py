@@ -9,11 +9,11 @@ import pytest
 
 from tirfuzz.corpus import list_seeds, load_seed
 from tirfuzz.corpus.cases import seed_case
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
-from tirfuzz.fuzzer.passes import PassPool
-from tirfuzz.fuzzer.pipeline import _parse
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.core.passes import PassPool
+from tirfuzz.fuzzer.execution.pipeline import _parse
 from tirfuzz.mutators import all_mutators, mutate_case
-from tirfuzz.mutators.safety import find_unsafe, make_safe
+from tirfuzz.fuzzer.tir.safety import find_unsafe, make_safe
 
 OOB = '''@T.prim_func
 def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):

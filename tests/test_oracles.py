@@ -8,8 +8,8 @@ import pytest
 
 from tirfuzz.corpus import load_seed
 from tirfuzz.corpus.cases import seed_case
-from tirfuzz.fuzzer.case import PassSpec, TestCase
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.core.case import PassSpec, TestCase
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.oracles.compare import compare_buffer, compare_outputs
 from tirfuzz.reports.signature import signature
 
@@ -109,8 +109,8 @@ def test_reading_an_internal_buffer_never_fully_written_is_filtered(swap_executo
      "    for i in range(4):\n        B[i] = t[i]", ["t"]),
 ])
 def test_internal_reads_are_proven_to_follow_their_writes(body, unproven):
-    from tirfuzz.fuzzer.pipeline import _parse
-    from tirfuzz.oracles.uninit import unproven_internal_reads
+    from tirfuzz.fuzzer.execution.pipeline import _parse
+    from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
     text = ('@T.prim_func\ndef main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):\n'
             '    t = T.alloc_buffer((4,), "float32")\n    ' + body + "\n")
@@ -121,8 +121,8 @@ def test_seeds_with_scratch_buffers_are_proven_initialized():
     """TE's blocks (init then update, spatial iterators bound to whole loops) and flattened loop nests
     (row-major i * n + j) prove their own writes."""
     from tirfuzz.corpus import seed_text
-    from tirfuzz.fuzzer.pipeline import _parse
-    from tirfuzz.oracles.uninit import unproven_internal_reads
+    from tirfuzz.fuzzer.execution.pipeline import _parse
+    from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
     for name in ("softmax_lastaxis", "layer_norm_lastaxis", "conv2d_nchw", "dense_bias", "flat_conv2d_nchw",
                  "flat_pool2d_max", "flat_depthwise_conv2d_nhwc", "exp_add_symbolic"):
@@ -163,7 +163,7 @@ def test_seeds_pass_the_oracles(executor, name):
 def test_cuda_without_a_gpu_builds_kernels_and_ptx(executor):
     """No GPU here: the cuda build gets thread bindings and CUDA codegen (and PTX when nvcc is on PATH);
     its run is skipped and listed, never compared."""
-    from tirfuzz.fuzzer.targets import cuda_device_present, nvcc_present
+    from tirfuzz.fuzzer.core.targets import cuda_device_present, nvcc_present
 
     if cuda_device_present():
         pytest.skip("a CUDA device is present: test_cuda_matches_the_cpu_reference covers it")
@@ -176,7 +176,7 @@ def test_cuda_without_a_gpu_builds_kernels_and_ptx(executor):
 
 
 def test_cuda_matches_the_cpu_reference():
-    from tirfuzz.fuzzer.targets import cuda_device_present
+    from tirfuzz.fuzzer.core.targets import cuda_device_present
 
     if not cuda_device_present():
         pytest.skip("no CUDA device on this machine")
@@ -195,7 +195,7 @@ def test_filters_file_extends_the_known_false_alarms(tmp_path):
 
     from test_executor import FP16_ERF_IR
 
-    from tirfuzz.fuzzer.case import save_case
+    from tirfuzz.fuzzer.core.case import save_case
 
     case = tmp_path / "erf.json"
     save_case(TestCase(FP16_ERF_IR), case)

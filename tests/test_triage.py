@@ -11,8 +11,8 @@ import pytest
 
 from tirfuzz.corpus import load_seed
 from tirfuzz.corpus.cases import seed_case
-from tirfuzz.fuzzer.case import PassSpec, TestCase, save_case
-from tirfuzz.fuzzer.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.core.case import PassSpec, TestCase, save_case
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.reports.minimize import Minimizer, signature_of
 from tirfuzz.reports.repro import verify_repro, write_repro
 
@@ -119,7 +119,7 @@ def test_triage_and_replay_cli(plugin, tmp_path):
 
 def test_roundtrip_signature_ignores_the_loops_around_the_block():
     """Removing loops above the mismatching block keeps a round-trip bug's signature; another place differs."""
-    from tirfuzz.fuzzer.result import ExecResult
+    from tirfuzz.fuzzer.core.result import ExecResult
     from tirfuzz.reports.signature import signature
 
     def rt(path: str) -> str:
@@ -146,7 +146,7 @@ def test_masks_numbered_names_but_keeps_dtypes():
 
 def test_codegen_miscompilations_are_told_apart_by_the_wrong_values():
     """No pass names a codegen bug, so the dtype of the differing buffer (and NaN/Inf on one side) does."""
-    from tirfuzz.fuzzer.result import ExecResult
+    from tirfuzz.fuzzer.core.result import ExecResult
     from tirfuzz.reports.signature import signature
 
     def misc(culprit: str, dtype: str, non_finite: bool = False) -> str:

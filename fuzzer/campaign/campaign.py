@@ -9,12 +9,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from ..oracles.ub import explains_internal_error
-from .case import TestCase
-from .executor import Executor, ExecutorConfig
-from .result import BUG_OUTCOMES, ExecResult
-from .schedule import Entry, JointPolicy, PowerSchedule, UniformSchedule
-from .store import CampaignDir, case_id
+from tirfuzz.oracles.ub import explains_internal_error
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.core.result import BUG_OUTCOMES, ExecResult
+from tirfuzz.fuzzer.campaign.powerschedule import Entry, JointPolicy, PowerSchedule, UniformSchedule
+from tirfuzz.fuzzer.campaign.store import CampaignDir, case_id
 
 # A case counts as new only when it reaches at least this many blocks no case reached before (a
 # handful is rarely worth its slot). Runs are repeatable (see forkserver.py and wire.py), so same --seed, same corpus.
@@ -141,12 +141,12 @@ class Campaign:
             return {}
 
     def _seed_cases(self) -> list[tuple[str, TestCase]]:
-        from ..corpus import list_seeds, load_seed
-        from ..corpus.cases import seed_case
-        from .case import PassSpec
+        from tirfuzz.corpus import list_seeds, load_seed
+        from tirfuzz.corpus.cases import seed_case
+        from tirfuzz.fuzzer.core.case import PassSpec
 
         if self.config.corpus_dir:
-            from .merge import read_cases
+            from tirfuzz.fuzzer.campaign.distill import read_cases
 
             kept, bad = read_cases(Path(self.config.corpus_dir))
             for line in bad:
@@ -206,7 +206,7 @@ class Campaign:
         if "ir" in kinds:  # the child loads these instead of parsing the TVMScript again
             spec["ir_json"], spec["donor_json"] = self.ir_json.get(entry.id), self.ir_json.get(donor_id)
         if self.config.mode == "tzer":
-            from ..mutators.registry import TZER_MUTATORS
+            from tirfuzz.mutators.registry import TZER_MUTATORS
 
             spec["mutators"] = list(TZER_MUTATORS)
         return entry, kinds, spec
@@ -266,7 +266,7 @@ class Campaign:
             self.ir_json[entry.id] = res.ir_json
 
     def _save_bug(self, res: ExecResult, case: TestCase, parent: str | None) -> None:
-        from ..reports.signature import signature
+        from tirfuzz.reports.signature import signature
 
         sig = signature(res)
         info = self.bugs.get(sig)
@@ -343,7 +343,7 @@ def config_record(config: CampaignConfig, executor_info: dict[str, Any] | None =
     import tvm
     import tvm_ffi
 
-    from .. import __version__
+    from tirfuzz import __version__
 
     rec = {"config": asdict(config), "versions": {"tirfuzz": __version__, "tvm": tvm.__version__,
                                                    "tvm_ffi": tvm_ffi.__version__, "python": platform.python_version()},

@@ -1,7 +1,7 @@
 """Several workers on one campaign: one corpus, one coverage map and one bug set.
 
 `fuzz --jobs N` runs N local workers (fork servers on this machine); `fuzz --ray` runs workers as Ray
-actors on a cluster (fuzzer/ray_workers.py). Either way a driver thread per worker asks the campaign
+actors on a cluster (fuzzer/campaign/ray_workers.py). Either way a driver thread per worker asks the campaign
 for the next mutation, hands it to its worker and gives the result back; the campaign's state
 (schedule, corpus, bugs, stats) is touched only under one lock. Each worker reports the sites its case
 reached first *for it*; the runner keeps the union, counts as new only what no worker reached before,
@@ -19,10 +19,10 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from .campaign import Campaign
-from .case import TestCase
-from .executor import Executor, ExecutorConfig
-from .result import ExecResult
+from tirfuzz.fuzzer.campaign.campaign import Campaign
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.core.result import ExecResult
 
 
 class WorkerLost(RuntimeError):

@@ -10,13 +10,13 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable
 
-from ..oracles.filters import FILTERS, PRECONDITIONS, classify_error
-from .case import PassSpec, TestCase
-from .crashinfo import frames_from_exception, top_frame
-from .inputs import make_args
-from .passes import PassError, PassPool
-from .result import ExecResult
-from .targets import TargetError, check_target, make_target, nvcc_present, runnable_here
+from tirfuzz.oracles.filters import FILTERS, PRECONDITIONS, classify_error
+from tirfuzz.fuzzer.core.case import PassSpec, TestCase
+from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
+from tirfuzz.fuzzer.core.inputs import make_args
+from tirfuzz.fuzzer.core.passes import PassError, PassPool
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.core.targets import TargetError, check_target, make_target, nvcc_present, runnable_here
 
 # Passes without which a module cannot be turned into runnable code, in default-pipeline order.
 # The build adds each one the case's own sequence does not name (by name, arguments ignored).
@@ -191,7 +191,7 @@ def cuda_to_ptx(device_modules: list, target: str) -> int:
     emitted is a codegen bug. Returns the PTX bytes made."""
     from tvm.support import nvcc
 
-    from .targets import parse_target
+    from tirfuzz.fuzzer.core.targets import parse_target
 
     sm = (parse_target(target).get("arch") or "sm_80").removeprefix("sm_")
     arch = ["-gencode", f"arch=compute_{sm},code=sm_{sm}"]  # explicit: nvcc would ask the (absent) GPU
@@ -270,7 +270,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         result.ir_json = tvm.ir.save_json(mod)
     funcs = entry_functions(mod)
     if oracle:
-        from ..oracles.roundtrip import check_roundtrip
+        from tirfuzz.oracles.roundtrip import check_roundtrip
 
         problem = stages.run("roundtrip:parsed", None, lambda: check_roundtrip(mod))
         if problem:
@@ -315,7 +315,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         if want_outputs:
             result.outputs[target] = outs
     if oracle:
-        from ..oracles.differential import check
+        from tirfuzz.oracles.differential import check
 
         verdict = check(case, mod, funcs, builds, compiler(mod, case, pool), default_pipeline(), stages.run)
         result.oracle = asdict(verdict)

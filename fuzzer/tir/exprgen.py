@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .tree import Scope, dtype_of, tvm_mod
+from tirfuzz.fuzzer.tir.tree import Scope, dtype_of, tvm_mod
 
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..mutators.program import ProgramGen
-from .campaign import Campaign
-from .case import TestCase
-from .pipeline import default_pipeline
-from .result import ExecResult
-from .schedule import Entry
-from .store import case_id
+from tirfuzz.fuzzer.tir.program import ProgramGen
+from tirfuzz.fuzzer.campaign.campaign import Campaign
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.execution.pipeline import default_pipeline
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.campaign.powerschedule import Entry
+from tirfuzz.fuzzer.campaign.store import case_id
 
 MAX_PASS_MUTATIONS = 6
 
@@ -34,8 +34,8 @@ class NamesPool:
 
 def random_case(rng: random.Random, gen: ProgramGen, pass_names: list[str], targets: list[str]) -> TestCase:
     """A new program under a randomly mutated default pipeline, with a random input seed."""
-    from ..mutators.base import mutate_case
-    from ..mutators.passes import pass_mutators
+    from tirfuzz.mutators.base import mutate_case
+    from tirfuzz.mutators.passes import pass_mutators
 
     prog = gen.program()
     extra: dict[str, Any] = {"generated": {"kind": prog.kind, "stmts": prog.stmts}, "safe": not prog.risks}

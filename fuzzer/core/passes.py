@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .case import PassSpec
+from tirfuzz.fuzzer.core.case import PassSpec
 
 NAMESPACES = ("tirx.transform", "s_tir.transform")
 # Callables in those modules that are not passes over a module by name alone.
@@ -96,7 +96,7 @@ class PassPool:
         ctor = getattr(_namespace(ns), short)
         args = list(spec.args)
         if short == "BindTarget" and args and isinstance(args[0], (str, dict)):
-            from .targets import make_target
+            from tirfuzz.fuzzer.core.targets import make_target
 
             args[0] = make_target(args[0])
         return ctor(*args)

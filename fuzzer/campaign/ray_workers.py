@@ -3,7 +3,7 @@
 The driver (the `tirfuzz fuzz` process) keeps the campaign: schedule, corpus, coverage map, bugs and
 the campaign directory, exactly as with --jobs. Each actor owns an Executor (its own fork server and
 coverage map) on its node and runs the mutations the driver sends it; results (mutant, outcome, new
-coverage sites) come back to the driver, which merges them (fuzzer/parallel.py). Coverage sites are
+coverage sites) come back to the driver, which merges them (fuzzer/campaign/parallel.py). Coverage sites are
 indices into the compiler library's block table, so every node must run the same TVM wheel: an actor
 whose libtvm build-id differs from the driver's is refused. Every node needs tirfuzz installed in the
 Python that runs its Ray workers. Ray is an optional extra: `pip install "tirfuzz[ray]"`.
@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from .campaign import Campaign
-from .case import TestCase
-from .executor import ExecutorConfig
-from .parallel import LocalWorker, WorkerLost
-from .result import ExecResult
+from tirfuzz.fuzzer.campaign.campaign import Campaign
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.execution.executor import ExecutorConfig
+from tirfuzz.fuzzer.campaign.parallel import LocalWorker, WorkerLost
+from tirfuzz.fuzzer.core.result import ExecResult
 
 START_TIMEOUT_S = 300.0   # an actor that cannot start its fork server in this long is a failed start
 
@@ -72,7 +72,7 @@ class _ExecutorActor:
     """The body of a Ray actor: one local worker (fork server) on the actor's node."""
 
     def __init__(self, config: dict[str, Any]):
-        from .executor import Executor
+        from tirfuzz.fuzzer.execution.executor import Executor
 
         self.worker = LocalWorker(Executor(ExecutorConfig(**config)), "actor")
         self.info = self.worker.executor.start()

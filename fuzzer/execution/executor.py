@@ -8,9 +8,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import wire
-from .case import TestCase
-from .result import ExecResult
+from tirfuzz.fuzzer.execution import wire
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.result import ExecResult
 
 
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -68,7 +68,7 @@ class Executor:
         from_srv_r, from_srv_w = os.pipe()
         env = dict(os.environ, **DETERMINISTIC_ENV, **self.config.env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tirfuzz.fuzzer.forkserver", str(to_srv_r), str(from_srv_w)],
+            [sys.executable, "-m", "tirfuzz.fuzzer.execution.forkserver", str(to_srv_r), str(from_srv_w)],
             pass_fds=(to_srv_r, from_srv_w), stdin=subprocess.DEVNULL, start_new_session=True, env=env,
             preexec_fn=_no_aslr)
         os.close(to_srv_r)

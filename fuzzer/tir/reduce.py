@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..mutators.tree import Site, collect, deleted_stmt, dtype_of, rewrite, substitute, tvm_mod, with_fields
+from tirfuzz.fuzzer.tir.tree import Site, collect, deleted_stmt, dtype_of, rewrite, substitute, tvm_mod, with_fields
 
 DECLARATIONS = ("Bind", "AllocBuffer", "DeclBuffer")
 
@@ -97,7 +97,7 @@ def _drop_param(mod, func: str, param: str):
 
 def ub_risks(mod) -> list[str]:
     """What the safety prover cannot rule out in the module ("oob", "div"); empty when it proves it safe."""
-    from ..mutators.safety import find_unsafe
+    from tirfuzz.fuzzer.tir.safety import find_unsafe
 
     bad, _ = find_unsafe(mod)
     return [r for r, hit in (("oob", any(not a.divisor for a in bad)), ("div", any(a.divisor for a in bad))) if hit]
@@ -144,7 +144,7 @@ def candidates(mod) -> list[Reduction]:
 
 def reduce_text(ir: str, k: int) -> tuple[str | None, dict[str, Any]]:
     """The module of `ir` with its k-th reduction applied, as TVMScript; None when k is past the last."""
-    from ..fuzzer.pipeline import _parse
+    from tirfuzz.fuzzer.execution.pipeline import _parse
 
     mod = _parse(ir)
     cands = candidates(mod)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from .irutil import (call_name, dtype_of, free_vars, internal_writers, is_buffer, refresh_regions,  # noqa: F401
-                     substitute, tvm_mod, with_fields, written_buffers_with_views)
+from tirfuzz.fuzzer.tir.irutil import call_name, dtype_of, free_vars, internal_writers, is_buffer, refresh_regions, substitute, tvm_mod, with_fields, written_buffers_with_views
 
 CONTROL_ROLES = frozenset({"cond", "loop-min", "loop-extent", "loop-step", "predicate", "iter-value"})
 # Calls whose arguments are addresses, types or names, never ordinary values.

@@ -1,6 +1,6 @@
 """The fork server: imports TVM once, then runs each case in a forked child with limits.
 
-Started by `Executor` as `python -m tirfuzz.fuzzer.forkserver IN_FD OUT_FD`. A child that
+Started by `Executor` as `python -m tirfuzz.fuzzer.execution.forkserver IN_FD OUT_FD`. A child that
 segfaults, aborts, hangs or runs out of memory is reaped here; the server carries on.
 
 Children are forked by a zygote, a process forked once from the warmed-up server that does nothing
@@ -30,11 +30,11 @@ import time
 import traceback
 from typing import Any
 
-from . import wire
-from .case import TestCase
-from .crashinfo import frames_from_stderr, top_frame
-from .pipeline import run_case
-from .result import ExecResult
+from tirfuzz.fuzzer.execution import wire
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.crashinfo import frames_from_stderr, top_frame
+from tirfuzz.fuzzer.execution.pipeline import run_case
+from tirfuzz.fuzzer.core.result import ExecResult
 
 STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
 _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
@@ -51,18 +51,18 @@ class ForkServer:
     def __init__(self, options: dict[str, Any], server_fds: tuple[int, ...] = ()):
         import tvm  # noqa: F401  (the point of a fork server: import once)
 
-        from .passes import PassPool
+        from tirfuzz.fuzzer.core.passes import PassPool
 
         self.options = options
         self.server_fds = server_fds  # the executor's pipes: children close them
         self.pool = PassPool(options.get("plugins", ()))
-        from ..oracles.filters import load_filters
+        from tirfuzz.oracles.filters import load_filters
 
         self.filters = load_filters(options.get("filters", ()))
         self._preload_modules()
         self.coverage = None
         if options.get("coverage"):
-            from .coverage import NativeCoverage
+            from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 
             self.coverage = NativeCoverage(scope=options["coverage"], granularity=options.get("granularity", "block"),
                                            progress=False)
@@ -84,8 +84,10 @@ class ForkServer:
     @staticmethod
     def _preload_modules() -> None:
         """Import what children use once, here: mutators and oracles (children would each import them)."""
-        from ..mutators.registry import all_mutators
-        from ..oracles import differential, roundtrip, ub  # noqa: F401
+        from tirfuzz.mutators.registry import all_mutators
+        from tirfuzz.oracles import differential
+        from tirfuzz.oracles import roundtrip
+        from tirfuzz.oracles import ub  # noqa: F401
 
         all_mutators()
 
@@ -256,8 +258,8 @@ class ForkServer:
 
     def _mutate(self, case: TestCase, spec: dict[str, Any], w: int) -> TestCase | None:
         """Apply one mutation in the child (it parses the IR); tell the server what came out."""
-        from ..mutators.base import mutate_case
-        from ..mutators.registry import all_mutators
+        from tirfuzz.mutators.base import mutate_case
+        from tirfuzz.mutators.registry import all_mutators
 
         wire.send(w, ("stage", "mutate", None))
         if "reduce" in spec:  # the minimizer: the k-th smaller variant of the IR
@@ -288,7 +290,7 @@ class ForkServer:
     def _reduce(case: TestCase, k: int, w: int) -> TestCase | None:
         from dataclasses import replace
 
-        from ..reports.reduce import reduce_text
+        from tirfuzz.fuzzer.tir.reduce import reduce_text
 
         text, info = reduce_text(case.ir, k)
         new = None

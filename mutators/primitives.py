@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Decline, MutationContext, MutationOutcome, Mutator
-from .tree import tvm_mod
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
+from tirfuzz.fuzzer.tir.tree import tvm_mod
 
 ATTEMPTS = 4  # primitives tried before declining (each raises ScheduleError when its checks fail)
 MAX_VECTOR = 64
@@ -158,7 +158,7 @@ class _Prims:
         return {"swap": [i, j]}
 
     def parallel(self):
-        from .loops import PARALLEL, _contains_kind
+        from tirfuzz.mutators.loops import PARALLEL, _contains_kind
 
         block = self.block()
         lp = self.loop(block)

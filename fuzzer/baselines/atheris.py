@@ -8,7 +8,7 @@ coverage. The feedback is TVM's coverage itself: one atheris counter is reserved
 `atheris._trace_branch`, so libFuzzer keeps exactly the inputs that reach new blocks of libtvm. No Python
 code is instrumented.
 
-    python -m tirfuzz.fuzzer.baseline_atheris --out DIR --time 30m [--seed S] [--seeds a,b] [--targets llvm,c]
+    python -m tirfuzz.fuzzer.baselines.atheris --out DIR --time 30m [--seed S] [--seeds a,b] [--targets llvm,c]
 
 OUT holds what a campaign holds (campaign.json, stats.jsonl, state.json, coverage.npy, bugs/), plus
 libfuzzer/corpus/ (libFuzzer's corpus: the seeds' text and every input it kept) and libfuzzer/log.txt
@@ -32,11 +32,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .campaign import Campaign, CampaignConfig, config_record, parse_duration
-from .case import TestCase
-from .result import ExecResult
-from .schedule import Entry
-from .store import CampaignDir, StoreError
+from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record, parse_duration
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.campaign.powerschedule import Entry
+from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
 
 MODE = "libfuzzer"
 CORPUS = "libfuzzer/corpus"
@@ -101,7 +101,7 @@ class AtherisCampaign(Campaign):
 
     def open(self, resume: bool = False) -> None:
         """Start the executor (coverage planted); libFuzzer runs the seeds itself."""
-        from .executor import Executor, ExecutorConfig
+        from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
         c = self.config
         self.executor = Executor(ExecutorConfig(timeout_s=c.timeout_s, memory_mb=c.memory_mb, coverage=c.coverage,
@@ -113,7 +113,7 @@ class AtherisCampaign(Campaign):
         """One atheris counter per coverage site, contiguous; returns how many."""
         import atheris
 
-        from .coverage import find_sites
+        from tirfuzz.fuzzer.execution.coverage import find_sites
 
         self.offsets, _ = find_sites(self.config.coverage, "block", progress=False)
         n = len(self.offsets)
@@ -136,7 +136,7 @@ class AtherisCampaign(Campaign):
         import atheris
         import numpy as np
 
-        from .pipeline import default_pipeline
+        from tirfuzz.fuzzer.execution.pipeline import default_pipeline
 
         if self.seed_blocks is None and data and data not in self.seed_texts:
             self.seed_blocks = self.cov_blocks  # libFuzzer's first mutant: the seeds are done
@@ -173,8 +173,8 @@ class AtherisCampaign(Campaign):
 
 
 def _config(args: argparse.Namespace, out: Path) -> CampaignConfig:
-    from ..corpus import load_seed
-    from .targets import TargetError, check_target
+    from tirfuzz.corpus import load_seed
+    from tirfuzz.fuzzer.core.targets import TargetError, check_target
 
     if args.time <= 0:
         raise BaselineError(f"--time {args.time_text!r}: must be more than 0 seconds")
@@ -203,7 +203,7 @@ def _duration(text: str) -> float:
 
 def prepare(args: argparse.Namespace) -> tuple[CampaignConfig, CampaignDir]:
     """Check the arguments, create OUT with campaign.json and libFuzzer's seed corpus (the seeds' text)."""
-    from ..corpus import list_seeds, load_seed, seed_text
+    from tirfuzz.corpus import list_seeds, load_seed, seed_text
 
     out = Path(args.out)
     config = _config(args, out)
@@ -267,7 +267,7 @@ def finish(out: Path, code: int, log_text: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tirfuzz.fuzzer.baseline_atheris", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m tirfuzz.fuzzer.baselines.atheris", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=False, help="campaign directory (must not hold a campaign)")
     ap.add_argument("--time", dest="time_text", default="60", help="wall time: 120, 90s, 10m, 2h")
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     log_path = out / LOG
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tirfuzz.fuzzer.baseline_atheris", "--worker", str(out)],
+        proc = subprocess.Popen([sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris", "--worker", str(out)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             code = proc.wait(timeout=config.time_s + config.timeout_s * 6 + 120)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from .case import CaseError, TestCase
+from tirfuzz.fuzzer.core.case import CaseError, TestCase
 
 BASELINE_FORMAT = "tirfuzz-baseline/1"
 
@@ -39,7 +39,7 @@ class Baseline:
         return Baseline(doc["bugs"])
 
     def save(self, path: Path) -> None:
-        from .case import atomic_write
+        from tirfuzz.fuzzer.core.case import atomic_write
 
         atomic_write(path, json.dumps({"format": BASELINE_FORMAT, "bugs": self.bugs}, indent=1, sort_keys=True) + "\n")
 
@@ -60,7 +60,7 @@ class Verdict:
 
 def replay_baseline(executor, baseline: Baseline) -> tuple[list[str], list[str]]:
     """(still reproducing, fixed) among the baseline's bugs, by rerunning each one's case."""
-    from ..reports.minimize import signature_of
+    from tirfuzz.reports.minimize import signature_of
 
     still, fixed = [], []
     for sig, bug in sorted(baseline.bugs.items()):
@@ -83,7 +83,7 @@ def judge(found: dict[str, dict[str, Any]], baseline: Baseline, still: list[str]
 def updated_baseline(found: dict[str, dict[str, Any]], cases: dict[str, TestCase], baseline: Baseline,
                      still: list[str]) -> Baseline:
     """Every bug found tonight plus the baseline's bugs that still reproduce."""
-    from ..reports.summary import bug_title
+    from tirfuzz.reports.summary import bug_title
 
     out = {s: baseline.bugs[s] for s in still if s in baseline.bugs}
     for sig, info in found.items():
@@ -95,7 +95,7 @@ def updated_baseline(found: dict[str, dict[str, Any]], cases: dict[str, TestCase
 
 def junit_xml(verdict: Verdict, found: dict[str, dict[str, Any]], baseline: Baseline, out_dir: str) -> str:
     """One <testcase> per signature: new ones fail, known and fixed ones pass (JUnit XML, Jenkins schema)."""
-    from ..reports.summary import bug_title
+    from tirfuzz.reports.summary import bug_title
 
     cases = []
     for sig in verdict.new:
@@ -125,7 +125,7 @@ def junit_xml(verdict: Verdict, found: dict[str, dict[str, Any]], baseline: Base
 
 def step_summary(verdict: Verdict, found: dict[str, dict[str, Any]], stats: dict[str, Any], out_dir: str) -> str:
     """The Markdown a GitHub Actions job shows ($GITHUB_STEP_SUMMARY)."""
-    from ..reports.summary import bug_title
+    from tirfuzz.reports.summary import bug_title
 
     head = "new bugs found" if verdict.new else "no new bugs"
     lines = [f"## tirfuzz: {head}", "",

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .case import CaseError, TestCase, load_case, save_case
-from .executor import Executor, ExecutorConfig
-from .campaign import MIN_NEW_BLOCKS
-from .store import case_id
+from tirfuzz.fuzzer.core.case import CaseError, TestCase, load_case, save_case
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.campaign.campaign import MIN_NEW_BLOCKS
+from tirfuzz.fuzzer.campaign.store import case_id
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .generate import BINARY_FLOAT, UNARY_FLOAT, bits, dkind
+from tirfuzz.fuzzer.tir.exprgen import BINARY_FLOAT, UNARY_FLOAT, bits, dkind
 
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 FLOAT_DTYPES = ("float32", "float64", "float16")

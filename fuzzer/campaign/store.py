@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .case import CaseError, TestCase, atomic_write
-from .schedule import Entry
+from tirfuzz.fuzzer.core.case import CaseError, TestCase, atomic_write
+from tirfuzz.fuzzer.campaign.powerschedule import Entry
 
 
 class StoreError(RuntimeError):

@@ -1,0 +1,1 @@
+"""Execution: the executor, its fork server and wire format, the staged pipeline, native coverage."""

@@ -1,0 +1,1 @@
+"""TIR analysis and construction: tree walking, expression and program generation, safety proofs, reductions."""
