@@ -11,6 +11,46 @@ from rich.console import Console
 from rich.table import Table
 
 from tirfuzz.fuzzer.core.case import CaseError, PassSpec, TestCase, load_case
+from tirfuzz.fuzzer.execution.executor import ExecutorConfig
+from tirfuzz.fuzzer.core.targets import TargetError, check_target
+from tirfuzz.oracles.filters import FilterError, load_filters
+from tirfuzz.fuzzer.core.passes import PassError, PassPool
+from tirfuzz.fuzzer.core.passes import PassError
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
+from rich.progress import Progress
+from tirfuzz.corpus import list_seeds
+from tirfuzz.corpus.cases import seed_case
+from tirfuzz.fuzzer.execution.executor import Executor
+from tirfuzz import __version__
+from tirfuzz.fuzzer.core.targets import cuda_device_present
+from tirfuzz.fuzzer.execution.coverage import coverage_info_lines, find_sites
+from tirfuzz.corpus import load_seed
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.campaign.campaign import parse_duration
+from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record
+from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
+from tirfuzz.fuzzer.execution.executor import ExecutorError
+from tirfuzz.reports.triage import Triage
+from tirfuzz.fuzzer.core.case import save_case
+from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
+from tirfuzz.reports.minimize import Minimizer
+from tirfuzz.reports.minimize import signature_of
+from tirfuzz.reports.summary import write_reports
+import os
+import time as _t
+from tirfuzz.fuzzer.core.case import load_case as _load
+from tirfuzz.reports.ci import Baseline, BaselineError, judge, junit_xml, replay_baseline, step_summary, updated_baseline
+from tirfuzz.fuzzer.core.case import read_cases
+from tirfuzz.fuzzer.campaign.distill import minimize_corpus, write_corpus
+from tirfuzz.fuzzer.campaign.parallel import ParallelRunner
+from tirfuzz.fuzzer.campaign.ray_workers import RayPool, RayUnavailable, connect
+from tirfuzz.fuzzer.campaign.parallel import WorkerLost
+from tirfuzz.fuzzer.campaign.ray_workers import RayUnavailable
+from tirfuzz.fuzzer.campaign.status import StatusScreen
+from tirfuzz.fuzzer.campaign.store import StoreError
+from tirfuzz.corpus.generate import regenerate
+from tirfuzz.fuzzer.baselines.generate import GenerateCampaign as Campaign
+from tirfuzz.fuzzer.campaign.parallel import ParallelRunner, local_workers
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # piped output: do not truncate names
 err_console = Console(stderr=True)
@@ -27,17 +67,13 @@ class Fail(click.ClickException):
 
 
 def _executor_config(timeout: float, memory_mb: int, plugins: tuple[str, ...], coverage: str | None = None,
-                     filters: tuple[str, ...] = ()):
-    from tirfuzz.fuzzer.execution.executor import ExecutorConfig
-
+                     filters: tuple[str, ...] = (), jobs: tuple = ()):
     return ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=tuple(plugins), coverage=coverage,
-                          filters=tuple(filters))
+                          filters=tuple(filters), jobs=jobs)
 
 
 def _targets(text: str) -> list[str]:
     """The comma-separated targets of an option, each checked (an unknown one: one line, exit 2)."""
-    from tirfuzz.fuzzer.core.targets import TargetError, check_target
-
     names = [t.strip() for t in text.split(",") if t.strip()]
     try:
         for t in names:
@@ -49,8 +85,6 @@ def _targets(text: str) -> list[str]:
 
 def _check_filters(filters: tuple[str, ...]) -> list[str]:
     """Absolute paths of extra filters files, each loaded once here (a bad one: one line, exit 2)."""
-    from tirfuzz.oracles.filters import FilterError, load_filters
-
     try:
         load_filters(filters)
     except FilterError as e:
@@ -62,8 +96,6 @@ FILTERS_HELP = "Extra known-false-alarm filters (TOML, the format of oracles/fil
 
 
 def _pool(plugins: tuple[str, ...]):
-    from tirfuzz.fuzzer.core.passes import PassError, PassPool
-
     try:
         return PassPool(plugins)
     except PassError as e:
@@ -72,9 +104,6 @@ def _pool(plugins: tuple[str, ...]):
 
 def validate_case(case: TestCase, pool) -> None:
     """Raise Fail naming the first unknown pass or target (checked without parsing the IR)."""
-    from tirfuzz.fuzzer.core.passes import PassError
-    from tirfuzz.fuzzer.core.targets import TargetError, check_target
-
     try:
         for t in case.targets:
             check_target(t)
@@ -114,8 +143,6 @@ def run(case_file: Path, as_json: bool, timeout: float, memory_mb: int, plugins:
     Exit code: 0 ok or rejected, 1 a bug outcome (crash, hang, internal-error, miscompilation,
     roundtrip), 2 bad input.
     """
-    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
-
     try:
         case = load_case(case_file)
     except CaseError as e:
@@ -166,13 +193,7 @@ def _print_result(res) -> None:
 @click.option("--timeout", default=60.0, show_default=True, help="Per-seed limit for --check, seconds.")
 def seeds(check: bool, regen: bool, targets: str, as_json: bool, timeout: float) -> None:
     """List, check or regenerate the built-in seed corpus (TVMScript files in corpus/seeds/)."""
-    from rich.progress import Progress
-
-    from tirfuzz.corpus import list_seeds
-
     if regen:
-        from tirfuzz.corpus.generate import regenerate
-
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("generating seeds", total=None)
             made = regenerate(progress=lambda name: bar.update(task, advance=1, description=name))
@@ -190,12 +211,6 @@ def seeds(check: bool, regen: bool, targets: str, as_json: bool, timeout: float)
 
 
 def _check_seeds(all_seeds, target_list: list[str], as_json: bool, timeout: float) -> None:
-    from rich.progress import Progress
-
-    from tirfuzz.corpus.cases import seed_case
-    from tirfuzz.fuzzer.execution.executor import Executor
-    from tirfuzz.fuzzer.core.targets import TargetError, check_target
-
     try:
         for t in target_list:
             check_target(t)
@@ -235,8 +250,6 @@ def version(as_json: bool) -> None:
     import tvm
     import tvm_ffi
 
-    from tirfuzz import __version__
-    from tirfuzz.fuzzer.core.targets import cuda_device_present
 
     info = tvm.support.libinfo()
     out = {"tirfuzz": __version__, "tvm": tvm.__version__, "tvm_ffi": tvm_ffi.__version__,
@@ -268,8 +281,6 @@ def coverage(inputs: tuple[str, ...], show_info: bool, scope: str, granularity: 
     and how many of those no input before it hit. The first use discovers the sites (a minute or
     two, with a progress bar) and caches them per library build-id.
     """
-    from tirfuzz.fuzzer.execution.coverage import coverage_info_lines, find_sites
-
     if show_info:
         find_sites(scope, granularity, progress=True)  # discover (and cache) the asked-for set if needed
         for line in coverage_info_lines():
@@ -285,9 +296,6 @@ def coverage(inputs: tuple[str, ...], show_info: bool, scope: str, granularity: 
 
 def _case_or_seed(name: str, targets: str) -> TestCase:
     """A case file path, or the name of a built-in seed under the default pipeline."""
-    from tirfuzz.corpus import load_seed
-    from tirfuzz.corpus.cases import seed_case
-
     if name.endswith(".json") or Path(name).exists():
         try:
             return load_case(name)
@@ -300,8 +308,6 @@ def _case_or_seed(name: str, targets: str) -> TestCase:
 
 
 def _coverage_table(names, cases, scope: str, granularity: str, as_json: bool, timeout: float) -> None:
-    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
-
     seen: set[int] = set()
     t = Table("input", "outcome", "blocks", "new", "ms")
     for name, case in zip(names, cases):
@@ -331,8 +337,6 @@ def passes() -> None:
 
 def _duration(text: str | None) -> float | None:
     """'90', '90s', '10m', '2h' -> seconds."""
-    from tirfuzz.fuzzer.campaign.campaign import parse_duration
-
     if text is None:
         return None
     try:
@@ -377,14 +381,9 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     child, runs it for every target, keeps it if it reached new blocks of TVM's compiler library, and
     saves bugs as found in OUT/bugs/<signature>/. Ctrl-C stops cleanly; --resume continues.
     """
-    from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record
-    from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
-
     if resume and out is None:
         raise Fail("--resume needs --out DIR (the campaign to continue)")
     if out is None:
-        import time as _t
-
         out = f"tirfuzz-out/{_t.strftime('%Y%m%d-%H%M%S')}"
     store = CampaignDir(out)
     if resume:
@@ -402,8 +401,6 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         _pool(plugins)  # a plugin that fails to import: one line, exit 2
         names = [n.strip() for n in seed_names.split(",")] if seed_names else None
         if names:
-            from tirfuzz.corpus import load_seed
-
             for n in names:
                 try:
                     load_seed(n)
@@ -420,7 +417,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     except StoreError as e:
         raise Fail(str(e)) from None
     if config.mode == "generate":
-        from tirfuzz.fuzzer.baselines.generate import GenerateCampaign as Campaign
+        pass
     campaign = Campaign(config, store)
     interrupted = _drive(campaign, out, resume, workers)
     row = campaign.stats_row()
@@ -442,9 +439,6 @@ def triage(out: Path, budget: float, no_minimize: bool, jobs: int) -> None:
     A reproducer is "verified" only when, run alone in a fresh Python process where tirfuzz cannot be
     imported, it shows the same symptom.
     """
-    from tirfuzz.fuzzer.execution.executor import ExecutorError
-    from tirfuzz.reports.triage import Triage
-
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
     try:
@@ -468,10 +462,6 @@ def triage(out: Path, budget: float, no_minimize: bool, jobs: int) -> None:
 @click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `run`.")
 def minimize(case_file: Path, out_file: Path | None, budget: float, timeout: float, plugins: tuple[str, ...]) -> None:
     """Shrink a failing case (passes first, then the IR) while its bug signature stays the same."""
-    from tirfuzz.fuzzer.core.case import save_case
-    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
-    from tirfuzz.reports.minimize import Minimizer
-
     try:
         case = load_case(case_file)
     except CaseError as e:
@@ -479,7 +469,7 @@ def minimize(case_file: Path, out_file: Path | None, budget: float, timeout: flo
     validate_case(case, _pool(plugins))
     out_file = out_file or case_file.with_suffix(".min.json")
     try:
-        with Executor(_executor_config(timeout, 4096, plugins)) as ex:
+        with Executor(_executor_config(timeout, 4096, plugins, jobs=(REDUCE_JOB,))) as ex:
             m = Minimizer(ex, budget, on_progress=lambda phase, done, total: None).minimize(case)
     except ExecutorError as e:
         raise Fail(f"executor: {e}") from None
@@ -499,9 +489,6 @@ def replay(paths: tuple[Path, ...], timeout: float, plugins: tuple[str, ...]) ->
     A bug folder reproduces when its case gives the same signature as its folder name; a case file when
     it shows any bug. Exit code 0 when all reproduce, 1 otherwise.
     """
-    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
-    from tirfuzz.reports.minimize import signature_of
-
     items: list[tuple[Path, TestCase, str | None]] = []
     for p in paths:
         f = p / "case.json" if p.is_dir() else p
@@ -528,8 +515,6 @@ def replay(paths: tuple[Path, ...], timeout: float, plugins: tuple[str, ...]) ->
               help="Which files to write (default: all three).")
 def report(out: Path, formats: tuple[str, ...]) -> None:
     """Write the campaign report of OUT into OUT/reports/ (index.html, summary.md, summary.json)."""
-    from tirfuzz.reports.summary import write_reports
-
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
     for path in write_reports(out, formats or ("html", "md", "json")):
@@ -561,15 +546,6 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
     Writes the JUnit XML (--junit), a Markdown summary to $GITHUB_STEP_SUMMARY when set, and the
     campaign directory (--out) to keep as an artifact.
     """
-    import os
-    import time as _t
-
-    from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record
-    from tirfuzz.fuzzer.core.case import load_case as _load
-    from tirfuzz.reports.ci import Baseline, BaselineError, judge, junit_xml, replay_baseline, step_summary, updated_baseline
-    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorError
-    from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
-
     known = Baseline()
     if baseline is not None and (baseline.exists() or not update_baseline):
         try:
@@ -611,8 +587,6 @@ def ci(time_, out, baseline, update_baseline, junit, seed, targets, seed_names, 
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
             fh.write(summary)
     if corpus_dir is not None:
-        from tirfuzz.fuzzer.campaign.distill import minimize_corpus, read_cases, write_corpus
-
         entries, _ = read_cases(Path(out) / "corpus")
         merged = minimize_corpus(entries, _executor_config(config.timeout_s, 4096, plugins, "tvm", tuple(config.filters)))
         write_corpus(merged.kept, corpus_dir)
@@ -644,9 +618,6 @@ def corpus() -> None:
 @click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), help="As for `run`.")
 def corpus_minimize(folder: Path, out_dir: Path | None, timeout: float, plugins: tuple[str, ...]) -> None:
     """Keep the fewest cases that reach the same blocks of TVM (like afl-cmin), smallest cases first."""
-    from tirfuzz.fuzzer.execution.executor import ExecutorError
-    from tirfuzz.fuzzer.campaign.distill import minimize_corpus, read_cases, write_corpus
-
     cases, bad = read_cases(folder)
     for line in bad:
         err_console.print(f"skipped unreadable case {line}")
@@ -666,11 +637,8 @@ def _workers(ray_address: str | None, jobs: int | None):
     if ray_address is None:
         if (jobs or 1) == 1:
             return None
-        from tirfuzz.fuzzer.campaign.parallel import ParallelRunner, local_workers
 
         return lambda c: ParallelRunner(c, lambda covered: local_workers(c, jobs, covered))
-    from tirfuzz.fuzzer.campaign.parallel import ParallelRunner
-    from tirfuzz.fuzzer.campaign.ray_workers import RayPool, RayUnavailable, connect
 
     try:
         cluster = connect(ray_address)
@@ -687,12 +655,6 @@ def _workers(ray_address: str | None, jobs: int | None):
 
 def _drive(campaign, out: str, resume: bool, workers=None) -> bool:
     """Run a campaign to its budget under the status screen; True when Ctrl-C stopped it."""
-    from tirfuzz.fuzzer.execution.executor import ExecutorError
-    from tirfuzz.fuzzer.campaign.parallel import WorkerLost
-    from tirfuzz.fuzzer.campaign.ray_workers import RayUnavailable
-    from tirfuzz.fuzzer.campaign.status import StatusScreen
-    from tirfuzz.fuzzer.campaign.store import StoreError
-
     interrupted = False
     with StatusScreen(campaign, out) as screen:
         campaign.on_event = screen.event
@@ -727,8 +689,6 @@ def _drive(campaign, out: str, resume: bool, workers=None) -> bool:
 
 
 def _now() -> float:
-    import time as _t
-
     return _t.monotonic()
 
 

@@ -24,6 +24,7 @@ from machine import machine  # noqa: E402
 from tirfuzz.corpus import list_seeds  # noqa: E402
 from tirfuzz.corpus.cases import seed_case  # noqa: E402
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig  # noqa: E402
+from tirfuzz.mutators.mutate import MUTATE_JOB  # noqa: E402
 from tirfuzz.fuzzer.core.targets import cuda_device_present  # noqa: E402
 
 TARGETS = ["llvm", "cuda"]
@@ -60,7 +61,7 @@ def main() -> int:
     counts: Counter = Counter()
     bugs: list[dict] = []
     t0 = time.time()
-    with Executor(ExecutorConfig(timeout_s=60)) as ex:
+    with Executor(ExecutorConfig(timeout_s=60, jobs=(MUTATE_JOB,))) as ex:
         for s in seeds:
             if time.time() - t0 > args.budget:
                 break

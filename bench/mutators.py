@@ -32,7 +32,7 @@ from tirfuzz.corpus import list_seeds  # noqa: E402
 from tirfuzz.corpus.cases import seed_case  # noqa: E402
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig  # noqa: E402
 from tirfuzz.fuzzer.core.passes import PassPool  # noqa: E402
-from tirfuzz.mutators.base import mutate_case  # noqa: E402
+from tirfuzz.mutators.mutate import mutate_case  # noqa: E402
 from tirfuzz.mutators.registry import all_mutators, by_name  # noqa: E402
 
 # Written reasons for any mutator that stays below 40% valid (none does in the runs so far; a mutator that
@@ -127,7 +127,7 @@ def _float_only(outs: dict) -> bool:
 
 def bench_safety(args, seeds, pool, ex) -> dict:
     """Mutated cases on llvm and c; every difference on a case marked safe is attributed."""
-    from tirfuzz.fuzzer.execution.pipeline import _parse
+    from tirfuzz.fuzzer.core.tvmapi import parse
     from tirfuzz.fuzzer.tir.safety import find_unsafe
 
     ir_muts = [m for m in all_mutators() if m.kind == "ir"]
@@ -180,7 +180,7 @@ def bench_safety(args, seeds, pool, ex) -> dict:
         elif seed_diff[key]:
             st["diff_safe_preexisting"] += 1  # the seed itself differs between llvm and c on these inputs
         else:
-            bad, checked = find_unsafe(_parse(case.ir))  # re-prove every access of the printed case
+            bad, checked = find_unsafe(parse(case.ir))  # re-prove every access of the printed case
             entry["unproven_accesses"] = len(bad)
             small = ex.run(replace(case, input_seed=0), want_outputs=True)  # no NaN, Inf or extreme inputs
             entry["differs_on_small_inputs"] = ("llvm" in small.outputs and "c" in small.outputs

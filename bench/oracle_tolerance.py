@@ -25,7 +25,7 @@ from machine import machine  # noqa: E402
 from tirfuzz.corpus import list_seeds  # noqa: E402
 from tirfuzz.corpus.cases import seed_case  # noqa: E402
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig  # noqa: E402
-from tirfuzz.fuzzer.execution.pipeline import default_pipeline  # noqa: E402
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline  # noqa: E402
 from tirfuzz.oracles.compare import TOLERANCES, _ulp_distance, op_family  # noqa: E402
 
 

@@ -57,9 +57,7 @@ FLATTEN_PASSES = (
 
 def block_specs() -> list[SeedSpec]:
     """Every block-level seed spec (imports TVM)."""
-    from tirfuzz.corpus import ops_elemwise
-    from tirfuzz.corpus import ops_nn
-    from tirfuzz.corpus import ops_tensor
+    from tirfuzz.corpus import ops_elemwise, ops_nn, ops_tensor  # lazy: they import tvm, te and topi
 
     return [*ops_nn.SEEDS, *ops_tensor.SEEDS, *ops_elemwise.SEEDS]
 

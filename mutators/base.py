@@ -1,24 +1,23 @@
-"""The mutator interface, the mutation context, and `mutate_case`, the one entry point a campaign calls.
+"""The mutator interface: `Mutator`, the `MutationContext` it reads, the `MutationOutcome` it returns.
 
-IR mutators parse the case's TVMScript, and parsing evaluates Python: call `mutate_case` with an IR
-mutator only in a process that may run the case (an executor child). Pass, config and target
-mutators never parse the IR.
+IR mutators parse the case's TVMScript, and parsing evaluates Python: they run only in a process that
+may run the case (an executor child). Pass, config and target mutators never parse the IR.
+`mutators/mutate.py` draws a mutator and applies it.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import time
-import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.passes import PassPool
+from tirfuzz.fuzzer.core.tvmapi import parse
+from tirfuzz.fuzzer.tir.tree import collect
 
 KINDS = ("ir", "pass", "config", "target")
-HISTORY_KEEP = 64  # newest history entries kept on a case (older ones are counted in history_dropped)
 
 
 class Decline(Exception):
@@ -66,8 +65,6 @@ class MutationContext:
     def sites(self):
         """Every site of the module (see tree.Site), computed once."""
         if self._sites is None:
-            from tirfuzz.fuzzer.tir.tree import collect
-
             self._sites = collect(self.mod)
         return self._sites
 
@@ -98,9 +95,8 @@ def _load(text: str, json_text: str | None):
             return from_json_graph_str(json_text)
         except Exception:  # noqa: BLE001  (never worse than parsing)
             pass
-    from tirfuzz.fuzzer.execution.pipeline import _parse
 
-    return _parse(text)
+    return parse(text)
 
 
 @dataclass
@@ -114,119 +110,3 @@ class Mutator:
     def apply(self, ctx: MutationContext, rng: random.Random) -> MutationOutcome | None:
         """A mutation of ctx.case, or None when this mutator does not apply (or raise Decline)."""
         raise NotImplementedError
-
-
-def pick(mutators: list[Mutator], rng: random.Random) -> Mutator:
-    """A mutator chosen with probability proportional to its weight."""
-    total = sum(m.weight for m in mutators)
-    x = rng.random() * total
-    for m in mutators:
-        x -= m.weight
-        if x < 0:
-            return m
-    return mutators[-1]
-
-
-def _short(detail: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in detail.items():
-        if isinstance(v, str) and len(v) > 160:
-            v = v[:157] + "..."
-        out[k] = v
-    return out
-
-
-def mutate_case(case: TestCase, rng_seed: int, pool: PassPool | None = None, mutators: list[Mutator] | None = None,
-                donor: TestCase | None = None, *, check: bool = False,
-                parsed: tuple[str | None, str | None] = (None, None)) -> tuple[TestCase | None, dict[str, Any]]:
-    """One mutation of `case` by a mutator drawn by weight; (new case, info) or (None, info with `reason`).
-
-    `parsed` is the case's and the donor's module as TVM JSON (from an earlier run), loaded instead of
-    parsing their TVMScript when given.
-    `check=True` also re-parses the printed module and runs the well-formedness pre-check, declining
-    with reason "ill-formed: ..." when it fails (an executor child that will run the case can skip it).
-    """
-    from tirfuzz.mutators.registry import all_mutators
-
-    rng = random.Random(rng_seed)
-    muts = mutators if mutators is not None else all_mutators()
-    m = pick(muts, rng)
-    info: dict[str, Any] = {"mutator": m.name, "kind": m.kind}
-    ctx = MutationContext(case, pool, donor, mod_json=parsed[0], donor_json=parsed[1])
-    t0 = time.perf_counter()
-    try:
-        out = m.apply(ctx, rng)
-    except Decline as d:
-        out, info["reason"] = None, d.reason
-    except Exception as e:  # noqa: BLE001  (a mutator's own failure: counted, never fatal)
-        if os.environ.get("TIRFUZZ_MUTATOR_DEBUG"):
-            traceback.print_exc()
-        out, info["reason"] = None, f"error: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-    if out is None:
-        info.setdefault("reason", "not-applicable")
-        info["ms"], info["parse_ms"] = (time.perf_counter() - t0) * 1e3, ctx.parse_ms
-        return None, info
-    risks = list(out.risks)
-    try:
-        new = _finish(m, out, ctx, case, info, risks, check)
-    except Exception as e:  # noqa: BLE001  (safety pass or printer failed on the mutant: counted, never fatal)
-        if os.environ.get("TIRFUZZ_MUTATOR_DEBUG"):
-            traceback.print_exc()
-        new, info["reason"] = None, f"error: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-    if new is None:
-        info["ms"], info["parse_ms"] = (time.perf_counter() - t0) * 1e3, ctx.parse_ms
-        return None, info
-    safe = not risks
-    entry = {"mutator": m.name, "detail": _short(out.detail), "safe": safe}
-    history = list(case.extra.get("history", [])) + [entry]
-    if len(history) > HISTORY_KEEP:
-        new.extra["history_dropped"] = int(case.extra.get("history_dropped", 0)) + len(history) - HISTORY_KEEP
-        history = history[-HISTORY_KEEP:]
-    new.extra["history"] = history
-    new.extra["safe"] = bool(case.extra.get("safe", True)) and safe
-    if risks:
-        new.extra["ub_risks"] = sorted(set(case.extra.get("ub_risks", [])) | set(risks))
-    info.update(safe=safe, ms=(time.perf_counter() - t0) * 1e3, parse_ms=ctx.parse_ms, detail=entry["detail"])
-    return new, info
-
-
-def _finish(m: Mutator, out: MutationOutcome, ctx: MutationContext, case: TestCase, info: dict[str, Any],
-            risks: list[str], check: bool) -> TestCase | None:
-    """The new case from an outcome: IR made index-safe and printed (None with info['reason'] if unusable)."""
-    if m.kind != "ir":
-        return replace(out.case, extra=dict(case.extra))
-    mod = out.mod
-    if out.safety:
-        from tirfuzz.fuzzer.tir.safety import make_safe
-
-        mod, report = make_safe(mod)
-        info["clamped"] = report.clamped
-        if not report.safe:
-            risks += report.reasons
-    text = mod.script()
-    if mod.same_as(ctx.mod) or text == ctx.mod.script():
-        info["reason"] = "no-change"
-        return None
-    if check:
-        reason = well_formed_reason(text)
-        if reason is not None:
-            info["reason"] = reason
-            return None
-    return replace(case, ir=text, extra=dict(case.extra))
-
-
-def well_formed_reason(text: str) -> str | None:
-    """None if the TVMScript parses and passes the well-formedness pre-check, else why not."""
-    from tirfuzz.fuzzer.execution.pipeline import _parse, _precheck
-
-    try:
-        mod = _parse(text)
-    except Exception as e:  # noqa: BLE001
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-        msg = next((ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else "")
-        return f"unparseable: {type(e).__name__}: {msg[:200]}"
-    try:
-        _precheck(mod)
-    except Exception as e:  # noqa: BLE001
-        return f"ill-formed: {str(e)[:200]}"
-    return None

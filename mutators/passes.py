@@ -1,6 +1,6 @@
 """Pass-sequence and PassContext mutators (no IR parsing): insert, delete, swap, replace, splice, args, configs.
 
-Sequences are kept valid by simulating the documented preconditions (oracles.filters.PRECONDITIONS)
+Sequences are kept valid by simulating the documented preconditions (fuzzer.core.passes.PRECONDITIONS)
 over the case's passes followed by the completion the build adds (fuzzer.pipeline.COMPLETION).
 """
 
@@ -11,8 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
-from tirfuzz.oracles.filters import PRECONDITIONS
+from tirfuzz.fuzzer.core.passes import PRECONDITIONS
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
+from tirfuzz.fuzzer.core.tvmapi import COMPLETION
+from tirfuzz.fuzzer.core.passes import builtin_pass_names
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 
 TRIES = 12          # random candidates drawn before a pass mutator declines
 MAX_PASSES = 80     # longer sequences only slow the campaign down
@@ -59,8 +62,6 @@ def short(name: str) -> str:
 
 def sequence_problems(passes: list[PassSpec], has_blocks: bool) -> list[str]:
     """Documented preconditions the sequence (then the build's completion) would break, as 'Pass:need'."""
-    from tirfuzz.fuzzer.execution.pipeline import COMPLETION
-
     named = {p.name for p in passes}
     steps = list(passes) + [p for p in COMPLETION if p.name not in named]
     blocks, init, opaque, packed = has_blocks, has_blocks, not has_blocks, False
@@ -87,8 +88,6 @@ def sequence_problems(passes: list[PassSpec], has_blocks: bool) -> list[str]:
 
 def _pool_names(ctx: MutationContext) -> list[str]:
     if ctx.pool is None:
-        from tirfuzz.fuzzer.core.passes import builtin_pass_names
-
         return builtin_pass_names()
     return ctx.pool.names()
 
@@ -211,8 +210,6 @@ class PassSplice(PassSeqMutator):
     weight: float = 1.0
 
     def candidate(self, ctx, rng):
-        from tirfuzz.fuzzer.execution.pipeline import default_pipeline
-
         a = list(ctx.case.passes)
         b = list(ctx.donor.passes) if ctx.donor is not None and ctx.donor.passes else default_pipeline()
         i, j = rng.randrange(len(a) + 1), rng.randrange(len(b) + 1)

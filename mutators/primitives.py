@@ -8,6 +8,7 @@ from typing import Any
 
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 from tirfuzz.fuzzer.tir.tree import tvm_mod
+from tirfuzz.mutators.loops import PARALLEL, _contains_kind
 
 ATTEMPTS = 4  # primitives tried before declining (each raises ScheduleError when its checks fail)
 MAX_VECTOR = 64
@@ -158,8 +159,6 @@ class _Prims:
         return {"swap": [i, j]}
 
     def parallel(self):
-        from tirfuzz.mutators.loops import PARALLEL, _contains_kind
-
         block = self.block()
         lp = self.loop(block)
         nest = [self.sch.get(x) for x in self.sch.get_loops(block)]

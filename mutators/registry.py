@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from tirfuzz.mutators.base import Mutator
+from tirfuzz.mutators.buffers import buffer_mutators
+from tirfuzz.mutators.expr import expr_mutators
+from tirfuzz.mutators.loops import loop_mutators
+from tirfuzz.mutators.stmt import stmt_mutators
+from tirfuzz.mutators.passes import pass_mutators
+from tirfuzz.mutators.primitives import schedule_mutators
+from tirfuzz.mutators.targets import target_mutators
+from tirfuzz.mutators.wrappers import wrapper_mutators
 
 
 def all_mutators() -> list[Mutator]:
     """A fresh instance of every mutator, in a stable order."""
-    from tirfuzz.mutators.buffers import buffer_mutators
-    from tirfuzz.mutators.expr import expr_mutators
-    from tirfuzz.mutators.loops import loop_mutators
-    from tirfuzz.mutators.stmt import stmt_mutators
-    from tirfuzz.mutators.passes import pass_mutators
-    from tirfuzz.mutators.primitives import schedule_mutators
-    from tirfuzz.mutators.targets import target_mutators
-    from tirfuzz.mutators.wrappers import wrapper_mutators
-
     return (expr_mutators() + stmt_mutators() + loop_mutators() + wrapper_mutators() + buffer_mutators()
             + schedule_mutators() + pass_mutators() + target_mutators())
 

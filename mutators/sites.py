@@ -8,6 +8,7 @@ from typing import Any, Callable
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome
 from tirfuzz.fuzzer.tir.exprgen import is_scalar
 from tirfuzz.fuzzer.tir.tree import Site, rewrite
+from tirfuzz.fuzzer.tir.tree import tvm_mod
 
 # Expression roles a value mutation may touch. Loop bounds have their own mutators; block bindings and
 # predicates define the block iteration space, which schedule primitives and verifiers depend on.
@@ -62,7 +63,6 @@ def written_buffers(stmt) -> list:
     """The buffers a statement stores to."""
     import tvm_ffi
 
-    from tirfuzz.fuzzer.tir.tree import tvm_mod
 
     out: list = []
 

@@ -9,6 +9,7 @@ from tirfuzz.mutators.base import MutationContext, MutationOutcome, Mutator
 from tirfuzz.fuzzer.tir.exprgen import Gen, const, is_scalar
 from tirfuzz.mutators.sites import choose, expr_sites, is_root_block, one, stmt_sites
 from tirfuzz.fuzzer.tir.tree import Scope, Site, dtype_of, free_vars, tvm_mod
+from tirfuzz.fuzzer.tir.tree import rewrite
 
 DECL = ("Bind", "AllocBuffer", "DeclBuffer")
 PRAGMAS = ("pragma_unroll_explicit", "pragma_auto_unroll_max_step", "pragma_loop_partition_hint",
@@ -131,7 +132,6 @@ class BindInsert(Mutator):
         def use(n, s):
             return var
 
-        from tirfuzz.fuzzer.tir.tree import rewrite
 
         mod = rewrite(ctx.mod, {pick.index: use})
         # the host statement's index is unchanged (it precedes the expression in traversal order)

@@ -14,6 +14,8 @@ import numpy as np
 
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
 from tirfuzz.oracles.ub import static_ub_reasons
+from tirfuzz.fuzzer.core.inputs import make_args, make_value
+from tirfuzz.fuzzer.core.inputs import PROFILES
 
 VARIANT_SEED = 1_000_003  # second fill of the output-only buffers
 
@@ -53,8 +55,6 @@ def output_only_params(func) -> set[int]:
 
 def variant_values(func, seed: int, name: str, variant: int) -> tuple[list, list]:
     """make_args' specs and values; variant 1 fills output-only buffers with other values (inputs stay)."""
-    from tirfuzz.fuzzer.core.inputs import make_args, make_value
-
     specs, values = make_args(func, seed, name)
     if variant:
         outs, k = output_only_params(func), 0
@@ -109,8 +109,6 @@ def unstable_elements(run0: dict[str, list], run1: dict[str, list], fill0: dict[
 def check(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any, Any, dict]],
           compile_with: Callable[..., Any], default_pipeline: list, stage: Callable) -> Verdict:
     """Compare each runnable build in `builds` (target -> (compiled, device, outputs of variant 0))."""
-    from tirfuzz.fuzzer.core.inputs import PROFILES
-
     v = Verdict(family=op_family(case.ir, case.pass_config))
     if not builds:
         return v

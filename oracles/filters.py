@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+import tomllib
 
 
 @dataclass(frozen=True)
@@ -18,19 +19,6 @@ class RejectFilter:
     target: str | None = None   # only for this target
 
 
-# Documented preconditions of passes (TVM-NOTES, pass docs): an error from a pass given a module
-# that does not meet them is invalid input. Checked on the module the pass was given.
-PRECONDITIONS: dict[str, tuple[str, ...]] = {
-    "FlattenBuffer": ("block-free",), "StorageRewrite": ("block-free",),
-    "PointerValueTypeRewrite": ("block-free",), "MakePackedAPI": ("block-free",),
-    "CommonSubexprElim": ("block-free",), "NarrowDataType": ("block-free",),
-    "SplitHostDevice": ("block-free",), "VectorizeLoop": ("block-free",),
-    "LowerOpaqueBlock": ("opaque-blocks",), "CompactBufferAllocation": ("opaque-blocks",),
-    "ConvertBlocksToOpaque": ("no-block-init",),
-    "BF16StorageLegalize": ("packed-api",), "FP8StorageLegalize": ("packed-api",),
-    "LowerTVMBuiltin": ("packed-api",),
-}
-
 DEFAULT_FILTERS = Path(__file__).with_name("filters.toml")
 
 
@@ -40,8 +28,6 @@ class FilterError(ValueError):
 
 def load_filters(extra: tuple[str, ...] | list[str] = ()) -> tuple[RejectFilter, ...]:
     """The shipped filters (oracles/filters.toml) followed by those of each extra file."""
-    import tomllib
-
     out: list[RejectFilter] = []
     for path in (DEFAULT_FILTERS, *extra):
         try:

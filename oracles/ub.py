@@ -10,6 +10,8 @@ Output elements the program never wrote are found at run time (differential.unst
 from __future__ import annotations
 
 import re
+from tirfuzz.fuzzer.tir.safety import find_unsafe
+from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
 RISK_WORDS = {"oob": "read or write out of bounds", "div": "divide by zero or shift out of range",
               "uninit": "read memory it never wrote", "race": "race between parallel iterations",
@@ -40,9 +42,7 @@ def static_ub_reasons(case, mod) -> list[str]:
             return []
         risks = extra.get("ub_risks") or ["oob"]
         return [RISK_WORDS.get(r, r) for r in risks]
-    from tirfuzz.fuzzer.tir.safety import find_unsafe
 
-    from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
     bad, _ = find_unsafe(mod)
     words = []

@@ -6,6 +6,8 @@ import platform
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.targets import cuda_device_present
+from tirfuzz.fuzzer.core.tvmapi import COMPLETION
 
 
 def environment() -> dict[str, str]:
@@ -21,7 +23,6 @@ def environment() -> dict[str, str]:
                 break
     except OSError:
         pass
-    from tirfuzz.fuzzer.core.targets import cuda_device_present
 
     gpu = "none"
     if cuda_device_present():
@@ -65,7 +66,6 @@ def write_bug_report(info: dict[str, Any], case: TestCase, title: str, repro_tex
     out += ["## Passes", "", "Applied in this order after `BindTarget(" + (info.get("target") or case.targets[0])
             + ")`, then the passes a build needs that the list does not name, then the build:", ""]
     out += [f"1. `{p.name}{tuple(p.args) if p.args else ''}`" for p in case.passes] or ["(none)"]
-    from tirfuzz.fuzzer.execution.pipeline import COMPLETION
 
     named = {p.name for p in case.passes}
     out += ["", "Then, as every build needs them: " + ", ".join(f"`{c.name.rsplit('.', 1)[1]}`" for c in COMPLETION

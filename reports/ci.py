@@ -14,6 +14,9 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from tirfuzz.fuzzer.core.case import CaseError, TestCase
+from tirfuzz.reports.minimize import signature_of
+from tirfuzz.reports.summary import bug_title
+from tirfuzz.fuzzer.core.case import atomic_write
 
 BASELINE_FORMAT = "tirfuzz-baseline/1"
 
@@ -39,8 +42,6 @@ class Baseline:
         return Baseline(doc["bugs"])
 
     def save(self, path: Path) -> None:
-        from tirfuzz.fuzzer.core.case import atomic_write
-
         atomic_write(path, json.dumps({"format": BASELINE_FORMAT, "bugs": self.bugs}, indent=1, sort_keys=True) + "\n")
 
 
@@ -60,8 +61,6 @@ class Verdict:
 
 def replay_baseline(executor, baseline: Baseline) -> tuple[list[str], list[str]]:
     """(still reproducing, fixed) among the baseline's bugs, by rerunning each one's case."""
-    from tirfuzz.reports.minimize import signature_of
-
     still, fixed = [], []
     for sig, bug in sorted(baseline.bugs.items()):
         try:
@@ -83,8 +82,6 @@ def judge(found: dict[str, dict[str, Any]], baseline: Baseline, still: list[str]
 def updated_baseline(found: dict[str, dict[str, Any]], cases: dict[str, TestCase], baseline: Baseline,
                      still: list[str]) -> Baseline:
     """Every bug found tonight plus the baseline's bugs that still reproduce."""
-    from tirfuzz.reports.summary import bug_title
-
     out = {s: baseline.bugs[s] for s in still if s in baseline.bugs}
     for sig, info in found.items():
         case = cases.get(sig)
@@ -95,8 +92,6 @@ def updated_baseline(found: dict[str, dict[str, Any]], cases: dict[str, TestCase
 
 def junit_xml(verdict: Verdict, found: dict[str, dict[str, Any]], baseline: Baseline, out_dir: str) -> str:
     """One <testcase> per signature: new ones fail, known and fixed ones pass (JUnit XML, Jenkins schema)."""
-    from tirfuzz.reports.summary import bug_title
-
     cases = []
     for sig in verdict.new:
         title = bug_title(found[sig])
@@ -125,8 +120,6 @@ def junit_xml(verdict: Verdict, found: dict[str, dict[str, Any]], baseline: Base
 
 def step_summary(verdict: Verdict, found: dict[str, dict[str, Any]], stats: dict[str, Any], out_dir: str) -> str:
     """The Markdown a GitHub Actions job shows ($GITHUB_STEP_SUMMARY)."""
-    from tirfuzz.reports.summary import bug_title
-
     head = "new bugs found" if verdict.new else "no new bugs"
     lines = [f"## tirfuzz: {head}", "",
              f"{stats.get('execs', 0)} executions in {stats.get('elapsed_s', 0):.0f} s "

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.execution.executor import Executor
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.reports.signature import signature
+from tirfuzz.fuzzer.core.signature import signature
 
 ORACLE_KINDS = ("miscompilation", "roundtrip")
 
@@ -63,7 +63,7 @@ class Minimizer:
         first = self._run(case, True)
         sig = signature(first) if first.is_bug else f"{first.outcome}"
         target = target or sig
-        probe = self._run(case, oracle, {"reduce": 1 << 30})  # counts the nodes, changes nothing
+        probe = self._run(case, oracle, {"job": "reduce", "k": 1 << 30})  # counts the nodes, changes nothing
         nodes_before = int((probe.mutation or {}).get("nodes", 0))
         if sig != target:
             return Minimized(case, target, nodes_before, nodes_before, len(case.passes), len(case.passes),
@@ -98,7 +98,7 @@ class Minimizer:
         from the start while a sweep accepted something (a reduction can enable earlier ones)."""
         k, changed = 0, False
         while time.monotonic() < deadline:
-            res = self._run(case, oracle, {"reduce": k})
+            res = self._run(case, oracle, {"job": "reduce", "k": k})
             info = res.mutation or {}
             total = int(info.get("candidates", 0))
             self.on_progress("ir", min(k, total), total)

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.execution.pipeline import COMPLETION, GPU_BINDING, default_pipeline
+from tirfuzz.fuzzer.core.tvmapi import COMPLETION, GPU_BINDING, default_pipeline
 from tirfuzz.oracles.compare import TOLERANCES, op_family
+import re
+import time
 
 TEMPLATE = r'''"""tirfuzz reproducer: {title}
 
@@ -220,8 +222,6 @@ class Verification:
 def _where(info: dict[str, Any]) -> str:
     """What an internal error's text must contain to be the same bug: the start of its message's first
     line (before any number or address), else its exception type."""
-    import re
-
     gcc = re.search(r"error: ([^\n]*)", info.get("message") or "")
     if gcc and (info.get("message") or "").lstrip().startswith("Compilation error"):
         return gcc.group(1).strip()[:80]  # the host compiler's own complaint, e.g. 'inff' was not declared
@@ -264,8 +264,6 @@ BLOCK_TIRFUZZ = "import sys; sys.modules['tirfuzz'] = None; import runpy; runpy.
 
 def verify_repro(path: Path, info: dict[str, Any], timeout_s: float = 120.0) -> Verification:
     """Run repro.py in a fresh Python process where tirfuzz cannot be imported; compare the symptom."""
-    import time
-
     t0 = time.monotonic()
     kind = info.get("kind")
     try:

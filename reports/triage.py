@@ -9,12 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
 from tirfuzz.fuzzer.core.case import TestCase, load_case, save_case
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.reports.bug_report import write_bug_report
 from tirfuzz.reports.minimize import Minimizer, signature_of
 from tirfuzz.reports.repro import dump_info, verify_repro, write_repro
+from tirfuzz.reports.summary import bug_title
+from tirfuzz.reports.summary import write_reports
+import queue
+import threading
 
 
 @dataclass
@@ -40,8 +45,6 @@ def replay(executor: Executor, case: TestCase) -> ExecResult:
 
 
 def _title(info: dict[str, Any]) -> str:
-    from tirfuzz.reports.summary import bug_title
-
     return bug_title(info)
 
 
@@ -56,7 +59,7 @@ class Triage:
         self.config = cfg
         self.executor_config = ExecutorConfig(timeout_s=float(cfg.get("timeout_s", 10.0)) * 3,
                                               plugins=tuple(cfg.get("plugins", [])),
-                                              filters=tuple(cfg.get("filters", [])))
+                                              filters=tuple(cfg.get("filters", [])), jobs=(REDUCE_JOB,))
 
     def bug_dirs(self) -> list[Path]:
         root = self.out / "bugs"
@@ -79,15 +82,11 @@ class Triage:
             else:  # each bug's folder is its own: minimize and verify several at once, one executor each
                 self._parallel(ex, todo, result)
         result.bugs_after = len(self.bug_dirs())
-        from tirfuzz.reports.summary import write_reports
 
         write_reports(self.out)
         return result
 
     def _parallel(self, ex: Executor, todo: list, result: TriageResult) -> None:
-        import queue
-        import threading
-
         jobs: queue.Queue = queue.Queue()
         for job in todo:
             jobs.put(job)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
+from tirfuzz.mutators.mutate import MUTATE_JOB
 
 
 @pytest.fixture(scope="module")
 def executor():
-    with Executor(ExecutorConfig(timeout_s=5.0, memory_mb=4096)) as ex:
+    with Executor(ExecutorConfig(timeout_s=5.0, memory_mb=4096, jobs=(MUTATE_JOB, REDUCE_JOB))) as ex:
         yield ex
 
 

@@ -11,7 +11,7 @@ from tirfuzz.fuzzer.baselines.atheris import parse_log
 from tirfuzz.fuzzer.baselines.generate import random_case
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.passes import builtin_pass_names
-from tirfuzz.fuzzer.execution.pipeline import _parse, _precheck, default_pipeline
+from tirfuzz.fuzzer.core.tvmapi import parse, precheck, default_pipeline
 from tirfuzz.fuzzer.tir.program import ProgramGen
 
 
@@ -20,7 +20,7 @@ def test_generated_programs_parse_and_pass_the_precheck():
     progs = [gen.program() for _ in range(25)]
     assert {p.kind for p in progs} == {"flat", "block"}
     for p in progs:
-        _precheck(_parse(p.text))  # raises on a program that does not parse or is ill-formed
+        precheck(parse(p.text))  # raises on a program that does not parse or is ill-formed
     again = ProgramGen(random.Random(7))
     assert [again.program().text for _ in range(25)] == [p.text for p in progs]  # same seed, same programs
 

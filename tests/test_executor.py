@@ -6,7 +6,7 @@ import numpy as np
 from conftest import FLAT_IR
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
-from tirfuzz.fuzzer.execution.pipeline import default_pipeline
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 
 HANG_IR = '''@T.prim_func
 def main(A: T.Buffer((4,), "int32")):
@@ -153,7 +153,7 @@ def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):
 def test_mutating_from_the_kept_json_makes_the_same_mutants_as_parsing(executor, block_ir):
     """A run returns the parsed module as TVM JSON; a mutation that loads it instead of parsing the
     TVMScript makes exactly the mutant the parse would have made, for every mutator that applies."""
-    from tirfuzz.mutators.base import mutate_case
+    from tirfuzz.mutators.mutate import mutate_case
     from tirfuzz.mutators.registry import all_mutators
 
     case = TestCase(block_ir, targets=["llvm"])

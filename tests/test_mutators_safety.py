@@ -11,7 +11,7 @@ from tirfuzz.corpus import list_seeds, load_seed
 from tirfuzz.corpus.cases import seed_case
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.core.passes import PassPool
-from tirfuzz.fuzzer.execution.pipeline import _parse
+from tirfuzz.fuzzer.core.tvmapi import parse
 from tirfuzz.mutators import all_mutators, mutate_case
 from tirfuzz.fuzzer.tir.safety import find_unsafe, make_safe
 
@@ -50,22 +50,22 @@ def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):
 
 
 def test_prover_flags_out_of_bounds_and_clamping_fixes_it():
-    bad, checked = find_unsafe(_parse(OOB))
+    bad, checked = find_unsafe(parse(OOB))
     assert checked == 3 and len(bad) == 1 and bad[0].unproven == [0]
-    mod, report = make_safe(_parse(OOB))
+    mod, report = make_safe(parse(OOB))
     assert report.safe and report.clamped == 1
     assert find_unsafe(mod)[0] == []
     assert "T.max(T.min(i + 1, 15), 0)" in mod.script()
 
 
 def test_prover_uses_conditions_of_if_and_if_then_else():
-    assert find_unsafe(_parse(GUARDED))[0] == []
+    assert find_unsafe(parse(GUARDED))[0] == []
 
 
 def test_divisions_and_shifts_are_guarded():
-    bad, _ = find_unsafe(_parse(RISKY))
+    bad, _ = find_unsafe(parse(RISKY))
     assert len(bad) == 2 and all(a.divisor for a in bad)  # A[15 - i] may be 0 or -1; B[i] may be >= 32
-    mod, report = make_safe(_parse(RISKY))
+    mod, report = make_safe(parse(RISKY))
     assert report.safe and find_unsafe(mod)[0] == []
     text = mod.script()
     assert "T.max(A[15 - i], 1)" in text and "% 32" in text and "A[i] // 4" in text  # a constant divisor stays
@@ -73,12 +73,12 @@ def test_divisions_and_shifts_are_guarded():
 
 def test_index_arithmetic_that_may_overflow_is_unsafe_even_when_clamped():
     """Signed overflow is undefined (LLVM's nsw): a clamp after it proves nothing, so the case is unsafe."""
-    mod, report = make_safe(_parse(OVERFLOW))
+    mod, report = make_safe(parse(OVERFLOW))
     assert not report.safe and "oob" in report.reasons and report.clamped == 0
 
 
 def test_view_larger_than_its_memory_is_unsafe():
-    mod, report = make_safe(_parse(VIEW))
+    mod, report = make_safe(parse(VIEW))
     assert not report.safe and "oob" in report.reasons
 
 
@@ -86,7 +86,7 @@ def test_seed_corpus_is_mostly_provable():
     """The prover reasons well enough that clamping rarely touches a seed (data-dependent gathers aside)."""
     unproven = checked = 0
     for s in list_seeds()[::4]:
-        bad, n = find_unsafe(_parse(load_seed(s.name).path.read_text()))
+        bad, n = find_unsafe(parse(load_seed(s.name).path.read_text()))
         unproven += len(bad)
         checked += n
     assert checked > 200 and unproven / checked < 0.05
@@ -130,7 +130,7 @@ def test_safe_mutants_agree_on_llvm_and_c_or_have_every_access_proven():
             safe = case.extra["safe"]
             safe_compared += safe
             if safe and _differ(res.outputs):
-                bad, _ = find_unsafe(_parse(case.ir))
+                bad, _ = find_unsafe(parse(case.ir))
                 assert bad == [], f"safe case differs with unproven accesses: {case.extra['history']}"
     assert compared >= 10 and safe_compared >= 6
 
@@ -147,6 +147,6 @@ def test_index_touching_mutators_leave_every_access_proven(name):
         if new is None:
             continue
         done += 1
-        bad, _ = find_unsafe(_parse(new.ir))
+        bad, _ = find_unsafe(parse(new.ir))
         assert (bad == []) == ("oob" not in new.extra.get("ub_risks", [])), info
     assert done >= 4

@@ -11,7 +11,7 @@ from tirfuzz.corpus.cases import seed_case
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.oracles.compare import compare_buffer, compare_outputs
-from tirfuzz.reports.signature import signature
+from tirfuzz.fuzzer.core.signature import signature
 
 SWAP_PLUGIN = '''
 import tvm
@@ -109,24 +109,24 @@ def test_reading_an_internal_buffer_never_fully_written_is_filtered(swap_executo
      "    for i in range(4):\n        B[i] = t[i]", ["t"]),
 ])
 def test_internal_reads_are_proven_to_follow_their_writes(body, unproven):
-    from tirfuzz.fuzzer.execution.pipeline import _parse
+    from tirfuzz.fuzzer.core.tvmapi import parse
     from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
     text = ('@T.prim_func\ndef main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):\n'
             '    t = T.alloc_buffer((4,), "float32")\n    ' + body + "\n")
-    assert unproven_internal_reads(_parse(text)) == unproven
+    assert unproven_internal_reads(parse(text)) == unproven
 
 
 def test_seeds_with_scratch_buffers_are_proven_initialized():
     """TE's blocks (init then update, spatial iterators bound to whole loops) and flattened loop nests
     (row-major i * n + j) prove their own writes."""
     from tirfuzz.corpus import seed_text
-    from tirfuzz.fuzzer.execution.pipeline import _parse
+    from tirfuzz.fuzzer.core.tvmapi import parse
     from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
     for name in ("softmax_lastaxis", "layer_norm_lastaxis", "conv2d_nchw", "dense_bias", "flat_conv2d_nchw",
                  "flat_pool2d_max", "flat_depthwise_conv2d_nhwc", "exp_add_symbolic"):
-        assert unproven_internal_reads(_parse(seed_text(load_seed(name)))) == [], name
+        assert unproven_internal_reads(parse(seed_text(load_seed(name)))) == [], name
 
 
 def test_last_bit_float_differences_between_llvm_and_c_are_not_reported(executor):

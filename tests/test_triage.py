@@ -120,7 +120,7 @@ def test_triage_and_replay_cli(plugin, tmp_path):
 def test_roundtrip_signature_ignores_the_loops_around_the_block():
     """Removing loops above the mismatching block keeps a round-trip bug's signature; another place differs."""
     from tirfuzz.fuzzer.core.result import ExecResult
-    from tirfuzz.reports.signature import signature
+    from tirfuzz.fuzzer.core.signature import signature
 
     def rt(path: str) -> str:
         return signature(ExecResult(outcome="roundtrip", stage="roundtrip:parsed",
@@ -137,7 +137,7 @@ def test_roundtrip_signature_ignores_the_loops_around_the_block():
 
 
 def test_masks_numbered_names_but_keeps_dtypes():
-    from tirfuzz.reports.signature import mask
+    from tirfuzz.fuzzer.core.signature import mask
 
     msg = "In PrimFunc main variables ({},) are used, but are not passed in as API arguments"
     assert mask(msg.format("b19")) == mask(msg.format("b30")) != mask(msg.format("n"))
@@ -147,7 +147,7 @@ def test_masks_numbered_names_but_keeps_dtypes():
 def test_codegen_miscompilations_are_told_apart_by_the_wrong_values():
     """No pass names a codegen bug, so the dtype of the differing buffer (and NaN/Inf on one side) does."""
     from tirfuzz.fuzzer.core.result import ExecResult
-    from tirfuzz.reports.signature import signature
+    from tirfuzz.fuzzer.core.signature import signature
 
     def misc(culprit: str, dtype: str, non_finite: bool = False) -> str:
         return signature(ExecResult(outcome="miscompilation", target="c", oracle={

@@ -37,6 +37,13 @@ from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.campaign.powerschedule import Entry
 from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
+from tirfuzz.corpus import load_seed
+from tirfuzz.fuzzer.core.targets import TargetError, check_target
+from tirfuzz.corpus import list_seeds, load_seed, seed_text
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.execution.coverage import find_sites
+import numpy as np
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 
 MODE = "libfuzzer"
 CORPUS = "libfuzzer/corpus"
@@ -101,8 +108,6 @@ class AtherisCampaign(Campaign):
 
     def open(self, resume: bool = False) -> None:
         """Start the executor (coverage planted); libFuzzer runs the seeds itself."""
-        from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
-
         c = self.config
         self.executor = Executor(ExecutorConfig(timeout_s=c.timeout_s, memory_mb=c.memory_mb, coverage=c.coverage,
                                                 plugins=tuple(c.plugins), filters=tuple(c.filters)))
@@ -113,7 +118,6 @@ class AtherisCampaign(Campaign):
         """One atheris counter per coverage site, contiguous; returns how many."""
         import atheris
 
-        from tirfuzz.fuzzer.execution.coverage import find_sites
 
         self.offsets, _ = find_sites(self.config.coverage, "block", progress=False)
         n = len(self.offsets)
@@ -134,9 +138,7 @@ class AtherisCampaign(Campaign):
     def run_input(self, data: bytes) -> ExecResult:
         """Run one libFuzzer input as a case; report the sites it reached first to libFuzzer."""
         import atheris
-        import numpy as np
 
-        from tirfuzz.fuzzer.execution.pipeline import default_pipeline
 
         if self.seed_blocks is None and data and data not in self.seed_texts:
             self.seed_blocks = self.cov_blocks  # libFuzzer's first mutant: the seeds are done
@@ -173,9 +175,6 @@ class AtherisCampaign(Campaign):
 
 
 def _config(args: argparse.Namespace, out: Path) -> CampaignConfig:
-    from tirfuzz.corpus import load_seed
-    from tirfuzz.fuzzer.core.targets import TargetError, check_target
-
     if args.time <= 0:
         raise BaselineError(f"--time {args.time_text!r}: must be more than 0 seconds")
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -203,8 +202,6 @@ def _duration(text: str) -> float:
 
 def prepare(args: argparse.Namespace) -> tuple[CampaignConfig, CampaignDir]:
     """Check the arguments, create OUT with campaign.json and libFuzzer's seed corpus (the seeds' text)."""
-    from tirfuzz.corpus import list_seeds, load_seed, seed_text
-
     out = Path(args.out)
     config = _config(args, out)
     store = CampaignDir(out)

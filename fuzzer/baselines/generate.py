@@ -14,10 +14,12 @@ from typing import Any
 from tirfuzz.fuzzer.tir.program import ProgramGen
 from tirfuzz.fuzzer.campaign.campaign import Campaign
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.execution.pipeline import default_pipeline
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.campaign.powerschedule import Entry
 from tirfuzz.fuzzer.campaign.store import case_id
+from tirfuzz.mutators.mutate import mutate_case
+from tirfuzz.mutators.passes import pass_mutators
 
 MAX_PASS_MUTATIONS = 6
 
@@ -34,9 +36,6 @@ class NamesPool:
 
 def random_case(rng: random.Random, gen: ProgramGen, pass_names: list[str], targets: list[str]) -> TestCase:
     """A new program under a randomly mutated default pipeline, with a random input seed."""
-    from tirfuzz.mutators.base import mutate_case
-    from tirfuzz.mutators.passes import pass_mutators
-
     prog = gen.program()
     extra: dict[str, Any] = {"generated": {"kind": prog.kind, "stmts": prog.stmts}, "safe": not prog.risks}
     if prog.risks:

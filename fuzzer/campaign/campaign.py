@@ -10,15 +10,22 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from tirfuzz.oracles.ub import explains_internal_error
-from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.case import TestCase, read_cases
+from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS
+from tirfuzz.mutators.mutate import MUTATE_JOB
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.core.result import BUG_OUTCOMES, ExecResult
 from tirfuzz.fuzzer.campaign.powerschedule import Entry, JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.store import CampaignDir, case_id
+import platform
+from tirfuzz import __version__
+import json
+from tirfuzz.corpus import list_seeds, load_seed
+from tirfuzz.corpus.cases import seed_case
+from tirfuzz.fuzzer.core.case import PassSpec
+from tirfuzz.fuzzer.core.signature import signature
+from tirfuzz.mutators.registry import TZER_MUTATORS
 
-# A case counts as new only when it reaches at least this many blocks no case reached before (a
-# handful is rarely worth its slot). Runs are repeatable (see forkserver.py and wire.py), so same --seed, same corpus.
-MIN_NEW_BLOCKS = 4
 
 
 def parse_duration(text: str) -> float:
@@ -118,15 +125,13 @@ class Campaign:
         self.executor = Executor(ExecutorConfig(timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb,
                                                 coverage=self.config.coverage, plugins=tuple(self.config.plugins),
                                                 filters=tuple(self.config.filters),
-                                                preload_sites=preload))
+                                                preload_sites=preload, jobs=(MUTATE_JOB,)))
         info = self.executor.start()
         self.cov_blocks = int(info.get("cov_total", 0))
         if not self.entries:
             self._run_seeds()
 
     def _load_state(self) -> dict[str, Any]:
-        import json
-
         try:
             return json.loads((self.store.root / "state.json").read_text())
         except (OSError, ValueError):
@@ -141,13 +146,7 @@ class Campaign:
             return {}
 
     def _seed_cases(self) -> list[tuple[str, TestCase]]:
-        from tirfuzz.corpus import list_seeds, load_seed
-        from tirfuzz.corpus.cases import seed_case
-        from tirfuzz.fuzzer.core.case import PassSpec
-
         if self.config.corpus_dir:
-            from tirfuzz.fuzzer.campaign.distill import read_cases
-
             kept, bad = read_cases(Path(self.config.corpus_dir))
             for line in bad:
                 self.on_event(f"set aside unreadable case {line}")
@@ -206,8 +205,6 @@ class Campaign:
         if "ir" in kinds:  # the child loads these instead of parsing the TVMScript again
             spec["ir_json"], spec["donor_json"] = self.ir_json.get(entry.id), self.ir_json.get(donor_id)
         if self.config.mode == "tzer":
-            from tirfuzz.mutators.registry import TZER_MUTATORS
-
             spec["mutators"] = list(TZER_MUTATORS)
         return entry, kinds, spec
 
@@ -266,8 +263,6 @@ class Campaign:
             self.ir_json[entry.id] = res.ir_json
 
     def _save_bug(self, res: ExecResult, case: TestCase, parent: str | None) -> None:
-        from tirfuzz.reports.signature import signature
-
         sig = signature(res)
         info = self.bugs.get(sig)
         if info is None:
@@ -338,12 +333,9 @@ def case_size(case: TestCase) -> int:
 
 def config_record(config: CampaignConfig, executor_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """campaign.json: the configuration and the versions it ran with."""
-    import platform
-
     import tvm
     import tvm_ffi
 
-    from tirfuzz import __version__
 
     rec = {"config": asdict(config), "versions": {"tirfuzz": __version__, "tvm": tvm.__version__,
                                                    "tvm_ffi": tvm_ffi.__version__, "python": platform.python_version()},

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tirfuzz.fuzzer.core.case import CaseError, TestCase, load_case, save_case
+from tirfuzz.fuzzer.core.case import TestCase, save_case
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
-from tirfuzz.fuzzer.campaign.campaign import MIN_NEW_BLOCKS
+from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS
 from tirfuzz.fuzzer.campaign.store import case_id
 
 
@@ -32,17 +32,6 @@ class MergeResult:
 def case_weight(case: TestCase) -> tuple[int, int]:
     """Smaller is tried first: IR length, then number of passes."""
     return len(case.ir), len(case.passes)
-
-
-def read_cases(folder: Path) -> tuple[list[tuple[str, TestCase]], list[str]]:
-    """Every readable case file in a folder (corpus entries included), and the names that were not."""
-    out, bad = [], []
-    for p in sorted(Path(folder).glob("*.json")):
-        try:
-            out.append((p.name, load_case(p)))
-        except CaseError as e:
-            bad.append(f"{p.name}: {e}")
-    return out, bad
 
 
 def minimize_corpus(cases: list[tuple[str, TestCase]], config: ExecutorConfig,

@@ -23,6 +23,7 @@ from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.execution.executor import ExecutorConfig
 from tirfuzz.fuzzer.campaign.parallel import LocalWorker, WorkerLost
 from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.execution.executor import Executor
 
 START_TIMEOUT_S = 300.0   # an actor that cannot start its fork server in this long is a failed start
 
@@ -72,8 +73,6 @@ class _ExecutorActor:
     """The body of a Ray actor: one local worker (fork server) on the actor's node."""
 
     def __init__(self, config: dict[str, Any]):
-        from tirfuzz.fuzzer.execution.executor import Executor
-
         self.worker = LocalWorker(Executor(ExecutorConfig(**config)), "actor")
         self.info = self.worker.executor.start()
 

@@ -148,3 +148,14 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
 
 def save_case(case: TestCase, path: str | os.PathLike) -> None:
     atomic_write(path, case.to_json() + "\n")
+
+
+def read_cases(folder: Path) -> tuple[list[tuple[str, TestCase]], list[str]]:
+    """Every readable case file in a folder (corpus entries included), and the names that were not."""
+    out, bad = [], []
+    for p in sorted(Path(folder).glob("*.json")):
+        try:
+            out.append((p.name, load_case(p)))
+        except CaseError as e:
+            bad.append(f"{p.name}: {e}")
+    return out, bad

@@ -13,7 +13,7 @@ _MACHINERY = ("tvm::ffi::", "tvm::runtime::detail::LogFatal", "tvm::runtime::Log
               "tvm::ffi::details", "TVMFFIPyCallback")
 
 
-def _name(func: str) -> str:
+def frame_name(func: str) -> str:
     """The qualified function name: no return type, no template arguments, no parameter list."""
     depth, cut = 0, len(func)
     for i, ch in enumerate(func):
@@ -35,13 +35,13 @@ def _name(func: str) -> str:
     return "".join(out).strip().split(" ")[-1]
 
 
-def _machinery(name: str) -> bool:
+def is_machinery(name: str) -> bool:
     return any(name.startswith(m) or m in name for m in _MACHINERY)
 
 
 def _is_tvm(func: str) -> bool:
-    name = _name(func)
-    return name.startswith("tvm::") and not _machinery(name)
+    name = frame_name(func)
+    return name.startswith("tvm::") and not is_machinery(name)
 
 
 def _short_file(path: str) -> str:
@@ -82,7 +82,7 @@ def top_frame(frames: list[str]) -> str | None:
     """The innermost frame outside the machinery, as file:line when known, else the function."""
     for f in frames:
         where, _, func = f.partition(" in ")
-        if _machinery(_name(func)):
+        if is_machinery(frame_name(func)):
             continue
-        return where if where != "<unknown>" else _name(func)
+        return where if where != "<unknown>" else frame_name(func)
     return None

@@ -9,10 +9,25 @@ from pathlib import Path
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec
+from tirfuzz.fuzzer.core.targets import make_target
 
 NAMESPACES = ("tirx.transform", "s_tir.transform")
 # Callables in those modules that are not passes over a module by name alone.
 NOT_PASSES = {"Apply", "Filter", "Callable"}
+
+
+# Documented preconditions of passes (TVM-NOTES, pass docs): an error from a pass given a module
+# that does not meet them is invalid input. Checked on the module the pass was given.
+PRECONDITIONS: dict[str, tuple[str, ...]] = {
+    "FlattenBuffer": ("block-free",), "StorageRewrite": ("block-free",),
+    "PointerValueTypeRewrite": ("block-free",), "MakePackedAPI": ("block-free",),
+    "CommonSubexprElim": ("block-free",), "NarrowDataType": ("block-free",),
+    "SplitHostDevice": ("block-free",), "VectorizeLoop": ("block-free",),
+    "LowerOpaqueBlock": ("opaque-blocks",), "CompactBufferAllocation": ("opaque-blocks",),
+    "ConvertBlocksToOpaque": ("no-block-init",),
+    "BF16StorageLegalize": ("packed-api",), "FP8StorageLegalize": ("packed-api",),
+    "LowerTVMBuiltin": ("packed-api",),
+}
 
 
 class PassError(ValueError):
@@ -96,7 +111,5 @@ class PassPool:
         ctor = getattr(_namespace(ns), short)
         args = list(spec.args)
         if short == "BindTarget" and args and isinstance(args[0], (str, dict)):
-            from tirfuzz.fuzzer.core.targets import make_target
-
             args[0] = make_target(args[0])
         return ctor(*args)

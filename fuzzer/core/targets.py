@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+import shutil
 
 TARGETS = ("llvm", "c", "cuda")
 
@@ -84,8 +85,6 @@ def make_target(name: str | dict[str, Any]):
 
 def nvcc_present() -> bool:
     """Whether CUDA's compiler is on PATH (CUDA source can then be checked down to PTX without a GPU)."""
-    import shutil
-
     return shutil.which("nvcc") is not None
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tirfuzz.fuzzer.execution import coverage_sites as cs
+from tirfuzz.fuzzer.execution import _covtrap
 
 
 @dataclass
@@ -79,7 +80,6 @@ class NativeCoverage:
         """Arm every site; call in the fork server after `import tvm`, before any fork."""
         import tvm  # noqa: F401  (the library must be mapped)
 
-        from tirfuzz.fuzzer.execution import _covtrap
 
         if self._log is not None:
             raise RuntimeError("already planted")
@@ -108,8 +108,6 @@ class NativeCoverage:
 
     def mark(self) -> int:
         """Current length of the shared hit log."""
-        from tirfuzz.fuzzer.execution import _covtrap
-
         self._need_log()
         return int(_covtrap.count())
 
@@ -129,8 +127,6 @@ class NativeCoverage:
 
     def preload(self, offsets: np.ndarray) -> int:
         """Uncover these sites without logging them (a resumed campaign); returns how many were armed."""
-        from tirfuzz.fuzzer.execution import _covtrap
-
         self._need_log()
         offs = cs.sorted_unique(np.asarray(offsets, dtype=np.uint32))
         offs = offs[cs.sorted_contains(self.offsets, offs)]
@@ -141,8 +137,6 @@ class NativeCoverage:
 
     def armed(self) -> int:
         """Sites still armed (0xCC) right now: a full scan, for tests and stats."""
-        from tirfuzz.fuzzer.execution import _covtrap
-
         return int(_covtrap.armed())
 
 

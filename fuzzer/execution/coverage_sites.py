@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 DISCOVERY_VERSION = 1
 SCOPES = ("tvm", "all")
@@ -438,9 +440,6 @@ def _run_jobs(jobs: list[tuple], progress: bool, workers: int, total_bytes: int)
     ctx = multiprocessing.get_context("spawn")
     bar = None
     if progress:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
         bar = Progress(TextColumn("[bold]finding coverage sites[/] {task.description}"), BarColumn(),
                        TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                        console=Console(stderr=True), transient=False)

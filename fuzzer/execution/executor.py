@@ -11,6 +11,8 @@ from typing import Any
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult
+import ctypes
+import numpy as np
 
 
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -24,8 +26,6 @@ DETERMINISTIC_ENV = {"PYTHONHASHSEED": "0", "TVM_NUM_THREADS": "1", "OMP_NUM_THR
 def _no_aslr() -> None:
     """In the fork server before exec: fixed addresses, so TVM's pointer-keyed maps iterate alike every run."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.personality(ctypes.c_ulong(libc.personality(ctypes.c_ulong(0xFFFFFFFF)) | ADDR_NO_RANDOMIZE))
     except (OSError, AttributeError):
@@ -49,6 +49,7 @@ class ExecutorConfig:
     warmup: bool = True
     preload_sites: Any = None            # coverage sites already covered (resumed campaigns)
     env: dict[str, str] = field(default_factory=dict)
+    jobs: tuple[tuple[str, str], ...] = ()  # (name, "module:function") a child may run before its case
 
 
 class Executor:
@@ -76,7 +77,7 @@ class Executor:
         self._w, self._r = to_srv_w, from_srv_r
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
-                   "warmup": c.warmup, "preload_sites": c.preload_sites}
+                   "warmup": c.warmup, "preload_sites": c.preload_sites, "jobs": list(c.jobs)}
         try:
             wire.send(self._w, options)
             kind, payload = wire.recv(self._r)
@@ -126,8 +127,6 @@ class Executor:
 
     def preload(self, sites) -> int:
         """Mark these coverage sites covered (found by another executor of the campaign); how many were new."""
-        import numpy as np
-
         self.start()
         self._drain()
         wire.send(self._w, {"op": "preload", "sites": np.asarray(sites, dtype=np.uint32)})

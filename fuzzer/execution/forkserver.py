@@ -18,6 +18,7 @@ faster, since the cost is the freshly copied pages being cold in the cache, not 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import resource
 import select
@@ -28,13 +29,17 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Callable
 
-from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.crashinfo import frames_from_stderr, top_frame
-from tirfuzz.fuzzer.execution.pipeline import run_case
+from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.execution import wire
+from tirfuzz.fuzzer.execution.coverage import NativeCoverage
+from tirfuzz.fuzzer.execution.pipeline import run_case
+from tirfuzz.oracles.filters import load_filters
 
 STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
 _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
@@ -51,19 +56,15 @@ class ForkServer:
     def __init__(self, options: dict[str, Any], server_fds: tuple[int, ...] = ()):
         import tvm  # noqa: F401  (the point of a fork server: import once)
 
-        from tirfuzz.fuzzer.core.passes import PassPool
 
         self.options = options
         self.server_fds = server_fds  # the executor's pipes: children close them
         self.pool = PassPool(options.get("plugins", ()))
-        from tirfuzz.oracles.filters import load_filters
 
         self.filters = load_filters(options.get("filters", ()))
-        self._preload_modules()
+        self.jobs = self._load_jobs(options.get("jobs", ()))
         self.coverage = None
         if options.get("coverage"):
-            from tirfuzz.fuzzer.execution.coverage import NativeCoverage
-
             self.coverage = NativeCoverage(scope=options["coverage"], granularity=options.get("granularity", "block"),
                                            progress=False)
             self.coverage.plant()
@@ -82,14 +83,13 @@ class ForkServer:
         self._spawn()
 
     @staticmethod
-    def _preload_modules() -> None:
-        """Import what children use once, here: mutators and oracles (children would each import them)."""
-        from tirfuzz.mutators.registry import all_mutators
-        from tirfuzz.oracles import differential
-        from tirfuzz.oracles import roundtrip
-        from tirfuzz.oracles import ub  # noqa: F401
-
-        all_mutators()
+    def _load_jobs(specs) -> dict[str, Callable]:
+        """The jobs children may run before a case, by name, imported once here ("module:function")."""
+        jobs = {}
+        for name, where in specs:
+            module, _, func = where.partition(":")
+            jobs[name] = getattr(importlib.import_module(module), func)
+        return jobs
 
     @staticmethod
     def _warm_up_irs() -> list[str]:
@@ -110,8 +110,6 @@ class ForkServer:
         out = {"tvm": tvm.__version__, "tvm_ffi": getattr(tvm_ffi, "__version__", "?"), "pid": os.getpid(),
                "passes": self.pool.names()}
         if self.coverage is not None:
-            from dataclasses import asdict
-
             out["coverage"] = asdict(self.coverage.info)
             out["cov_total"] = self.coverage.total()
         return out
@@ -240,7 +238,7 @@ class ForkServer:
                 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             case = TestCase.from_dict(req["case"])
             if req.get("mutate"):
-                case = self._mutate(case, req["mutate"], w)
+                case = self._job(case, req["mutate"], w)
                 if case is None:
                     os._exit(0)
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
@@ -256,21 +254,16 @@ class ForkServer:
         finally:
             os._exit(code)
 
-    def _mutate(self, case: TestCase, spec: dict[str, Any], w: int) -> TestCase | None:
-        """Apply one mutation in the child (it parses the IR); tell the server what came out."""
-        from tirfuzz.mutators.base import mutate_case
-        from tirfuzz.mutators.registry import all_mutators
-
+    def _job(self, case: TestCase, spec: dict[str, Any], w: int) -> TestCase | None:
+        """Run the job the request names (mutate, reduce, ...) on the case in the child; tell the server
+        what came out. Jobs are registered by name (ExecutorConfig.jobs): this module knows none of them."""
         wire.send(w, ("stage", "mutate", None))
-        if "reduce" in spec:  # the minimizer: the k-th smaller variant of the IR
-            return self._reduce(case, int(spec["reduce"]), w)
-        kinds = set(spec.get("kinds") or ("ir", "pass", "config", "target"))
-        names = spec.get("mutators")  # --mode tzer: only Tzer's own set
-        muts = [m for m in all_mutators() if m.kind in kinds and (names is None or m.name in names)]
-        donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
-        new, info = mutate_case(case, int(spec["seed"]), self.pool, muts, donor,
-                                parsed=(spec.get("ir_json"), spec.get("donor_json"))) if muts else \
-            (None, {"reason": f"no mutator of kinds {sorted(kinds)}"})
+        name = spec.get("job", "mutate")
+        job = self.jobs.get(name)
+        if job is None:
+            new, info = None, {"reason": f"no job {name!r} registered with this executor (ExecutorConfig.jobs)"}
+        else:
+            new, info = job(case, spec, self.pool)
         wire.send(w, ("mutated", new.to_dict() if new is not None else None, info))
         if new is None:
             wire.send(w, ("result", ExecResult(outcome="declined", stage="mutate", message=str(info.get("reason")))))
@@ -285,24 +278,6 @@ class ForkServer:
                 wire.recv(r)
             except EOFError:
                 pass
-
-    @staticmethod
-    def _reduce(case: TestCase, k: int, w: int) -> TestCase | None:
-        from dataclasses import replace
-
-        from tirfuzz.fuzzer.tir.reduce import reduce_text
-
-        text, info = reduce_text(case.ir, k)
-        new = None
-        if text:  # the safety record is the reduced program's own, never inherited from the original
-            # (bounds and divisors proven again; risks only the mutators can know are kept)
-            risks = sorted(set(info["ub_after"]) | (set(case.extra.get("ub_risks") or []) - {"oob", "div"}))
-            new = replace(case, ir=text, extra={**case.extra, "safe": not risks, "ub_risks": risks})
-        wire.send(w, ("mutated", new.to_dict() if new is not None else None, info))
-        if new is None:
-            reason = "no more reductions" if text is None else info.get("error", "reduction failed")
-            wire.send(w, ("result", ExecResult(outcome="declined", stage="mutate", message=reason)))
-        return new
 
     def _collect(self, r: int, pid: int, deadline: float):
         decoder = wire.Decoder()

@@ -10,68 +10,16 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable
 
-from tirfuzz.oracles.filters import FILTERS, PRECONDITIONS, classify_error
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
-from tirfuzz.fuzzer.core.inputs import make_args
-from tirfuzz.fuzzer.core.passes import PassError, PassPool
+from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, make_target, nvcc_present, runnable_here
-
-# Passes without which a module cannot be turned into runnable code, in default-pipeline order.
-# The build adds each one the case's own sequence does not name (by name, arguments ignored).
-COMPLETION: tuple[PassSpec, ...] = (
-    PassSpec("s_tir.transform.LowerCrossThreadReduction"),
-    PassSpec("s_tir.transform.LowerInitBlock"),
-    PassSpec("s_tir.transform.PlanAndUpdateBufferAllocationLocation"),
-    PassSpec("s_tir.transform.ConvertBlocksToOpaque"),
-    PassSpec("s_tir.transform.LowerMatchBuffer"),
-    PassSpec("s_tir.transform.LowerOpaqueBlock"),
-    PassSpec("tirx.transform.FlattenBuffer"),
-    PassSpec("tirx.transform.BF16ComputeLegalize"),
-    PassSpec("tirx.transform.VectorizeLoop"),
-    PassSpec("tirx.transform.FP8ComputeLegalize"),
-    PassSpec("s_tir.transform.LowerThreadAllreduce"),
-    PassSpec("tirx.transform.SplitHostDevice"),
-    PassSpec("tirx.transform.MakePackedAPI"),
-    PassSpec("tirx.transform.FP8StorageLegalize"),
-    PassSpec("tirx.transform.BF16StorageLegalize"),
-)
-
-
-GPU_BINDING = PassSpec("s_tir.transform.DefaultGPUSchedule")
-
-
-def gpu_binding(target: str, passes: list[PassSpec]) -> list[PassSpec]:
-    """For a GPU target, the pass that gives every block thread bindings, run first, unless the case names it."""
-    if target.split()[0] != "cuda" or any(s.name == GPU_BINDING.name for s in passes):
-        return []
-    return [GPU_BINDING]
-
-
-def default_pipeline() -> list[PassSpec]:
-    """TVM's default TIR pipeline (the s_tir one, default config) as a pass sequence."""
-    s, t = "s_tir.transform.", "tirx.transform."
-    names = [s + n for n in (
-        "CanonicalizeLoop", "LowerCrossThreadReduction", "LowerInitBlock",
-        "PlanAndUpdateBufferAllocationLocation", "ConvertBlocksToOpaque", "LiftThreadBinding",
-        "ManifestSharedMemoryLocalStage", "CompactBufferAllocation", "LowerAutoCopy",
-        "UnifyThreadBinding", "LowerMatchBuffer", "StmtSimplify", "InjectPermutedLayout",
-        "AnnotateIrregularLoop", "InjectSoftwarePipeline", "TransformMmaBufferLayout", "LowerOpaqueBlock")]
-    names += [t + "FlattenBuffer", t + "BF16ComputeLegalize"]
-    seq = [PassSpec(n) for n in names] + [PassSpec(t + "NarrowDataType", (32,))]
-    seq += [PassSpec(n) for n in (s + "LoopPartition", t + "VectorizeLoop", s + "InjectVirtualThread",
-                                  s + "InjectDoubleBuffer", t + "StorageRewrite", s + "HoistIfThenElse",
-                                  t + "UnrollLoop", s + "RenormalizeSplitPattern", t + "StmtSimplify",
-                                  t + "RemoveNoOp", s + "RewriteUnsafeSelect", t + "CommonSubexprElim",
-                                  t + "FP8ComputeLegalize", s + "VerifyVTCMLimit", s + "LowerVtcmAlloc",
-                                  t + "VerifyMemory", t + "AnnotateEntryFunc")]
-    seq += [PassSpec(s + "ThreadSync", (scope,)) for scope in ("shared", "shared.dyn", "warp")]
-    seq += [PassSpec(n) for n in (s + "InferFragment", s + "LowerThreadAllreduce",
-                                  s + "MergeSharedMemoryAllocations", t + "SplitHostDevice",
-                                  t + "MakePackedAPI", t + "FP8StorageLegalize", t + "BF16StorageLegalize")]
-    return seq
-
+from tirfuzz.fuzzer.core.tvmapi import (COMPLETION, DEVICE_MODULES, blocks, build, cuda_to_ptx, default_pipeline,
+                                       entry_functions, gpu_binding, has_blocks, parse, precheck, run_funcs)
+from tirfuzz.oracles.filters import FILTERS, classify_error
+from tirfuzz.oracles.roundtrip import check_roundtrip
+from tirfuzz.oracles.differential import check
 
 class StageFailure(Exception):
     """An exception raised while a stage ran, with the stage and target it belongs to."""
@@ -86,13 +34,13 @@ def _unmet_preconditions(spec: PassSpec, mod, packed: bool) -> list[str]:
     """Which of the pass's documented preconditions the module it was given does not meet."""
     needs = PRECONDITIONS.get(spec.name.rpartition(".")[2], ())
     unmet = []
-    if "block-free" in needs and _has_blocks(mod):
+    if "block-free" in needs and has_blocks(mod):
         unmet.append("block-free")
     if "packed-api" in needs and not packed:
         unmet.append("packed-api")
-    if "opaque-blocks" in needs and any(len(b.iter_values) for b in _blocks(mod)):
+    if "opaque-blocks" in needs and any(len(b.iter_values) for b in blocks(mod)):
         unmet.append("opaque-blocks")
-    if "no-block-init" in needs and any(b.block.init is not None for b in _blocks(mod)):
+    if "no-block-init" in needs and any(b.block.init is not None for b in blocks(mod)):
         unmet.append("no-block-init")
     return unmet
 
@@ -115,103 +63,6 @@ class _Stages:
         finally:
             key = timing_key or (f"{stage.split(':')[0]}@{target}" if target else stage)
             self.result.timings_ms[key] = self.result.timings_ms.get(key, 0.0) + (time.perf_counter() - t0) * 1e3
-
-
-def _blocks(mod) -> list:
-    import tvm_ffi
-    from tvm.s_tir import SBlockRealize
-
-    found: list = []
-    tvm_ffi.structural_walk(mod, (SBlockRealize, found.append))
-    return found
-
-
-def _has_blocks(mod) -> bool:
-    return bool(_blocks(mod))
-
-
-def _precheck(mod) -> None:
-    """Raise ValueError when the module is not well formed."""
-    import tvm
-    import tvm.s_tir
-
-    verify = tvm.s_tir.analysis.verify_well_formed if _has_blocks(mod) else tvm.tirx.analysis.verify_well_formed
-    try:
-        verify(mod, assert_mode=True)
-    except Exception as e:
-        raise ValueError(f"ill-formed module: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-
-
-def _parse(text: str):
-    import tvm
-    import tvm.script
-
-    obj = tvm.script.from_source(text, check_well_formed=False)  # the precheck stage verifies
-    if isinstance(obj, tvm.tirx.PrimFunc):
-        obj = tvm.IRModule({"main": obj})
-    if not isinstance(obj, tvm.IRModule):
-        raise TypeError(f"the IR is a {type(obj).__name__}, not an IRModule or PrimFunc")
-    return obj
-
-
-def entry_functions(mod) -> dict[str, Any]:
-    """The externally visible PrimFuncs of a module, by global symbol."""
-    import tvm
-
-    out = {}
-    for gv, f in mod.functions.items():
-        if isinstance(f, tvm.tirx.PrimFunc):
-            sym = f.attrs.get("global_symbol") if f.attrs is not None else None
-            if sym is not None:
-                out[str(sym)] = f
-    return dict(sorted(out.items()))
-
-
-def _build(mod, tgt, names: list[str]) -> dict[str, Any]:
-    """Runnable functions by name: codegen, the host compiler (c) and machine code (llvm) all happen here."""
-    from tvm.runtime import Executable
-    from tvm.s_tir.pipeline import finalize_device_passes, finalize_host_passes
-    from tvm.tirx.build import split_host_device_mods, tir_to_runtime
-
-    host, devices = split_host_device_mods(mod)
-    host = finalize_host_passes()(host)
-    devices = {t: finalize_device_passes()(d) for t, d in devices.items()}
-    raw = tir_to_runtime(host, devices, tgt.host or tgt)
-    rt = Executable(raw).jit()
-    funcs = {name: rt.get_function(name, query_imports=True) for name in names}
-    funcs[DEVICE_MODULES] = [m for m in raw.imports if m.kind == "cuda"]
-    return funcs
-
-
-DEVICE_MODULES = "__device_modules__"  # key of the built device modules in _build's result
-
-
-def cuda_to_ptx(device_modules: list, target: str) -> int:
-    """Compile each generated CUDA module to PTX with nvcc (no GPU needed): nvcc rejecting what TVM
-    emitted is a codegen bug. Returns the PTX bytes made."""
-    from tvm.support import nvcc
-
-    from tirfuzz.fuzzer.core.targets import parse_target
-
-    sm = (parse_target(target).get("arch") or "sm_80").removeprefix("sm_")
-    arch = ["-gencode", f"arch=compute_{sm},code=sm_{sm}"]  # explicit: nvcc would ask the (absent) GPU
-    with make_target(target):  # nvcc.py reads the compute version from the current target
-        return sum(len(nvcc.compile_cuda(m.inspect_source(), target_format="ptx", arch=arch, compiler="nvcc"))
-                   for m in device_modules)
-
-
-def _run(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> dict[str, list]:
-    import tvm
-
-    outputs = {}
-    for name, func in funcs.items():
-        if name == DEVICE_MODULES:
-            continue
-        specs, values = make_args(func, seed, name)
-        args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
-        compiled[name](*args)
-        outputs[name] = [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
-    return outputs
 
 
 def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None], None] | None = None,
@@ -249,7 +100,7 @@ def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
             m = tvm.tirx.transform.BindTarget(tgt)(mod)
             for spec in gpu_binding(target, specs) + list(specs) + [c for c in COMPLETION if c.name not in named]:
                 m = pool.instantiate(spec)(m)
-            return _build(m, tgt, funcs)
+            return build(m, tgt, funcs)
     return compile_with
 
 
@@ -264,14 +115,12 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         return [pool.instantiate(s) for s in case.passes]
 
     passes = stages.run("setup", None, check_inputs)
-    mod = stages.run("parse", None, lambda: _parse(case.ir))
-    stages.run("precheck", None, lambda: _precheck(mod))
+    mod = stages.run("parse", None, lambda: parse(case.ir))
+    stages.run("precheck", None, lambda: precheck(mod))
     if want_json:
         result.ir_json = tvm.ir.save_json(mod)
     funcs = entry_functions(mod)
     if oracle:
-        from tirfuzz.oracles.roundtrip import check_roundtrip
-
         problem = stages.run("roundtrip:parsed", None, lambda: check_roundtrip(mod))
         if problem:
             result.outcome, result.message, result.stage = "roundtrip", problem, "roundtrip:parsed"
@@ -303,20 +152,18 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
                 packed = packed or spec.name.endswith(".MakePackedAPI")
                 m = m_next
                 result.pass_changed[target] = changed
-            rt = stages.run(f"build:{target}", target, lambda m=m: _build(m, tgt, list(funcs)))
+            rt = stages.run(f"build:{target}", target, lambda m=m: build(m, tgt, list(funcs)))
         if not runnable_here(target):  # no GPU, or an -mcpu/+feature this CPU lacks: built, not run
             result.skipped_runs.append(target)
             if rt.get(DEVICE_MODULES) and nvcc_present():
                 stages.run(f"ptx:{target}", target, lambda rt=rt: cuda_to_ptx(rt[DEVICE_MODULES], target))
             continue
         device = tvm.cuda(0) if target.split()[0] == "cuda" else tvm.cpu(0)
-        outs = stages.run(f"run:{target}", target, lambda rt=rt: _run(rt, funcs, case.input_seed, device))
+        outs = stages.run(f"run:{target}", target, lambda rt=rt: run_funcs(rt, funcs, case.input_seed, device))
         builds[target] = (rt, device, outs)
         if want_outputs:
             result.outputs[target] = outs
     if oracle:
-        from tirfuzz.oracles.differential import check
-
         verdict = check(case, mod, funcs, builds, compiler(mod, case, pool), default_pipeline(), stages.run)
         result.oracle = asdict(verdict)
         if verdict.outcome == "miscompilation":

@@ -9,10 +9,13 @@ A candidate may be invalid IR: the interestingness test (same signature) rejects
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.tir.tree import Site, collect, deleted_stmt, dtype_of, rewrite, substitute, tvm_mod, with_fields
+from tirfuzz.fuzzer.tir.safety import find_unsafe
+from tirfuzz.fuzzer.core.tvmapi import parse
 
 DECLARATIONS = ("Bind", "AllocBuffer", "DeclBuffer")
 
@@ -97,8 +100,6 @@ def _drop_param(mod, func: str, param: str):
 
 def ub_risks(mod) -> list[str]:
     """What the safety prover cannot rule out in the module ("oob", "div"); empty when it proves it safe."""
-    from tirfuzz.fuzzer.tir.safety import find_unsafe
-
     bad, _ = find_unsafe(mod)
     return [r for r, hit in (("oob", any(not a.divisor for a in bad)), ("div", any(a.divisor for a in bad))) if hit]
 
@@ -144,9 +145,7 @@ def candidates(mod) -> list[Reduction]:
 
 def reduce_text(ir: str, k: int) -> tuple[str | None, dict[str, Any]]:
     """The module of `ir` with its k-th reduction applied, as TVMScript; None when k is past the last."""
-    from tirfuzz.fuzzer.execution.pipeline import _parse
-
-    mod = _parse(ir)
+    mod = parse(ir)
     cands = candidates(mod)
     params = _unused_params(mod)
     info: dict[str, Any] = {"candidates": len(cands) + len(params), "nodes": size(mod)}
@@ -168,3 +167,20 @@ def reduce_text(ir: str, k: int) -> tuple[str | None, dict[str, Any]]:
     info["nodes_after"] = size(new)
     info["ub_before"], info["ub_after"] = ub_risks(mod), ub_risks(new)  # a reduction must not add UB
     return text, info
+
+
+REDUCE_JOB = ("reduce", "tirfuzz.fuzzer.tir.reduce:reduce_job")  # (job name, function) for ExecutorConfig.jobs
+
+
+def reduce_job(case: TestCase, spec: dict[str, Any], pool: Any) -> tuple[TestCase | None, dict[str, Any]]:
+    """The executor child's `reduce` job: the case with the k-th smaller variant of its IR (spec["k"]).
+
+    The safety record is the reduced program's own, never inherited from the original (bounds and
+    divisors proven again; risks only the mutators can know are kept).
+    """
+    text, info = reduce_text(case.ir, int(spec["k"]))
+    if not text:
+        info["reason"] = "no more reductions" if text is None else info.get("error", "reduction failed")
+        return None, info
+    risks = sorted(set(info["ub_after"]) | (set(case.extra.get("ub_risks") or []) - {"oob", "div"}))
+    return replace(case, ir=text, extra={**case.extra, "safe": not risks, "ub_risks": risks}), info

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tirfuzz.fuzzer.tir.tree import Site, Walker, dtype_of, tvm_mod, with_fields
+from tirfuzz.fuzzer.tir.exprgen import bits
+from tirfuzz.fuzzer.tir.tree import is_buffer
+from tirfuzz.fuzzer.tir.exprgen import int_range
+from tirfuzz.fuzzer.tir.exprgen import bits, const
+from tirfuzz.fuzzer.tir.exprgen import safe_divisor
+from tirfuzz.fuzzer.tir.tree import rewrite
 
 MAX_ROUNDS = 3
 
@@ -58,7 +64,6 @@ class Prover:
         undefined, and a wrapped value defeats the range proof)."""
         import tvm_ffi
 
-        from tirfuzz.fuzzer.tir.exprgen import int_range
 
         nodes: list = []
 
@@ -143,8 +148,6 @@ def _divisor_ok(prover: Prover, site: Site, b) -> bool:
 
 def _shift_ok(prover: Prover, site: Site, node) -> bool:
     """Whether a shift amount is provably in [0, bits of the shifted type)."""
-    from tirfuzz.fuzzer.tir.exprgen import bits
-
     tx = prover.tvm.tirx
     b, n = node.b, bits(dtype_of(node.a) or "int32")
     if isinstance(b, tx.IntImm):
@@ -157,8 +160,6 @@ def _shift_ok(prover: Prover, site: Site, node) -> bool:
 
 
 def _bytes(buf):
-    from tirfuzz.fuzzer.tir.exprgen import bits
-
     tx = tvm_mod().tirx
     n = tx.IntImm("int64", max(bits(str(buf.dtype)) // 8, 1))
     for d in buf.shape:
@@ -175,7 +176,6 @@ def _view_fits(prover: Prover, decl) -> bool:
         return True
     src: list = []
     tvm_ffi.structural_walk(decl.data, (tvm.ir.Var, src.append))
-    from tirfuzz.fuzzer.tir.tree import is_buffer
 
     bases = [v for v in src if is_buffer(v) and not v.same_as(decl.buffer)]
     try:
@@ -252,13 +252,9 @@ def clamp_index(idx, extent):
 def _clamp_access(node, site: Site, dims: list[int]):
     tx = tvm_mod().tirx
     if isinstance(node, (tx.LShift, tx.RShift)):
-        from tirfuzz.fuzzer.tir.exprgen import bits, const
-
         dt = dtype_of(node.b)
         return with_fields(node, b=tx.FloorMod(node.b, const(dt, bits(dtype_of(node.a)))))
     if isinstance(node, (tvm_mod().tirx.Div, tvm_mod().tirx.Mod, tvm_mod().tirx.FloorDiv, tvm_mod().tirx.FloorMod)):
-        from tirfuzz.fuzzer.tir.exprgen import safe_divisor
-
         return with_fields(node, b=safe_divisor(node.b))
     buf = node.source if hasattr(node, "source") else node.buffer
     idx = list(node.indices)
@@ -282,7 +278,6 @@ def make_safe(mod, clamp: bool = True) -> tuple[Any, SafetyReport]:
         rewrites = {a.site.index: (lambda n, s, dims=a.unproven: _clamp_access(n, s, dims)) for a in fixable}
         if any(a.buffer is not None and any(a.buffer.same_as(x) for x in a.site.scope.internal) for a in fixable):
             report.reasons.append("uninit")  # a clamped access to an internal buffer may touch an unwritten element
-        from tirfuzz.fuzzer.tir.tree import rewrite
 
         mod = rewrite(mod, rewrites)
         report.clamped += len(fixable)

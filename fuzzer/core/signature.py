@@ -6,6 +6,7 @@ import hashlib
 import re
 
 from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.core.crashinfo import frame_name, is_machinery
 
 _MASKS = [(re.compile(r"0x[0-9a-fA-F]+"), "0x?"), (re.compile(r"\b\d+\b"), "N"),
           # numbered names (b19, v_ax0_1): the same bug names other variables; dtypes (float16) are kept
@@ -30,12 +31,10 @@ _DISPATCH = ("ObjectMutator::", "ObjectVisitor::", "DispatchNode", "::VisitStmt"
 
 def key_frames(frames: list[str], n: int = 3) -> list[str]:
     """The innermost n frame names of a crash that are neither machinery nor visitor dispatch."""
-    from tirfuzz.fuzzer.core.crashinfo import _machinery, _name
-
     out = []
     for f in frames:
-        name = _name(f.partition(" in ")[2])
-        if _machinery(name) or any(d in name + "(" for d in _DISPATCH):
+        name = frame_name(f.partition(" in ")[2])
+        if is_machinery(name) or any(d in name + "(" for d in _DISPATCH):
             continue
         if name not in out:
             out.append(name)
