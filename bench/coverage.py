@@ -8,7 +8,7 @@ stats.jsonl reports it.
     tirfuzz            tirfuzz fuzz (default configuration)
     tzer               tirfuzz fuzz --mode tzer (Tzer's own choices, re-implemented)
     libfuzzer          atheris/libFuzzer byte mutation of the seeds' TVMScript, TVM coverage fed back
-                       (python -m tirfuzz.fuzzer.baselines.atheris)
+                       (tirfuzz fuzz --mode libfuzzer)
     generate           tirfuzz fuzz --mode generate (random well-typed programs, no feedback; TVMFuzz-like)
     no-pass-mutation   tirfuzz fuzz --no-pass-mutation   (ablation)
     no-ir-mutation     tirfuzz fuzz --no-ir-mutation     (ablation)
@@ -45,7 +45,7 @@ FUZZ = [sys.executable, "-m", "tirfuzz.cli", "fuzz"]
 CONFIGS: dict[str, list[str]] = {
     "tirfuzz": FUZZ,
     "tzer": FUZZ + ["--mode", "tzer"],
-    "libfuzzer": [sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris"],
+    "libfuzzer": FUZZ + ["--mode", "libfuzzer"],
     "generate": FUZZ + ["--mode", "generate"],
     "no-pass-mutation": FUZZ + ["--no-pass-mutation"],
     "no-ir-mutation": FUZZ + ["--no-ir-mutation"],
@@ -228,7 +228,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--reuse", default=None, help="summarize the runs kept in this folder (--keep) instead of running")
     ap.add_argument("--note", default="", help="a sentence for the table's header (how the runs shared the machine)")
     args = ap.parse_args(argv)
-    from tirfuzz.fuzzer.campaign.campaign import parse_duration
+    from tirfuzz.fuzzer.campaign.config import parse_duration
 
     try:
         args.seconds = parse_duration(args.time)

@@ -72,8 +72,9 @@ class Breakdown:
 
 def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targets: list[str]) -> tuple[list[StepRecord], dict]:
     """Run a campaign the way `tirfuzz fuzz` does, recording every step."""
-    from tirfuzz.cli import _drive
-    from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record
+    from tirfuzz.fuzzer.campaign.campaign import Campaign, make_campaign
+    from tirfuzz.fuzzer.campaign.config import CampaignConfig, config_record
+    from tirfuzz.fuzzer.campaign.status import run_with_screen
     from tirfuzz.fuzzer.campaign.store import CampaignDir
 
     steps: list[StepRecord] = []
@@ -83,7 +84,7 @@ def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targ
 
         def open(self, resume: bool) -> None:
             super().open(resume)
-            run = self.executor.run
+            run = self.runner.run
 
             def timed(*a, **k):
                 t = time.perf_counter()
@@ -91,7 +92,7 @@ def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targ
                 self._run_s = time.perf_counter() - t
                 return res
 
-            self.executor.run = timed
+            self.runner.run = timed
 
         def step(self):
             t0 = time.perf_counter()
@@ -110,8 +111,8 @@ def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targ
     config = CampaignConfig(out=str(out), time_s=seconds, seed=seed, targets=targets, seeds=seeds)
     store = CampaignDir(out)
     store.create(config_record(config), False)
-    camp = Recording(config, store)
-    _drive(camp, str(out), False)
+    camp = make_campaign(config, store, False, Recording)
+    run_with_screen(camp, str(out), False)
     return steps, camp.stats_row()
 
 

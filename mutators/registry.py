@@ -29,13 +29,3 @@ def by_name(names: list[str] | None = None) -> list[Mutator]:
     if missing:
         raise KeyError(f"unknown mutators {missing} (known: {', '.join(known)})")
     return [known[n] for n in names]
-
-
-# `fuzz --mode tzer`: the mutators standing in for Tzer's defaults (OOPSLA'22; its JointSeedPool). Its IR
-# mutation is general-purpose and recursive: insert a generated node (expr-insert, splice), delete one
-# (stmt-delete, expr-child) and flip one (op-flip, constant); its domain-specific mutator sits behind an
-# environment switch there, so it is left out here. Its pass mutation is single-point and sub-sequence
-# edits plus crossover with another seed's sequence (pass-replace, pass-insert, pass-delete, pass-swap,
-# pass-splice). Tzer never mutated PassContext options or targets, and had no schedule primitives.
-TZER_MUTATORS = ("expr-insert", "splice", "stmt-delete", "expr-child", "op-flip", "constant",
-                 "pass-replace", "pass-insert", "pass-delete", "pass-swap", "pass-splice")

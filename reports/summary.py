@@ -9,77 +9,27 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import math
-import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from tirfuzz.fuzzer.campaign.bugs import BugRecord
+from tirfuzz.fuzzer.campaign.stats import StatsRow, read_stats
+from tirfuzz.fuzzer.core.case import atomic_write
 
 FORMATS = ("html", "md", "json")
 KIND_ORDER = ("crash", "hang", "internal-error", "miscompilation", "roundtrip")
 KIND_COLORS = {"crash": "#c0392b", "hang": "#8e44ad", "internal-error": "#d35400",
                "miscompilation": "#1e8449", "roundtrip": "#2471a3"}
 BUG_FILES = ("report.md", "case.json", "repro.py", "minimized.json", "info.json")
-_TITLE_MAX = 180
 
 
 @dataclass
-class StatsRow:
-    """One line of stats.jsonl (missing keys default to zero/empty)."""
-
-    elapsed_s: float = 0.0
-    execs: int = 0
-    execs_per_s: float = 0.0
-    cov_blocks: int = 0
-    corpus_size: int = 0
-    valid_ratio: float = 0.0
-    declined: int = 0
-    mutator_crashes: int = 0
-    slow_runs: int = 0
-    ub_crashes: int = 0
-    last_find_s: float = 0.0
-    bugs: dict[str, int] = field(default_factory=dict)
-    filtered: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StatsRow:
-        """A row from a parsed JSON object, ignoring unknown keys."""
-        row = cls()
-        for name, default in asdict(cls()).items():
-            value = d.get(name)
-            if value is None:
-                continue
-            try:
-                setattr(row, name, dict(value) if isinstance(default, dict) else type(default)(value))
-            except (TypeError, ValueError):
-                continue
-        return row
-
-
-@dataclass
-class BugRecord:
-    """One bug folder: what the report shows about it."""
-
-    signature: str
-    kind: str
-    title: str
-    count: int = 0
-    first_exec: int | None = None
-    last_exec: int | None = None
-    stage: str | None = None
-    target: str | None = None
-    verified: bool | None = None
-    minimized: dict[str, Any] | None = None
-    links: dict[str, str] = field(default_factory=dict)   # file name -> path relative to reports/
-
-
-@dataclass
-class Campaign:
+class CampaignReport:
     """Everything a report needs, read from one campaign directory."""
 
     path: Path
@@ -88,6 +38,7 @@ class Campaign:
     started: str | None = None
     stats: list[StatsRow] = field(default_factory=list)
     bugs: list[BugRecord] = field(default_factory=list)
+    links: dict[str, dict[str, str]] = field(default_factory=dict)   # signature -> file name -> href
 
     @property
     def last(self) -> StatsRow:
@@ -97,46 +48,10 @@ class Campaign:
 
 # loading ---------------------------------------------------------------------------------------------
 
-def _first_line(text: Any) -> str:
-    """The first non-empty line of a text, stripped ('' for None)."""
-    for line in str(text or "").splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _clip(text: str, n: int = _TITLE_MAX) -> str:
-    """Text cut to n characters with an ellipsis."""
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 def bug_title(info: dict[str, Any]) -> str:
-    """A one-line title for a bug from its info.json, e.g. 'crash (SIGSEGV) in build:llvm at <frame>'."""
-    kind = info.get("kind") or "bug"
-    stage = info.get("stage") or "unknown stage"
-    frame = info.get("frame")
-    message = _first_line(info.get("message"))
-    gcc = re.search(r"error: ([^\n]*)", info.get("message") or "")
-    if gcc and message.startswith("Compilation error"):  # the host compiler's complaint says what broke
-        message = "host compiler: " + gcc.group(1)
-    if kind == "crash":
-        title = f"crash ({info.get('signal') or 'exit'}) in {stage}" + (f" at {frame}" if frame else "")
-    elif kind == "hang":
-        title = f"hang ({info.get('resource') or 'time'}) in {stage}"
-    elif kind == "miscompilation":
-        oracle = info.get("oracle") or {}
-        target = oracle.get("target") or info.get("target") or "a build"
-        culprit = oracle.get("culprit") or frame
-        title = f"miscompilation: {target} differs from reference" + (f", culprit {culprit}" if culprit else "")
-    elif kind == "roundtrip":
-        title = f"roundtrip: {message or stage}"
-    else:
-        title = f"{kind} in {stage}"
-        if frame:
-            title += f" at {frame}"
-        elif message or info.get("exc_type"):
-            title += ": " + ": ".join(p for p in (info.get("exc_type"), message) if p)
-    return _clip(" ".join(title.split()))
+    """A one-line title for a bug from its info.json (BugRecord.title)."""
+    return BugRecord.from_dict({"signature": "", "kind": info.get("kind") or "bug", **{k: v for k, v in info.items()
+                                                                                    if k not in ("signature", "kind")}}).title
 
 
 def _read_json(path: Path) -> Any:
@@ -147,59 +62,43 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def read_stats(path: Path) -> list[StatsRow]:
-    """The rows of stats.jsonl; unparsable lines (a half-written last line) are skipped."""
-    rows: list[StatsRow] = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return rows
-    for line in lines:
-        try:
-            d = json.loads(line)
-            if isinstance(d, dict):
-                rows.append(StatsRow.from_dict(d))
-        except (ValueError, TypeError):
-            continue
-    return rows
-
-
 def _kind_key(kind: str) -> tuple[int, str]:
     """Sort key putting the known kinds first, in KIND_ORDER."""
     return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind)
 
 
-def read_bugs(bugs_dir: Path) -> list[BugRecord]:
-    """One record per bug folder, sorted by kind then first execution."""
+def read_bugs(bugs_dir: Path) -> tuple[list[BugRecord], dict[str, dict[str, str]]]:
+    """One record per bug folder, sorted by kind then first execution, and each one's files as links."""
     out: list[BugRecord] = []
+    links: dict[str, dict[str, str]] = {}
     if not bugs_dir.is_dir():
-        return out
+        return out, links
     for d in sorted(p for p in bugs_dir.iterdir() if p.is_dir()):
-        info = _read_json(d / "info.json")
-        info = info if isinstance(info, dict) else {}
-        sig = str(info.get("signature") or d.name)
-        kind = str(info.get("kind") or d.name.rsplit("-", 1)[0])
-        info.setdefault("kind", kind)
-        mini = info.get("minimized")
-        out.append(BugRecord(
-            signature=sig, kind=kind, title=bug_title(info), count=int(info.get("count") or 0),
-            first_exec=info.get("first_exec"), last_exec=info.get("last_exec"), stage=info.get("stage"),
-            target=info.get("target"), verified=info.get("verified"),
-            minimized=mini if isinstance(mini, dict) else None,
-            links={f: f"../bugs/{quote(d.name)}/{f}" for f in BUG_FILES if (d / f).is_file()}))
+        rec = BugRecord.load(d)
+        out.append(rec)
+        links[rec.signature] = {f: f"../bugs/{quote(d.name)}/{f}" for f in BUG_FILES if (d / f).is_file()}
     out.sort(key=lambda b: (_kind_key(b.kind), b.first_exec if b.first_exec is not None else math.inf,
                             b.signature))
-    return out
+    return out, links
 
 
-def load_campaign(campaign_dir: Path) -> Campaign:
+def load_campaign(campaign_dir: Path) -> CampaignReport:
     """Read campaign.json, stats.jsonl and bugs/ of a campaign directory (all optional)."""
     campaign_dir = Path(campaign_dir)
     meta = _read_json(campaign_dir / "campaign.json")
     meta = meta if isinstance(meta, dict) else {}
-    return Campaign(path=campaign_dir, config=meta.get("config") or {}, versions=meta.get("versions") or {},
-                    started=meta.get("started"), stats=read_stats(campaign_dir / "stats.jsonl"),
-                    bugs=read_bugs(campaign_dir / "bugs"))
+    bugs, links = read_bugs(campaign_dir / "bugs")
+    return CampaignReport(path=campaign_dir, config=meta.get("config") or {}, versions=meta.get("versions") or {},
+                          started=meta.get("started"), stats=read_stats(campaign_dir / "stats.jsonl"),
+                          bugs=bugs, links=links)
+
+
+def bug_view(b: BugRecord, links: dict[str, str]) -> dict[str, Any]:
+    """What summary.json says of a bug."""
+    return {"signature": b.signature, "kind": b.kind, "title": b.title, "count": b.count,
+            "first_exec": b.first_exec, "last_exec": b.last_exec, "stage": b.stage, "target": b.target,
+            "verified": b.verified, "minimized": b.minimized if isinstance(b.minimized, dict) else None,
+            "links": links}
 
 
 # summary ---------------------------------------------------------------------------------------------
@@ -214,16 +113,16 @@ def bugs_by_kind(bugs: list[BugRecord]) -> dict[str, dict[str, int]]:
     return {k: out[k] for k in sorted(out, key=_kind_key)}
 
 
-def summary_dict(c: Campaign) -> dict[str, Any]:
+def summary_dict(c: CampaignReport) -> dict[str, Any]:
     """The content of summary.json."""
     last = c.last
-    totals = asdict(last)
+    totals = last.to_dict()
     totals.pop("bugs")
     totals["stats_rows"] = len(c.stats)
     return {"format": "tirfuzz-report/1", "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "campaign": {"name": c.path.resolve().name, "config": c.config, "versions": c.versions,
                          "started": c.started},
-            "totals": totals, "bugs_by_kind": bugs_by_kind(c.bugs), "bugs": [asdict(b) for b in c.bugs]}
+            "totals": totals, "bugs_by_kind": bugs_by_kind(c.bugs), "bugs": [bug_view(b, c.links.get(b.signature, {})) for b in c.bugs]}
 
 
 def _dur(seconds: float) -> str:
@@ -232,7 +131,7 @@ def _dur(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def _headline(c: Campaign) -> list[tuple[str, str]]:
+def _headline(c: CampaignReport) -> list[tuple[str, str]]:
     """(label, value) pairs for the totals shown at the top of the md and html reports."""
     t = c.last
     return [("elapsed", _dur(t.elapsed_s)), ("executions", f"{t.execs:,}"), ("execs/s", f"{t.execs_per_s:.2f}"),
@@ -246,7 +145,7 @@ def _status(b: BugRecord) -> str:
     parts = []
     if b.verified is not None:
         parts.append("verified" if b.verified else "not reproduced")
-    if b.minimized:
+    if isinstance(b.minimized, dict):
         nb, na = b.minimized.get("nodes_before"), b.minimized.get("nodes_after")
         parts.append(f"minimized {nb}→{na} nodes" if nb is not None and na is not None else "minimized")
     return ", ".join(parts)
@@ -257,7 +156,7 @@ def _md_cell(value: Any) -> str:
     return str("" if value is None else value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
 
 
-def render_markdown(c: Campaign) -> str:
+def render_markdown(c: CampaignReport) -> str:
     """The content of summary.md."""
     t = c.last
     name = c.path.resolve().name
@@ -280,7 +179,7 @@ def render_markdown(c: Campaign) -> str:
         lines += ["", "## Bugs", "", "| kind | signature | title | hits | first exec | status | files |",
                   "| --- | --- | --- | ---: | ---: | --- | --- |"]
         for b in c.bugs:
-            files = " ".join(f"[{f}]({href})" for f, href in b.links.items())
+            files = " ".join(f"[{f}]({href})" for f, href in c.links.get(b.signature, {}).items())
             lines.append(f"| {b.kind} | `{b.signature}` | {_md_cell(b.title)} | {b.count} | "
                          f"{_md_cell(b.first_exec)} | {_status(b)} | {files} |")
     else:
@@ -406,7 +305,7 @@ def _badge(kind: str) -> str:
     return f'<span class=kind style="background:{KIND_COLORS.get(kind, "#555")}">{html.escape(kind)}</span>'
 
 
-def render_html(c: Campaign) -> str:
+def render_html(c: CampaignReport) -> str:
     """The content of index.html: one static page with inline CSS and SVG, no external resources."""
     e = html.escape
     name = c.path.resolve().name
@@ -432,7 +331,7 @@ def render_html(c: Campaign) -> str:
                 current = b.kind
                 body.append(f"<tr class=group><td colspan=7>{_badge(b.kind)} {by_kind[b.kind]['bugs']} distinct"
                             "</td></tr>")
-            files = "".join(f'<a href="{e(href)}">{e(f)}</a>' for f, href in b.links.items())
+            files = "".join(f'<a href="{e(href)}">{e(f)}</a>' for f, href in c.links.get(b.signature, {}).items())
             body.append(f"<tr><td><code>{e(b.signature)}</code></td><td>{e(b.title)}</td>"
                         f"<td class=n>{b.count:,}</td><td class=n>{e(str(b.first_exec))}</td>"
                         f"<td>{e(str(b.target or ''))}</td><td>{e(_status(b))}</td><td class=files>{files}</td></tr>")
@@ -466,13 +365,6 @@ slow runs {c.last.slow_runs:,}, UB crashes {c.last.ub_crashes:,}.</div>
 
 # writing ---------------------------------------------------------------------------------------------
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write a file through a temporary name so a reader never sees half of it."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_reports(campaign_dir: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
     """Write summary.json / summary.md / index.html (per `formats`) into <campaign_dir>/reports/."""
     unknown = set(formats) - set(FORMATS)
@@ -487,7 +379,7 @@ def write_reports(campaign_dir: Path, formats: tuple[str, ...] = FORMATS) -> lis
                               ("md", "summary.md", lambda: render_markdown(campaign)),
                               ("html", "index.html", lambda: render_html(campaign))):
         if fmt in formats:
-            _atomic_write(out_dir / name, render())
+            atomic_write(out_dir / name, render())
             written.append(out_dir / name)
     return written
 

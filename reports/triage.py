@@ -9,17 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
-from tirfuzz.fuzzer.core.case import TestCase, load_case, save_case
-from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
-from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.reports.bug_report import write_bug_report
-from tirfuzz.reports.minimize import Minimizer, signature_of
-from tirfuzz.reports.repro import dump_info, verify_repro, write_repro
-from tirfuzz.reports.summary import bug_title
-from tirfuzz.reports.summary import write_reports
 import queue
 import threading
+
+from tirfuzz.fuzzer.campaign.bugs import BugRecord
+from tirfuzz.fuzzer.campaign.config import REPLAY_TIMEOUT_FACTOR
+from tirfuzz.fuzzer.core.case import TestCase, load_case, save_case
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.core.signature import signature
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
+from tirfuzz.oracles.verdict import judge
+from tirfuzz.reports.bug_report import write_bug_report
+from tirfuzz.reports.minimize import Minimizer
+from tirfuzz.reports.repro import verify_repro, write_repro
+from tirfuzz.reports.summary import write_reports
 
 
 @dataclass
@@ -44,10 +48,6 @@ def replay(executor: Executor, case: TestCase) -> ExecResult:
     return executor.run(case, want_outputs=False, oracle=True)
 
 
-def _title(info: dict[str, Any]) -> str:
-    return bug_title(info)
-
-
 class Triage:
     """Walks bugs/<sig>/ of a campaign directory and does each step, reporting progress."""
 
@@ -57,7 +57,7 @@ class Triage:
         self.on_progress = on_progress or (lambda msg: None)
         cfg = json.loads((self.out / "campaign.json").read_text()).get("config", {})
         self.config = cfg
-        self.executor_config = ExecutorConfig(timeout_s=float(cfg.get("timeout_s", 10.0)) * 3,
+        self.executor_config = ExecutorConfig(timeout_s=float(cfg.get("timeout_s", 10.0)) * REPLAY_TIMEOUT_FACTOR,
                                               plugins=tuple(cfg.get("plugins", [])),
                                               filters=tuple(cfg.get("filters", [])), jobs=(REDUCE_JOB,))
 
@@ -118,35 +118,36 @@ class Triage:
 
     def _replay(self, ex: Executor, d: Path, result: TriageResult):
         """Replay a bug and re-signature it (merging or renaming its folder); what is left to do, or None."""
-        info = json.loads((d / "info.json").read_text())
+        rec = BugRecord.load(d)
         if not (d / "case.json").exists():
             result.not_reproduced.append(d.name)
             return None
         case = load_case(d / "case.json")
         res = replay(ex, case)
-        sig = signature_of(res)
-        info["replayed_signature"] = sig
-        if not res.is_bug:
-            info["reproduces"] = False
+        is_bug = judge(case, res).is_bug
+        sig = signature(res) if is_bug else res.outcome
+        rec.replayed_signature = sig
+        if not is_bug:
+            rec.reproduces = False
             result.not_reproduced.append(d.name)
-            dump_info(d / "info.json", info)
+            rec.save(d)
             return None
-        info["reproduces"] = True
+        rec.reproduces = True
         if sig != d.name:  # the signature rules changed, or the bug now shows another way
             target = d.parent / sig
             if target.exists():
-                other = json.loads((target / "info.json").read_text())
-                other["count"] = int(other.get("count", 1)) + int(info.get("count", 1))
-                dump_info(target / "info.json", other)
+                other = BugRecord.load(target)
+                other.count = (other.count or 1) + (rec.count or 1)
+                other.save(target)
                 shutil.rmtree(d)
                 result.merged[d.name] = sig
                 return None
             d.rename(target)
             result.merged[d.name] = sig
-            d, info["signature"] = target, sig
-        return d, info, case, sig
+            d, rec.signature = target, sig
+        return d, rec, case, sig
 
-    def _finish(self, ex: Executor, d: Path, info: dict[str, Any], case: TestCase, sig: str,
+    def _finish(self, ex: Executor, d: Path, rec: BugRecord, case: TestCase, sig: str,
                 result: TriageResult) -> None:
         """Minimize, write and verify the reproducer, write report.md."""
         if self.do_minimize:
@@ -154,14 +155,13 @@ class Triage:
             m = Minimizer(ex, self.budget_s).minimize(case, sig)
             if m.reproduced:
                 save_case(m.case, d / "minimized.json")
-                info["minimized"] = m.record()
+                rec.minimized = m.record()
                 result.minimized[d.name] = m.record()
                 case = m.case
         self.on_progress(f"{d.name}: reproducer")
-        title = _title(info)
-        repro = write_repro(case, info, d / "repro.py", title, plugin_files(self.config))
-        v = verify_repro(repro, info)
-        info["verified"], info["verify"] = v.reproduced, v.how
+        repro = write_repro(case, rec.to_dict(), d / "repro.py", rec.title, plugin_files(self.config))
+        v = verify_repro(repro, rec.to_dict())
+        rec.verified, rec.verify = v.reproduced, v.how
         result.verified[d.name] = v.reproduced
-        dump_info(d / "info.json", info)
-        (d / "report.md").write_text(write_bug_report(info, case, title, repro.read_text()))
+        rec.save(d)
+        (d / "report.md").write_text(write_bug_report(rec.to_dict(), case, rec.title, repro.read_text()))

@@ -56,7 +56,8 @@ def test_generate_mode_runs_a_campaign(tmp_path):
 
 def test_tzer_mode_uses_tzer_choices_only(tmp_path):
     """--mode tzer: llvm only, no oracles, and every kept mutant made by a mutator of Tzer's set."""
-    from tirfuzz.mutators.registry import TZER_MUTATORS, all_mutators
+    from tirfuzz.fuzzer.campaign.presets import TZER_MUTATORS
+    from tirfuzz.mutators.registry import all_mutators
 
     assert set(TZER_MUTATORS) <= {m.name for m in all_mutators()}
     out = tmp_path / "t"
@@ -73,7 +74,7 @@ def test_tzer_mode_uses_tzer_choices_only(tmp_path):
 
 def test_atheris_baseline_reports_execs_and_coverage(tmp_path):
     out = tmp_path / "a"
-    p = subprocess.run([sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris", "--out", str(out), "--time", "10",
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--mode", "libfuzzer", "--out", str(out), "--time", "10",
                         "--seeds", "relu_f32,add_int32", "--targets", "llvm", "--no-oracle", "--seed", "2"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr + (out / "libfuzzer" / "log.txt").read_text()[-2000:]
@@ -89,7 +90,7 @@ def test_atheris_baseline_reports_execs_and_coverage(tmp_path):
 
 
 def test_atheris_baseline_rejects_bad_input(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris", "--out", str(tmp_path / "x"),
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--mode", "libfuzzer", "--out", str(tmp_path / "x"),
                         "--time", "5", "--seeds", "no_such_seed"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "no_such_seed" in p.stderr

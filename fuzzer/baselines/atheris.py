@@ -8,22 +8,22 @@ coverage. The feedback is TVM's coverage itself: one atheris counter is reserved
 `atheris._trace_branch`, so libFuzzer keeps exactly the inputs that reach new blocks of libtvm. No Python
 code is instrumented.
 
-    python -m tirfuzz.fuzzer.baselines.atheris --out DIR --time 30m [--seed S] [--seeds a,b] [--targets llvm,c]
+    tirfuzz fuzz --mode libfuzzer --out DIR --time 30m [--seed S] [--seeds a,b] [--targets llvm,c]
 
 OUT holds what a campaign holds (campaign.json, stats.jsonl, state.json, coverage.npy, bugs/), plus
 libfuzzer/corpus/ (libFuzzer's corpus: the seeds' text and every input it kept) and libfuzzer/log.txt
 (its own output). The last stats row has a `libfuzzer` object: libFuzzer's own counts (runs, exec/s,
 units added) parsed from that log. A worker process runs libFuzzer (which ends the process when its
-time is up); the parent process prepares OUT, waits, and writes that last row.
+time is up: `python -m tirfuzz.fuzzer.baselines.atheris OUT`); the `fuzz` command prepares OUT,
+waits, and writes that last row.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
 import re
+import os
 import signal
 import subprocess
 import sys
@@ -32,29 +32,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tirfuzz.fuzzer.campaign.campaign import Campaign, CampaignConfig, config_record, parse_duration
+import numpy as np
+
+from tirfuzz.corpus import list_seeds, load_seed, seed_text
+from tirfuzz.fuzzer.campaign.bugs import BugStore
+from tirfuzz.fuzzer.campaign.campaign import Campaign
+from tirfuzz.fuzzer.campaign.config import CampaignConfig
+from tirfuzz.fuzzer.campaign.corpus import Corpus, Entry
+from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow
+from tirfuzz.fuzzer.campaign.store import CampaignDir
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.campaign.powerschedule import Entry
-from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
-from tirfuzz.corpus import load_seed
-from tirfuzz.fuzzer.core.targets import TargetError, check_target
-from tirfuzz.corpus import list_seeds, load_seed, seed_text
-from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
-from tirfuzz.fuzzer.execution.coverage import find_sites
-import numpy as np
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
+from tirfuzz.fuzzer.execution.coverage import find_sites
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
-MODE = "libfuzzer"
 CORPUS = "libfuzzer/corpus"
 LOG = "libfuzzer/log.txt"
 EXTRA_LEN = 4096           # libFuzzer may grow an input this far past the largest seed
 STATS_EVERY_S = 10.0
 COVERAGE_EVERY_S = 30.0
-
-
-class BaselineError(RuntimeError):
-    """Bad arguments or an output folder that cannot be used (one line, exit 2)."""
 
 
 @dataclass
@@ -94,11 +91,21 @@ def parse_log(text: str) -> LibFuzzerStats:
     return st
 
 
+class LibFuzzerCorpus(Corpus):
+    """libFuzzer keeps its own corpus (libfuzzer/corpus/): the campaign keeps nothing."""
+
+    def add(self, entry: Entry, case: TestCase, ir_json: str | None = None) -> None:
+        pass
+
+
 class AtherisCampaign(Campaign):
     """The campaign's accounting (stats, bugs, filters, coverage) for inputs that libFuzzer chooses."""
 
     def __init__(self, config: CampaignConfig, store: CampaignDir, corpus_dir: Path):
-        super().__init__(config, store)
+        runner = Executor(ExecutorConfig(timeout_s=config.timeout_s, memory_mb=config.memory_mb,
+                                         coverage=config.coverage, plugins=tuple(config.plugins),
+                                         filters=tuple(config.filters)))
+        super().__init__(config, runner, LibFuzzerCorpus(), BugStore(store), Stats(), store=store)
         self.corpus_dir = corpus_dir
         self.offsets = None            # sorted coverage sites; site i is atheris counter base + i
         self.base = 0
@@ -108,16 +115,12 @@ class AtherisCampaign(Campaign):
 
     def open(self, resume: bool = False) -> None:
         """Start the executor (coverage planted); libFuzzer runs the seeds itself."""
-        c = self.config
-        self.executor = Executor(ExecutorConfig(timeout_s=c.timeout_s, memory_mb=c.memory_mb, coverage=c.coverage,
-                                                plugins=tuple(c.plugins), filters=tuple(c.filters)))
-        info = self.executor.start()
+        info = self.runner.start()
         self.cov_blocks = int(info.get("cov_total", 0))
 
     def reserve_counters(self) -> int:
         """One atheris counter per coverage site, contiguous; returns how many."""
         import atheris
-
 
         self.offsets, _ = find_sites(self.config.coverage, "block", progress=False)
         n = len(self.offsets)
@@ -126,19 +129,15 @@ class AtherisCampaign(Campaign):
             atheris._reserve_counter()
         return n
 
-    def _keep(self, entry: Entry, case: TestCase, res: ExecResult | None = None) -> None:
-        """libFuzzer keeps its own corpus (libfuzzer/corpus/): nothing to keep here."""
-
-    def stats_row(self) -> dict[str, Any]:
-        row = super().stats_row()
-        row["corpus_size"] = sum(1 for _ in self.corpus_dir.iterdir()) if self.corpus_dir.is_dir() else 0
-        row["seed_blocks"] = self.seed_blocks
+    def row(self) -> StatsRow:
+        row = super().row()
+        row.corpus_size = sum(1 for _ in self.corpus_dir.iterdir()) if self.corpus_dir.is_dir() else 0
+        row.extra["seed_blocks"] = self.seed_blocks
         return row
 
     def run_input(self, data: bytes) -> ExecResult:
         """Run one libFuzzer input as a case; report the sites it reached first to libFuzzer."""
         import atheris
-
 
         if self.seed_blocks is None and data and data not in self.seed_texts:
             self.seed_blocks = self.cov_blocks  # libFuzzer's first mutant: the seeds are done
@@ -149,7 +148,7 @@ class AtherisCampaign(Campaign):
             self._checkpoint_now()
             return res
         case = TestCase(ir=text, passes=default_pipeline(), targets=list(self.config.targets), extra={"libfuzzer": True})
-        res = self.executor.run(case, want_outputs=False, want_sites=True, oracle=self.config.oracle)
+        res = self.runner.run(case, want_outputs=False, want_sites=True, oracle=self.config.oracle)
         if res.new_sites:
             idx = np.searchsorted(self.offsets, np.asarray(res.new_sites, dtype=np.uint32))
             for i in idx.tolist():
@@ -170,53 +169,17 @@ class AtherisCampaign(Campaign):
             self.store.append_stats(row)
             self._last_stats = now
         if now - self._last_cov >= COVERAGE_EVERY_S:
-            self.store.save_coverage(self.executor.covered())
+            self.store.save_coverage(self.runner.covered())
             self._last_cov = now
 
 
-def _config(args: argparse.Namespace, out: Path) -> CampaignConfig:
-    if args.time <= 0:
-        raise BaselineError(f"--time {args.time_text!r}: must be more than 0 seconds")
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    try:
-        for t in targets:
-            check_target(t)
-    except TargetError as e:
-        raise BaselineError(str(e)) from None
-    names = [n.strip() for n in args.seeds.split(",") if n.strip()] if args.seeds else None
-    for n in names or []:
-        try:
-            load_seed(n)
-        except KeyError:
-            raise BaselineError(f"--seeds: no built-in seed named {n!r} (see `tirfuzz seeds`)") from None
-    return CampaignConfig(out=str(out), time_s=args.time, seed=args.seed, targets=targets, seeds=names, mode=MODE,
-                          timeout_s=args.timeout, coverage=args.coverage, oracle=not args.no_oracle)
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        raise BaselineError(str(e)) from None
-
-
-def prepare(args: argparse.Namespace) -> tuple[CampaignConfig, CampaignDir]:
-    """Check the arguments, create OUT with campaign.json and libFuzzer's seed corpus (the seeds' text)."""
-    out = Path(args.out)
-    config = _config(args, out)
-    store = CampaignDir(out)
-    if (out / "campaign.json").exists():
-        raise BaselineError(f"{out} already holds a campaign (use another --out; this baseline does not resume)")
-    try:
-        store.create(config_record(config), resume=False)
-    except StoreError as e:
-        raise BaselineError(str(e)) from None
+def prepare(config: CampaignConfig, out: Path) -> None:
+    """libFuzzer's seed corpus in OUT: the seeds' text (OUT holds the campaign.json already)."""
     corpus = out / CORPUS
     corpus.mkdir(parents=True, exist_ok=True)
     seeds = [load_seed(n) for n in config.seeds] if config.seeds else list_seeds()
     for s in seeds:
         (corpus / f"seed-{s.name}.tvmscript").write_text(seed_text(s), encoding="utf-8")
-    return config, store
 
 
 def worker(out: Path) -> int:
@@ -263,33 +226,12 @@ def finish(out: Path, code: int, log_text: str) -> dict[str, Any]:
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tirfuzz.fuzzer.baselines.atheris", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=False, help="campaign directory (must not hold a campaign)")
-    ap.add_argument("--time", dest="time_text", default="60", help="wall time: 120, 90s, 10m, 2h")
-    ap.add_argument("--seed", type=int, default=0, help="random seed (libFuzzer's -seed is this + 1)")
-    ap.add_argument("--seeds", default=None, help="comma-separated built-in seed names (default: all)")
-    ap.add_argument("--targets", default="llvm,c")
-    ap.add_argument("--timeout", type=float, default=10.0, help="per-case wall-clock limit, seconds")
-    ap.add_argument("--coverage", choices=["tvm", "all"], default="tvm")
-    ap.add_argument("--no-oracle", action="store_true", help="skip the differential and round-trip oracles")
-    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.worker:
-        return worker(Path(args.worker))
-    try:
-        if not args.out:
-            raise BaselineError("--out DIR is required")
-        args.time = _duration(args.time_text)
-        config, _ = prepare(args)
-    except BaselineError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    out = Path(args.out)
+def run_libfuzzer(config: CampaignConfig, out: Path) -> tuple[int, dict[str, Any], str]:
+    """Run libFuzzer on OUT (its campaign.json written) for config.time_s: (exit code, last stats row, log tail)."""
+    prepare(config, out)
     log_path = out / LOG
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris", "--worker", str(out)],
+        proc = subprocess.Popen([sys.executable, "-m", "tirfuzz.fuzzer.baselines.atheris", str(out)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             code = proc.wait(timeout=config.time_s + config.timeout_s * 6 + 120)
@@ -300,14 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             os.killpg(proc.pid, signal.SIGINT)
             code = proc.wait()
     text = log_path.read_text(encoding="utf-8", errors="replace")
-    row = finish(out, code, text)
-    print(json.dumps(row))
-    if code != 0:
-        tail = [ln for ln in text.splitlines() if ln.strip()][-1:] or ["no output"]
-        print(f"error: libFuzzer worker exited with code {code}: {tail[0][:300]} (see {log_path})", file=sys.stderr)
-        return 1
-    return 0
+    tail_line = ([ln for ln in text.splitlines() if ln.strip()][-1:] or ["no output"])[0][:300]
+    return code, finish(out, code, text), tail_line
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the worker process run_libfuzzer starts
+    sys.exit(worker(Path(sys.argv[1])))

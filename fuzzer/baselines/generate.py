@@ -16,7 +16,7 @@ from tirfuzz.fuzzer.campaign.campaign import Campaign
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.campaign.powerschedule import Entry
+from tirfuzz.fuzzer.campaign.corpus import Entry
 from tirfuzz.fuzzer.campaign.store import case_id
 from tirfuzz.mutators.mutate import mutate_case
 from tirfuzz.mutators.passes import pass_mutators
@@ -56,25 +56,24 @@ class GenerateCampaign(Campaign):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.gen = ProgramGen(self.rng)
+        self.pending: dict[str, TestCase] = {}   # generated cases whose results have not come back
 
     def plan(self) -> tuple[Entry, list[str], dict[str, Any] | None]:
-        """A new case, parked in `cases` under its id until its result comes back; no mutation request."""
+        """A new case, parked in `pending` under its id until its result comes back; no mutation request."""
         self.gen.rng = self.rng  # a resumed campaign re-seeds self.rng in open()
-        case = random_case(self.rng, self.gen, self.executor.info.get("passes", []), self.config.targets)
-        while case_id(case) in self.cases:  # the same program again (tiny ones repeat): draw another
-            case = random_case(self.rng, self.gen, self.executor.info.get("passes", []), self.config.targets)
+        case = random_case(self.rng, self.gen, self.runner.info.get("passes", []), self.config.targets)
+        while case_id(case) in self.corpus or case_id(case) in self.pending:  # the same program, again: draw another
+            case = random_case(self.rng, self.gen, self.runner.info.get("passes", []), self.config.targets)
         entry = Entry(case_id(case), "generated", found_at=self.stats.execs)
-        self.cases[entry.id] = case
+        self.pending[entry.id] = case
         return entry, ["generate"], None
 
-    def step(self) -> ExecResult:
-        entry, kinds, _ = self.plan()
-        res = self.executor.run(self.cases[entry.id], want_outputs=False, oracle=self.config.oracle)
-        return self.absorb(entry, kinds, res)
+    def case_for(self, entry: Entry) -> TestCase:
+        return self.pending[entry.id]
 
     def absorb(self, entry: Entry, kinds: list[str], res: ExecResult) -> ExecResult:
         """The campaign's accounting; a generated case is kept (for the record) only when it found blocks."""
-        case = self.cases.pop(entry.id, None)
+        case = self.pending.pop(entry.id, None)
         if res.case is None and case is not None:
             res.case = case.to_dict()
         return super().absorb(entry, kinds, res)

@@ -57,10 +57,10 @@ class LocalWorker:
 
 def local_workers(campaign: Campaign, jobs: int, covered: np.ndarray) -> list[LocalWorker]:
     """The campaign's own executor plus jobs-1 more, each told what is covered already."""
-    base: ExecutorConfig = campaign.executor.config
+    base: ExecutorConfig = campaign.runner.config
     extra = [LocalWorker(Executor(ExecutorConfig(**{**base.__dict__, "preload_sites": covered})), f"job {i + 1}")
              for i in range(jobs - 1)]
-    return [LocalWorker(campaign.executor, "job 0", owned=False), *extra]
+    return [LocalWorker(campaign.runner, "job 0", owned=False), *extra]
 
 
 class ParallelRunner:
@@ -79,7 +79,7 @@ class ParallelRunner:
 
     def run(self, on_tick: Callable[[], None]) -> None:
         c = self.campaign
-        covered = c.executor.covered()
+        covered = c.runner.covered()
         self.sites = set(int(x) for x in covered) if covered is not None else set()
         c.covered_fn = self._covered
         workers = self.make_workers(self._covered())
@@ -113,7 +113,7 @@ class ParallelRunner:
                     if c.done() or self.errors:
                         return
                     entry, kinds, spec = c.plan()
-                    case = c.cases[entry.id]
+                    case = c.case_for(entry)
                     todo, self.pending[i] = self.pending[i], []
                 try:
                     res = worker.run(case, spec, c.config.oracle, np.concatenate(todo) if todo else None)
@@ -152,3 +152,4 @@ class ParallelRunner:
                 if j != i:
                     self.pending[j].append(arr)
         res.new_blocks, res.cov_total, res.new_sites = len(new), len(self.sites), []
+

@@ -1,25 +1,12 @@
-"""Which corpus entry to fuzz next, and whether to mutate its IR or its passes."""
+"""The power schedule (which corpus entry to fuzz next) and the joint policy (mutate its IR or its passes)."""
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-@dataclass
-class Entry:
-    """A kept test case and what the schedule knows about it."""
-
-    id: str
-    reason: str                   # why it was kept: "seed", "new-coverage:<n>"
-    new_blocks: int = 0           # blocks it uncovered first when it was found
-    chosen: int = 0               # times picked for mutation
-    finds: int = 0                # children of it that were kept or were bugs
-    stale: int = 0                # IR mutations in a row without new coverage (Tzer's joint schedule)
-    parent: str | None = None
-    found_at: int = 0             # exec count when kept
-    meta: dict = field(default_factory=dict)
+from tirfuzz.fuzzer.campaign.corpus import Entry
 
 
 class PowerSchedule:

@@ -118,14 +118,14 @@ class RayPool:
 
     def __init__(self, campaign: Campaign, count: int):
         self.campaign, self.count, self.started = campaign, count, 0
-        self.build_id = (campaign.executor.info.get("coverage") or {}).get("build_id")
+        self.build_id = (campaign.runner.info.get("coverage") or {}).get("build_id")
         self.workers_log: list[dict[str, Any]] = []
         ray = _ray()
         self.actor_class = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_ExecutorActor)
 
     def _start(self, covered: np.ndarray) -> RayWorker:
         ray = _ray()
-        base = self.campaign.executor.config
+        base = self.campaign.runner.config
         config = {**base.__dict__, "preload_sites": covered}
         actor = self.actor_class.options(scheduling_strategy="SPREAD").remote(config)
         name = f"ray worker {self.started}"

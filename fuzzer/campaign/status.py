@@ -72,3 +72,17 @@ class StatusScreen:
         t.add_row("bugs", bugs, "last bug", c.stats.last_bug or "-")
         body = Group(t, *(f"[dim]{e}[/]" for e in self.events))
         return Panel(body, title=f"tirfuzz  {self.out_dir}", subtitle="Ctrl-C stops; --resume continues")
+
+
+def run_with_screen(campaign, out_dir: str, resume: bool, parallel=None) -> bool:
+    """Run a campaign to its budget under the status screen; True when Ctrl-C stopped it (saved and closed)."""
+    with StatusScreen(campaign, out_dir) as screen:
+        campaign.on_event = screen.event
+        campaign.on_progress = screen.update
+        screen.event("resuming" if resume else "starting the fork server and running the seeds")
+        try:
+            campaign.run(resume, on_tick=screen.update,
+                         parallel=parallel(campaign) if parallel is not None else None)
+        except KeyboardInterrupt:
+            return True
+    return False

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tirfuzz.fuzzer.core.case import CaseError, TestCase, atomic_write
-from tirfuzz.fuzzer.campaign.powerschedule import Entry
+from tirfuzz.fuzzer.campaign.corpus import Entry
 
 
 class StoreError(RuntimeError):

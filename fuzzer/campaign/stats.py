@@ -1,0 +1,100 @@
+"""The campaign's counters and the schema of OUT/stats.jsonl, written and read by the same class."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StatsRow:
+    """One line of stats.jsonl (and state.json); missing keys read as zero or empty."""
+
+    elapsed_s: float = 0.0
+    execs: int = 0
+    execs_per_s: float = 0.0
+    cov_blocks: int = 0
+    corpus_size: int = 0
+    valid_ratio: float = 0.0
+    bugs: dict[str, int] = field(default_factory=dict)       # kind -> unique signatures
+    declined: int = 0
+    mutator_crashes: int = 0
+    slow_runs: int = 0
+    ub_crashes: int = 0
+    lost_runs: int = 0
+    filtered: dict[str, int] = field(default_factory=dict)   # filter name -> cases it hid
+    outcomes: dict[str, int] = field(default_factory=dict)
+    last_find_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)      # a mode's own keys (libfuzzer, seed_blocks)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(d.pop("extra"))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StatsRow:
+        """A row from a parsed JSON object; values of the wrong type read as the default, other keys as extra."""
+        row = cls()
+        known = {f.name for f in fields(cls)} - {"extra"}
+        for name in known:
+            value, default = d.get(name), getattr(row, name)
+            if value is None:
+                continue
+            try:
+                setattr(row, name, dict(value) if isinstance(default, dict) else type(default)(value))
+            except (TypeError, ValueError):
+                continue
+        row.extra = {k: v for k, v in d.items() if k not in known}
+        return row
+
+
+def read_stats(path: Path) -> list[StatsRow]:
+    """The rows of a stats.jsonl; unparsable lines (a half-written last line) are skipped."""
+    rows: list[StatsRow] = []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return rows
+    for line in lines:
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict):
+            rows.append(StatsRow.from_dict(d))
+    return rows
+
+
+@dataclass
+class Stats:
+    """What the campaign counts as it goes: shown on the status screen, written as StatsRow."""
+
+    execs: int = 0
+    declined: int = 0
+    rejected: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    bugs: Counter = field(default_factory=Counter)       # kind -> unique signatures
+    last_find: float = 0.0
+    last_bug: str = ""
+    mutator_crashes: int = 0
+    slow_runs: int = 0                                   # time-outs while running compiled code
+    ub_crashes: int = 0                                  # run-time crashes of cases that may have UB
+    filtered: Counter = field(default_factory=Counter)   # filter name -> cases it hid (rejected or oracle)
+    lost_runs: int = 0                                   # cases whose worker (Ray actor) died under them
+
+    def valid_ratio(self) -> float:
+        return (self.execs - self.rejected) / self.execs if self.execs else 0.0
+
+    def row(self, elapsed: float, cov_blocks: int, corpus_size: int) -> StatsRow:
+        """The counters as a stats.jsonl row."""
+        return StatsRow(elapsed_s=round(elapsed, 1), execs=self.execs,
+                        execs_per_s=round(self.execs / elapsed, 3) if elapsed > 0 else 0.0,
+                        cov_blocks=cov_blocks, corpus_size=corpus_size, valid_ratio=round(self.valid_ratio(), 4),
+                        bugs=dict(self.bugs), declined=self.declined, mutator_crashes=self.mutator_crashes,
+                        slow_runs=self.slow_runs, ub_crashes=self.ub_crashes, lost_runs=self.lost_runs,
+                        filtered=dict(self.filtered), outcomes=dict(self.outcomes),
+                        last_find_s=round(self.last_find, 1))

@@ -1,0 +1,35 @@
+"""How one result is shown on a terminal (`tirfuzz run`)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.oracles.verdict import REASONS, Verdict
+
+
+def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
+    """The outcome, stage, verdict, oracle, message, timings and output shapes of one run, as a table."""
+    colour = {"ok": "green", "filtered": "yellow"}.get(verdict.kind, "red")
+    t = Table(show_header=False, box=None)
+    t.add_row("outcome", f"[bold {colour}]{res.outcome}[/]")
+    t.add_row("stage", res.stage + (f" (target {res.target})" if res.target else ""))
+    if verdict.kind == "filtered" and res.outcome != "rejected":
+        why = REASONS.get(verdict.filter or "", "")
+        t.add_row("verdict", f"not a bug: filter {verdict.filter}" + (f" ({why})" if why else ""))
+    for key in ("filter", "signal", "resource", "exc_type", "frame"):
+        if getattr(res, key):
+            t.add_row(key, str(getattr(res, key)))
+    if res.oracle:
+        o = res.oracle
+        t.add_row("oracle", f"compared {', '.join(o.get('compared') or []) or 'nothing'} with the reference "
+                  f"({o.get('family')})" + (f"; difference hidden by filter {o['filtered']}: {o['reason']}"
+                                           if o.get("filtered") else ""))
+    if res.message:
+        t.add_row("message", res.message if len(res.message) < 600 else res.message[:600] + " ...")
+    t.add_row("timings", ", ".join(f"{k} {v:.0f} ms" for k, v in res.timings_ms.items() if v >= 0.5))
+    for target, funcs in res.outputs.items():
+        for fname, arrays in funcs.items():
+            t.add_row(f"outputs {target}", f"{fname}: " + ", ".join(f"{a.dtype}{list(a.shape)}" for a in arrays))
+    console.print(t)

@@ -1,0 +1,188 @@
+"""The campaign's parts with a fake runner: plan, absorb, the power schedule, the joint policy, the loop.
+
+No TVM here: the runner hands back results made in the test, so each test runs in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from tirfuzz.fuzzer.campaign.bugs import BugRecord, BugStore
+from tirfuzz.fuzzer.campaign.campaign import Campaign
+from tirfuzz.fuzzer.campaign.config import CampaignConfig
+from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
+from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
+from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow, read_stats
+from tirfuzz.fuzzer.campaign.store import CampaignDir
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.oracles.verdict import SLOW_RUN, UB_CRASH, judge
+
+IR = "@T.prim_func\ndef main(A: T.Buffer((4,), \"int32\")):\n    A[0] = {}\n"
+
+
+class FakeRunner:
+    """Stands in for the executor: each run returns the next scripted result (or a plain ok one)."""
+
+    def __init__(self, results: list[ExecResult] | None = None):
+        self.results = list(results or [])
+        self.info: dict = {}
+        self.calls: list[dict] = []
+        self.closed = False
+
+    def start(self) -> dict:
+        self.info = {"cov_total": 1000, "passes": []}
+        return self.info
+
+    def run(self, case, want_outputs=True, want_sites=False, mutate=None, oracle=False, want_json=False):
+        self.calls.append({"case": case, "mutate": mutate, "oracle": oracle})
+        res = self.results.pop(0) if self.results else ExecResult("ok", stage="done")
+        if mutate is not None and res.case is None and res.outcome != "declined":
+            res.case = TestCase(IR.format(len(self.calls)), targets=case.targets).to_dict()
+        return res
+
+    def covered(self):
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def campaign(tmp_path=None, results=None, **config) -> Campaign:
+    store = CampaignDir(tmp_path) if tmp_path is not None else None
+    if store is not None:
+        store.create({"config": {}}, False)
+    cfg = CampaignConfig(out=str(tmp_path or "unused"), seeds=["add_int32", "relu_f32"], **config)
+    return Campaign(cfg, FakeRunner(results), Corpus(store), BugStore(store), Stats(), store=store)
+
+
+def test_open_runs_each_seed_once_and_keeps_it():
+    c = campaign(results=[ExecResult("ok", stage="done", new_blocks=50), ExecResult("ok", stage="done", new_blocks=3)])
+    c.open(resume=False)
+    assert [e.meta["seed"] for e in c.corpus.entries] == ["add_int32", "relu_f32"]
+    assert [e.new_blocks for e in c.corpus.entries] == [50, 3] and c.stats.execs == 2
+    assert all(call["mutate"] is None and call["oracle"] for call in c.runner.calls)
+
+
+def test_plan_asks_for_an_ir_mutation_with_a_donor_and_kept_json():
+    c = campaign()
+    c.open(resume=False)
+    c.corpus.ir_json[c.corpus.entries[0].id] = "{json}"
+    entry, kinds, spec = c.plan()
+    assert kinds == ["ir"] and entry.chosen == 1
+    assert spec["donor"]["format"] == "tirfuzz-case/1" and isinstance(spec["seed"], int)
+    assert "ir_json" in spec and "mutators" not in spec  # tirfuzz's preset: every mutator
+
+
+def test_tzer_preset_picks_uniformly_with_its_own_mutators_llvm_only_no_oracle():
+    c = campaign(mode="tzer")
+    assert isinstance(c.schedule, UniformSchedule) and c.config.targets == ["llvm"] and c.config.oracle is False
+    c.open(resume=False)
+    _, _, spec = c.plan()
+    assert "expr-insert" in spec["mutators"] and "loop-split" not in spec["mutators"]
+    explicit = campaign(mode="tzer", targets=["llvm", "c"], oracle=True)
+    assert explicit.config.targets == ["llvm", "c"] and explicit.config.oracle is True  # options override
+
+
+def test_joint_policy_turns_to_passes_after_patience_ir_mutations_without_new_blocks():
+    policy, rng, e = JointPolicy(patience=3), random.Random(0), Entry("a", "seed")
+    assert policy.kinds(e, rng) == ["ir"]
+    e.stale = 3
+    assert policy.kinds(e, rng) == ["pass", "config", "target"] and e.stale == 0
+    assert JointPolicy(ir=False).kinds(e, rng) == ["pass", "config", "target"]
+    assert JointPolicy(passes=False).kinds(Entry("b", "seed", stale=99), rng) == ["ir"]
+
+
+def test_power_schedule_favours_rare_productive_rarely_chosen_entries():
+    s = PowerSchedule()
+    rare, common = Entry("r", "x", new_blocks=2000), Entry("c", "x", new_blocks=2)
+    assert s.weight(rare) > s.weight(common)
+    assert s.weight(Entry("f", "x", finds=3)) == 4 * s.weight(Entry("n", "x"))
+    assert s.weight(Entry("o", "x", chosen=8)) == pytest.approx(s.weight(Entry("n", "x")) / 3)
+    picks = [s.pick([rare, common], random.Random(i)).id for i in range(200)]
+    assert picks.count("r") > picks.count("c")
+
+
+def test_absorb_keeps_new_coverage_counts_staleness_and_saves_bugs_once_per_signature(tmp_path):
+    c = campaign(tmp_path)
+    c.open(resume=False)
+    entry = c.corpus.entries[0]
+    n = len(c.corpus)
+    c.absorb(entry, ["ir"], c.runner.run(c.corpus.cases[entry.id], mutate={}, oracle=True))  # ok, no new blocks
+    assert len(c.corpus) == n and entry.stale == 1
+    res = ExecResult("ok", stage="done", new_blocks=MIN_NEW_BLOCKS, case=TestCase(IR.format(77)).to_dict())
+    c.absorb(entry, ["ir"], res)
+    assert len(c.corpus) == n + 1 and entry.finds == 1 and entry.stale == 0
+    assert (tmp_path / "corpus" / f"{c.corpus.entries[-1].id}.json").exists()
+    for k in range(2):
+        crash = ExecResult("crash", stage="pass:tirfuzz.fake", signal="SIGSEGV", frame="src/x.cc:1",
+                           case=TestCase(IR.format(100 + k)).to_dict())
+        c.absorb(entry, ["ir"], crash)
+    assert len(c.bugs) == 1 and c.stats.bugs["crash"] == 1
+    rec = next(iter(c.bugs.records.values()))
+    assert rec.count == 2 and rec.parent == entry.id
+    on_disk = BugRecord.load(tmp_path / "bugs" / rec.signature)
+    assert on_disk.count == 2 and on_disk.kind == "crash" and (tmp_path / "bugs" / rec.signature / "case.json").exists()
+
+
+def test_absorb_counts_what_filters_hide_instead_of_reporting_it():
+    c = campaign()
+    c.open(resume=False)
+    entry = c.corpus.entries[0]
+    unsafe = TestCase(IR.format(5), extra={"safe": False, "ub_risks": ["oob"]}).to_dict()
+    c.absorb(entry, ["ir"], ExecResult("hang", stage="run:llvm", resource="time", case=unsafe))
+    c.absorb(entry, ["ir"], ExecResult("crash", stage="run:llvm", signal="SIGSEGV", case=unsafe))
+    c.absorb(entry, ["ir"], ExecResult("rejected", stage="parse", filter="unparseable-tvmscript", case=unsafe))
+    c.absorb(entry, ["ir"], ExecResult("declined", stage="mutate"))
+    c.absorb(entry, ["ir"], ExecResult("crash", stage="mutate", signal="SIGSEGV"))  # no case: the mutator died
+    assert len(c.bugs) == 0
+    assert (c.stats.slow_runs, c.stats.ub_crashes, c.stats.filtered["unparseable-tvmscript"]) == (1, 1, 1)
+    assert (c.stats.declined, c.stats.mutator_crashes, c.stats.rejected) == (1, 1, 1)
+
+
+def test_one_verdict_for_every_command():
+    safe, unsafe = TestCase(IR.format(1)), TestCase(IR.format(1), extra={"safe": False, "ub_risks": ["div"]})
+    assert judge(safe, ExecResult("crash", stage="run:llvm", signal="SIGSEGV")).is_bug
+    assert judge(unsafe, ExecResult("crash", stage="run:llvm", signal="SIGSEGV")).filter == UB_CRASH
+    assert judge(unsafe, ExecResult("crash", stage="pass:x", signal="SIGSEGV")).is_bug  # before any run: a bug
+    assert judge(safe, ExecResult("hang", stage="run:c", resource="time")).filter == SLOW_RUN
+    assert judge(safe, ExecResult("hang", stage="build:c", resource="time")).is_bug
+    assert judge(unsafe, ExecResult("internal-error", stage="pass:x", message="Divide by zero")).filter == \
+        "division-by-zero-in-program"
+    assert judge(safe, ExecResult("ok", oracle={"filtered": "fast-math"})).filter == "fast-math"
+    assert judge(safe, ExecResult("ok")).kind == "ok"
+
+
+def test_run_loop_stops_at_its_budget_and_checkpoints_stats_state_and_closes(tmp_path):
+    c = campaign(tmp_path, execs=6)
+    c.run(resume=False)
+    assert c.stats.execs == 6 and c.runner.closed
+    rows = read_stats(tmp_path / "stats.jsonl")
+    assert rows and rows[-1].execs == 6 and rows[-1].corpus_size == len(c.corpus)
+    assert json.loads((tmp_path / "state.json").read_text())["execs"] == 6
+
+
+def test_stats_rows_read_back_as_written():
+    s = Stats(execs=10, rejected=2, declined=3, lost_runs=1)
+    s.bugs["crash"] += 2
+    s.filtered["ub"] += 4
+    row = s.row(elapsed=5.0, cov_blocks=123, corpus_size=7)
+    back = StatsRow.from_dict(json.loads(json.dumps(row.to_dict())))
+    assert back == row and back.valid_ratio == 0.8 and back.lost_runs == 1
+    assert StatsRow.from_dict({"execs": "x", "libfuzzer": {"runs": 3}}).extra == {"libfuzzer": {"runs": 3}}
+
+
+def test_the_campaign_driver_never_imports_tvm():
+    code = ("import sys, tests.test_campaign_parts as t, tempfile, pathlib\n"
+            "t.test_run_loop_stops_at_its_budget_and_checkpoints_stats_state_and_closes(pathlib.Path(tempfile.mkdtemp()))\n"
+            "assert 'tvm' not in sys.modules, 'tvm imported'\n")
+    from pathlib import Path
+
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert p.returncode == 0, p.stderr
