@@ -21,8 +21,8 @@ VARIANT_SEED = 1_000_003  # second fill of the output-only buffers
 
 
 @dataclass
-class Verdict:
-    """What the oracle concluded for one case."""
+class Comparison:
+    """What comparing a case's builds with the reference concluded (kept in ExecResult.oracle)."""
 
     outcome: str = "ok"                     # "ok" or "miscompilation"
     filtered: str | None = None             # the named filter that hid a difference
@@ -107,9 +107,9 @@ def unstable_elements(run0: dict[str, list], run1: dict[str, list], fill0: dict[
 
 
 def check(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any, Any, dict]],
-          compile_with: Callable[..., Any], default_pipeline: list, stage: Callable) -> Verdict:
+          compile_with: Callable[..., Any], default_pipeline: list, stage: Callable) -> Comparison:
     """Compare each runnable build in `builds` (target -> (compiled, device, outputs of variant 0))."""
-    v = Verdict(family=op_family(case.ir, case.pass_config))
+    v = Comparison(family=op_family(case.ir, case.pass_config))
     if not builds:
         return v
     seed = case.input_seed

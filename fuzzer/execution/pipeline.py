@@ -164,16 +164,16 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         if want_outputs:
             result.outputs[target] = outs
     if oracle:
-        verdict = check(case, mod, funcs, builds, compiler(mod, case, pool), default_pipeline(), stages.run)
-        result.oracle = asdict(verdict)
-        if verdict.outcome == "miscompilation":
-            d = verdict.diff or {}
-            result.outcome, result.stage, result.target = "miscompilation", f"oracle:{verdict.target}", verdict.target
-            result.frame = verdict.culprit
-            result.message = (f"{verdict.target} differs from the reference (default pipeline, llvm) in "
+        comparison = check(case, mod, funcs, builds, compiler(mod, case, pool), default_pipeline(), stages.run)
+        result.oracle = asdict(comparison)
+        if comparison.outcome == "miscompilation":
+            d = comparison.diff or {}
+            result.outcome, result.stage = "miscompilation", f"oracle:{comparison.target}"
+            result.target, result.frame = comparison.target, comparison.culprit
+            result.message = (f"{comparison.target} differs from the reference (default pipeline, llvm) in "
                               f"{d.get('func')} buffer {d.get('buffer')} at {d.get('index')}: expected "
                               f"{d.get('expected')}, got {d.get('actual')} ({d.get('mismatches')} of "
-                              f"{d.get('size')} elements); culprit: {verdict.culprit}")
+                              f"{d.get('size')} elements); culprit: {comparison.culprit}")
 
 
 def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTERS) -> None:
