@@ -7,22 +7,23 @@ values, possible signed overflow) explains it; then the culprit pass is searched
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
+from tirfuzz.fuzzer.core.inputs import PROFILES, make_args, make_value
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
+from tirfuzz.oracles.base import BUILT, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
 from tirfuzz.oracles.ub import static_ub_reasons
-from tirfuzz.fuzzer.core.inputs import make_args, make_value
-from tirfuzz.fuzzer.core.inputs import PROFILES
 
 VARIANT_SEED = 1_000_003  # second fill of the output-only buffers
 
 
 @dataclass
-class Verdict:
-    """What the oracle concluded for one case."""
+class Comparison:
+    """What comparing a case's builds with the reference concluded (kept in ExecResult.oracle)."""
 
     outcome: str = "ok"                     # "ok" or "miscompilation"
     filtered: str | None = None             # the named filter that hid a difference
@@ -32,6 +33,24 @@ class Verdict:
     culprit: str | None = None              # first pass after which the output differs
     family: str = ""
     compared: list[str] = field(default_factory=list)
+
+
+class DifferentialOracle(Oracle):
+    """Every build that ran against the reference build: outcome `miscompilation` with its culprit pass."""
+
+    name = "differential"
+    point = BUILT
+
+    def check(self, ctx: OracleContext) -> Finding:
+        c = compare_builds(ctx.case, ctx.mod, ctx.funcs, ctx.builds, ctx.compile_with, default_pipeline(),
+                           ctx.stage)
+        if c.outcome != "miscompilation":
+            return Finding("ok", record=asdict(c))
+        d = c.diff or {}
+        message = (f"{c.target} differs from the reference (default pipeline, llvm) in {d.get('func')} buffer "
+                   f"{d.get('buffer')} at {d.get('index')}: expected {d.get('expected')}, got {d.get('actual')} "
+                   f"({d.get('mismatches')} of {d.get('size')} elements); culprit: {c.culprit}")
+        return Finding("miscompilation", f"oracle:{c.target}", message, c.target, c.culprit, asdict(c))
 
 
 def output_only_params(func) -> set[int]:
@@ -106,14 +125,14 @@ def unstable_elements(run0: dict[str, list], run1: dict[str, list], fill0: dict[
     return masks, count
 
 
-def check(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any, Any, dict]],
-          compile_with: Callable[..., Any], default_pipeline: list, stage: Callable) -> Verdict:
+def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any, Any, dict]],
+                   compile_with: Callable[..., Any], reference: list, stage: Callable) -> Comparison:
     """Compare each runnable build in `builds` (target -> (compiled, device, outputs of variant 0))."""
-    v = Verdict(family=op_family(case.ir, case.pass_config))
+    v = Comparison(family=op_family(case.ir, case.pass_config))
     if not builds:
         return v
     seed = case.input_seed
-    ref = stage("build:reference", "llvm", lambda: compile_with("llvm", default_pipeline, {}))
+    ref = stage("build:reference", "llvm", lambda: compile_with("llvm", reference, {}))
     import tvm
 
     cpu = tvm.cpu(0)

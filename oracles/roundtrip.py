@@ -3,8 +3,21 @@
 
 from __future__ import annotations
 
+from tirfuzz.oracles.base import PARSED, Finding, Oracle, OracleContext
 
 NORMALIZED = (".reads[", ".writes[", ".extent")  # parts the parser recomputes and simplifies
+STAGE = "roundtrip:parsed"
+
+
+class RoundTripOracle(Oracle):
+    """The parsed case's module must survive print and parse: outcome `roundtrip` when it does not."""
+
+    name = "roundtrip"
+    point = PARSED
+
+    def check(self, ctx: OracleContext) -> Finding | None:
+        problem = ctx.stage(STAGE, None, lambda: check_roundtrip(ctx.mod))
+        return Finding("roundtrip", STAGE, problem) if problem else None
 
 
 def check_roundtrip(mod) -> str | None:

@@ -9,9 +9,13 @@ import pytest
 from tirfuzz.corpus import load_seed
 from tirfuzz.corpus.cases import seed_case
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
-from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
-from tirfuzz.oracles.compare import compare_buffer, compare_outputs
+from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.signature import signature
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.execution.pipeline import run_case
+from tirfuzz.oracles import DEFAULT_ORACLES
+from tirfuzz.oracles.base import BUILT, PARSED, Finding, Oracle, OracleContext
+from tirfuzz.oracles.compare import compare_buffer, compare_outputs
 
 SWAP_PLUGIN = '''
 import tvm
@@ -228,3 +232,39 @@ def test_nested_parallel_loops_are_a_documented_gap_not_a_bug(executor):
     assert res.outcome == "rejected" and res.filter == "nested-parallel-unsupported", (res.outcome, res.message)
     flat = executor.run(TestCase(NESTED_PARALLEL.replace("T.parallel(8)", "range(8)"), passes=[], targets=["llvm"]))
     assert flat.outcome == "ok", flat.message
+
+
+class AlwaysFinds(Oracle):
+    """A test oracle that times a stage of its own, then reports every case it sees."""
+
+    name = "always"
+
+    def __init__(self, point: str, outcome: str):
+        self.point, self.outcome, self.seen = point, outcome, []
+
+    def check(self, ctx: OracleContext) -> Finding:
+        self.seen.append((sorted(ctx.funcs), sorted(ctx.builds)))
+        ctx.stage("always:check", "llvm", lambda: None)
+        return Finding(self.outcome, "always:llvm", "always finds", "llvm", "(test)", {"always": True})
+
+
+def test_the_pipeline_runs_every_oracle_it_is_given():
+    """An extra oracle after the builds runs after the default ones (their record is kept) and its finding
+    is the result; without `oracle` it never runs. run_case in this process: FLOAT_SUB is a trusted program."""
+    pool = PassPool()
+    case = TestCase(FLOAT_SUB, passes=[PassSpec("tirx.transform.StmtSimplify")], targets=["llvm", "c"])
+    extra = AlwaysFinds(BUILT, "miscompilation")
+    res = run_case(case, pool, want_outputs=False, oracle=True, oracles=DEFAULT_ORACLES + (extra,))
+    assert (res.outcome, res.stage, res.target, res.message, res.frame) == \
+        ("miscompilation", "always:llvm", "llvm", "always finds", "(test)")
+    assert extra.seen == [(["main"], ["c", "llvm"])] and "always@llvm" in res.timings_ms
+    assert res.oracle["always"] is True and res.oracle["compared"] == ["llvm", "c"]  # the differential ran first
+    assert run_case(case, pool, want_outputs=False, oracles=(extra,)).outcome == "ok" and len(extra.seen) == 1
+
+
+def test_an_oracle_after_parsing_ends_the_case_before_any_build():
+    early = AlwaysFinds(PARSED, "roundtrip")
+    res = run_case(TestCase(FLOAT_SUB, targets=["llvm"]), PassPool(), want_outputs=False, oracle=True,
+                   oracles=(early, *DEFAULT_ORACLES))
+    assert (res.outcome, res.stage, res.message) == ("roundtrip", "always:llvm", "always finds")
+    assert early.seen == [(["main"], [])] and "build@llvm" not in res.timings_ms and "compared" not in res.oracle

@@ -34,7 +34,7 @@ class ExecResult:
     new_sites: list[int] = field(default_factory=list)
     case: dict[str, Any] | None = None   # the case that ran, when the child made it by mutation
     mutation: dict[str, Any] = field(default_factory=dict)  # what the mutation did (or why it declined)
-    oracle: dict[str, Any] = field(default_factory=dict)    # the differential oracle's verdict (oracles/)
+    oracle: dict[str, Any] = field(default_factory=dict)    # the oracles' records: the differential comparison
     ir_json: str | None = None      # the parsed module as TVM JSON: the next mutation loads it, not the text
 
     @property

@@ -7,19 +7,19 @@ executor's own cost. Parsing TVMScript evaluates Python, so only isolated proces
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Any, Callable, Sequence
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, make_target, nvcc_present, runnable_here
-from tirfuzz.fuzzer.core.tvmapi import (COMPLETION, DEVICE_MODULES, blocks, build, cuda_to_ptx, default_pipeline,
-                                       entry_functions, gpu_binding, has_blocks, parse, precheck, run_funcs)
+from tirfuzz.fuzzer.core.tvmapi import (COMPLETION, DEVICE_MODULES, blocks, build, cuda_to_ptx, entry_functions,
+                                        gpu_binding, has_blocks, parse, precheck, run_funcs)
+from tirfuzz.oracles import DEFAULT_ORACLES
+from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
 from tirfuzz.oracles.filters import FILTERS, classify_error
-from tirfuzz.oracles.roundtrip import check_roundtrip
-from tirfuzz.oracles.differential import check
 
 class StageFailure(Exception):
     """An exception raised while a stage ran, with the stage and target it belongs to."""
@@ -67,18 +67,19 @@ class _Stages:
 
 def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None], None] | None = None,
              want_outputs: bool = True, oracle: bool = False, filters: tuple = FILTERS,
-             want_json: bool = False) -> ExecResult:
+             want_json: bool = False, oracles: Sequence[Oracle] = DEFAULT_ORACLES) -> ExecResult:
     """Execute every stage of the case and return what happened; never raises for TVM's errors.
 
-    With `oracle`, the TVMScript round trip is checked and every build that ran is compared with TVM's
-    default pipeline for llvm (oracles/differential.py): outcomes `roundtrip` and `miscompilation`.
+    With `oracle`, each of `oracles` runs at its point (oracles/base.py): by default the TVMScript round
+    trip after parsing, and after the builds every build that ran compared with TVM's default pipeline for
+    llvm (oracles/differential.py): outcomes `roundtrip` and `miscompilation`.
     With `want_json`, `result.ir_json` is the parsed module in TVM's JSON (loading it is ten times
     cheaper than parsing the TVMScript again when the case is mutated next).
     """
     result = ExecResult(outcome="ok")
     stages = _Stages(on_stage, result)
     try:
-        _run_stages(case, pool, stages, result, want_outputs, oracle, want_json)
+        _run_stages(case, pool, stages, result, want_outputs, oracles if oracle else (), want_json)
         if result.outcome == "ok":
             result.stage, result.target = "done", None
     except StageFailure as f:
@@ -105,7 +106,7 @@ def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
 
 
 def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
-                oracle: bool = False, want_json: bool = False) -> None:
+                oracles: Sequence[Oracle] = (), want_json: bool = False) -> None:
     import tvm
     import tvm_ffi
 
@@ -120,11 +121,9 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     if want_json:
         result.ir_json = tvm.ir.save_json(mod)
     funcs = entry_functions(mod)
-    if oracle:
-        problem = stages.run("roundtrip:parsed", None, lambda: check_roundtrip(mod))
-        if problem:
-            result.outcome, result.message, result.stage = "roundtrip", problem, "roundtrip:parsed"
-            return
+    seen = OracleContext(case, mod, funcs, stages.run, compiler(mod, case, pool) if oracles else None)
+    if _run_oracles(oracles, PARSED, seen, result):
+        return
     builds: dict[str, tuple[Any, Any, dict]] = {}
     named = {s.name for s in case.passes}
     completion = [s for s in COMPLETION if s.name not in named]
@@ -163,17 +162,23 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         builds[target] = (rt, device, outs)
         if want_outputs:
             result.outputs[target] = outs
-    if oracle:
-        verdict = check(case, mod, funcs, builds, compiler(mod, case, pool), default_pipeline(), stages.run)
-        result.oracle = asdict(verdict)
-        if verdict.outcome == "miscompilation":
-            d = verdict.diff or {}
-            result.outcome, result.stage, result.target = "miscompilation", f"oracle:{verdict.target}", verdict.target
-            result.frame = verdict.culprit
-            result.message = (f"{verdict.target} differs from the reference (default pipeline, llvm) in "
-                              f"{d.get('func')} buffer {d.get('buffer')} at {d.get('index')}: expected "
-                              f"{d.get('expected')}, got {d.get('actual')} ({d.get('mismatches')} of "
-                              f"{d.get('size')} elements); culprit: {verdict.culprit}")
+    _run_oracles(oracles, BUILT, replace(seen, builds=builds), result)
+
+
+def _run_oracles(oracles: Sequence[Oracle], point: str, ctx: OracleContext, result: ExecResult) -> bool:
+    """Run the oracles of `point` in order, keeping their records; True when one found a bug (recorded)."""
+    for o in oracles:
+        if o.point != point:
+            continue
+        found = o.check(ctx)
+        if found is None:
+            continue
+        result.oracle.update(found.record)
+        if found.is_bug:
+            result.outcome, result.stage, result.target = found.outcome, found.stage, found.target
+            result.message, result.frame = found.message, found.frame
+            return True
+    return False
 
 
 def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTERS) -> None:
