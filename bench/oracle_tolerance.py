@@ -26,7 +26,7 @@ from tirfuzz.corpus import list_seeds  # noqa: E402
 from tirfuzz.corpus.cases import seed_case  # noqa: E402
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig  # noqa: E402
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline  # noqa: E402
-from tirfuzz.oracles.compare import TOLERANCES, _ulp_distance, op_family  # noqa: E402
+from tirfuzz.oracles.compare import TOLERANCES, op_family, ulp_distance  # noqa: E402
 
 
 def measure(ref: np.ndarray, got: np.ndarray, fam: str) -> tuple[float, int, float] | None:
@@ -41,7 +41,7 @@ def measure(ref: np.ndarray, got: np.ndarray, fam: str) -> tuple[float, int, flo
     tol = TOLERANCES[(fam, ref.dtype.itemsize * 8)]
     scale = max(float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)), float(np.finfo(ref.dtype).tiny))
     rel_e = (np.abs(r - g) / scale)[both]
-    ulp_e = _ulp_distance(ref, got)[both]
+    ulp_e = ulp_distance(ref, got)[both]
     ratio = float(np.max(np.minimum(rel_e / tol.rtol, ulp_e / tol.ulps)))
     return float(np.max(rel_e)), int(np.max(ulp_e)), ratio
 

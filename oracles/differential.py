@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tirfuzz.fuzzer.core.inputs import PROFILES, make_args, make_value
+from tirfuzz.fuzzer.core.runtime import call
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.oracles.base import BUILT, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
@@ -88,15 +89,8 @@ def variant_values(func, seed: int, name: str, variant: int) -> tuple[list, list
 
 def run_variant(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device, variant: int) -> dict[str, list]:
     """Run every function on the values of `variant_values`; the buffers after the run, by function."""
-    import tvm
-
-    outputs = {}
-    for name, func in funcs.items():
-        specs, values = variant_values(func, seed, name, variant)
-        args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
-        compiled[name](*args)
-        outputs[name] = [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
-    return outputs
+    return {name: call(compiled[name], *variant_values(func, seed, name, variant), device)
+            for name, func in funcs.items()}
 
 
 def _fill(funcs: dict[str, Any], seed: int, variant: int) -> dict[str, list]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec
-from tirfuzz.fuzzer.core.targets import make_target
+from tirfuzz.fuzzer.core.runtime import builtin_pass
 
 NAMESPACES = ("tirx.transform", "s_tir.transform")
 # Callables in those modules that are not passes over a module by name alone.
@@ -107,9 +107,4 @@ class PassPool:
             if spec.args:
                 raise TypeError(f"plugin pass {spec.name} takes no arguments")
             return self.plugins[spec.name]
-        ns, _, short = spec.name.rpartition(".")
-        ctor = getattr(_namespace(ns), short)
-        args = list(spec.args)
-        if short == "BindTarget" and args and isinstance(args[0], (str, dict)):
-            args[0] = make_target(args[0])
-        return ctor(*args)
+        return builtin_pass(spec.name, spec.args)

@@ -3,61 +3,19 @@
 A target is a kind name ("llvm", "c", "cuda"), optionally followed by options in the old TVM command-line
 style: "llvm -mcpu=skylake-avx512 -mattr=+avx2,-fma -opt-level=2". TVM 0.27 only takes the dict form, so
 tirfuzz parses the string into {"kind": "llvm", "mcpu": "skylake-avx512", "mattr": ["+avx2", "-fma"],
-"opt-level": 2}. `check_target` needs no TVM; `runnable_here` says whether this CPU can run the code.
+"opt-level": 2}. Parsing and making the Target live in fuzzer/core/runtime.py (repro.py embeds it);
+`check_target` needs no TVM; `runnable_here` says whether this CPU can run the code.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
 import shutil
 
-TARGETS = ("llvm", "c", "cuda")
+from tirfuzz.fuzzer.core.runtime import OPTIONS, TARGETS, TargetError, make_target, parse_target
 
-# Options tirfuzz accepts per kind, with their types (a subset of TVM's TargetKind options).
-_CPU_OPTIONS: dict[str, type] = {"mcpu": str, "mattr": list, "mtriple": str, "mabi": str, "mfloat-abi": str,
-                                 "opt-level": int, "num-cores": int, "vector-width": int, "cl-opt": list,
-                                 "fast-math": bool, "fast-math-nnan": bool, "fast-math-ninf": bool,
-                                 "fast-math-nsz": bool, "fast-math-arcp": bool, "fast-math-contract": bool,
-                                 "fast-math-reassoc": bool}
-OPTIONS: dict[str, dict[str, type]] = {"llvm": _CPU_OPTIONS, "c": {"mcpu": str, "mattr": list},
-                                       "cuda": {"arch": str}}
-
-
-class TargetError(ValueError):
-    """A target name tirfuzz does not know."""
-
-
-def parse_target(name: str) -> dict[str, Any]:
-    """The dict form of a target string; raises TargetError on an unknown kind, option or value."""
-    if not isinstance(name, str) or not name.strip():
-        raise TargetError(f"a target must be a non-empty string, got {name!r}")
-    kind, *opts = name.split()
-    if kind not in TARGETS:
-        raise TargetError(f"unknown target {name!r} (known kinds: {', '.join(TARGETS)})")
-    out: dict[str, Any] = {"kind": kind}
-    for opt in opts:
-        key, sep, value = opt.lstrip("-").partition("=")
-        if not opt.startswith("-") or key not in OPTIONS[kind]:
-            raise TargetError(f"target {name!r}: unknown option {opt!r} for {kind} "
-                              f"(known: {', '.join('-' + k for k in OPTIONS[kind])})")
-        ty = OPTIONS[kind][key]
-        if ty is bool:
-            if value not in ("", "1", "0", "true", "false"):
-                raise TargetError(f"target {name!r}: option -{key} takes true/false, got {value!r}")
-            out[key] = value in ("", "1", "true")
-        elif not sep or not value:
-            raise TargetError(f"target {name!r}: option -{key} needs a value (-{key}=...)")
-        elif ty is int:
-            try:
-                out[key] = int(value)
-            except ValueError:
-                raise TargetError(f"target {name!r}: option -{key} takes an integer, got {value!r}") from None
-        elif ty is list:
-            out[key] = [v for v in value.split(",") if v]
-        else:
-            out[key] = value
-    return out
+__all__ = ["OPTIONS", "TARGETS", "TargetError", "check_target", "cuda_device_present", "make_target",
+           "nvcc_present", "parse_target", "runnable_here", "target_kind"]
 
 
 def check_target(name: str) -> None:
@@ -66,21 +24,8 @@ def check_target(name: str) -> None:
 
 
 def target_kind(name: str) -> str:
+    """The kind of a checked target string."""
     return parse_target(name)["kind"]
-
-
-def make_target(name: str | dict[str, Any]):
-    """A tvm Target with its host attached (MakePackedAPI only acts on functions whose target has one)."""
-    from tvm.target import Target
-
-    if isinstance(name, dict):
-        return Target(name)
-    spec = parse_target(name)
-    if spec["kind"] == "cuda":
-        return Target({"kind": "cuda", "arch": spec.get("arch", "sm_80")}, host="llvm")
-    if len(spec) == 1:
-        return Target(name, host=name)
-    return Target(spec, host=spec)
 
 
 def nvcc_present() -> bool:

@@ -2,7 +2,9 @@
 
 Public functions over TVM 0.27's Python API that every layer may call; tvm is imported inside each
 function so that importing this module stays cheap in processes that never touch TVM (the campaign
-driver). Parsing TVMScript evaluates Python: only executor children call `parse`.
+driver). Parsing TVMScript evaluates Python: only executor children call `parse`. Parsing, the build and
+running on the seed's inputs are fuzzer/core/runtime.py's (every repro.py embeds that file); this module
+gives them PassSpecs.
 """
 
 from __future__ import annotations
@@ -10,38 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec
-from tirfuzz.fuzzer.core.inputs import make_args
-from tirfuzz.fuzzer.core.targets import make_target, parse_target
+from tirfuzz.fuzzer.core.runtime import (COMPLETION_PASSES, GPU_BINDING_PASS, added_passes, codegen,
+                                         entry_functions, load, make_target, parse, parse_target, run_functions)
+
+__all__ = ["COMPLETION", "DEVICE_MODULES", "GPU_BINDING", "blocks", "build", "cuda_to_ptx", "default_pipeline",
+           "entry_functions", "gpu_binding", "has_blocks", "loaded", "parse", "precheck", "run_funcs"]
 
 # Passes without which a module cannot be turned into runnable code, in default-pipeline order.
 # The build adds each one the case's own sequence does not name (by name, arguments ignored).
-COMPLETION: tuple[PassSpec, ...] = (
-    PassSpec("s_tir.transform.LowerCrossThreadReduction"),
-    PassSpec("s_tir.transform.LowerInitBlock"),
-    PassSpec("s_tir.transform.PlanAndUpdateBufferAllocationLocation"),
-    PassSpec("s_tir.transform.ConvertBlocksToOpaque"),
-    PassSpec("s_tir.transform.LowerMatchBuffer"),
-    PassSpec("s_tir.transform.LowerOpaqueBlock"),
-    PassSpec("tirx.transform.FlattenBuffer"),
-    PassSpec("tirx.transform.BF16ComputeLegalize"),
-    PassSpec("tirx.transform.VectorizeLoop"),
-    PassSpec("tirx.transform.FP8ComputeLegalize"),
-    PassSpec("s_tir.transform.LowerThreadAllreduce"),
-    PassSpec("tirx.transform.SplitHostDevice"),
-    PassSpec("tirx.transform.MakePackedAPI"),
-    PassSpec("tirx.transform.FP8StorageLegalize"),
-    PassSpec("tirx.transform.BF16StorageLegalize"),
-)
+COMPLETION: tuple[PassSpec, ...] = tuple(PassSpec(n) for n in COMPLETION_PASSES)
 
 
-GPU_BINDING = PassSpec("s_tir.transform.DefaultGPUSchedule")
+GPU_BINDING = PassSpec(GPU_BINDING_PASS)
 
 
 def gpu_binding(target: str, passes: list[PassSpec]) -> list[PassSpec]:
     """For a GPU target, the pass that gives every block thread bindings, run first, unless the case names it."""
-    if target.split()[0] != "cuda" or any(s.name == GPU_BINDING.name for s in passes):
-        return []
-    return [GPU_BINDING]
+    return [PassSpec(n) for n in added_passes(target, [s.name for s in passes])[0]]
 
 
 def default_pipeline() -> list[PassSpec]:
@@ -93,48 +80,19 @@ def precheck(mod) -> None:
         raise ValueError(f"ill-formed module: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
-def parse(text: str):
-    import tvm
-    import tvm.script
-
-    obj = tvm.script.from_source(text, check_well_formed=False)  # the precheck stage verifies
-    if isinstance(obj, tvm.tirx.PrimFunc):
-        obj = tvm.IRModule({"main": obj})
-    if not isinstance(obj, tvm.IRModule):
-        raise TypeError(f"the IR is a {type(obj).__name__}, not an IRModule or PrimFunc")
-    return obj
-
-
-def entry_functions(mod) -> dict[str, Any]:
-    """The externally visible PrimFuncs of a module, by global symbol."""
-    import tvm
-
-    out = {}
-    for gv, f in mod.functions.items():
-        if isinstance(f, tvm.tirx.PrimFunc):
-            sym = f.attrs.get("global_symbol") if f.attrs is not None else None
-            if sym is not None:
-                out[str(sym)] = f
-    return dict(sorted(out.items()))
+DEVICE_MODULES = "__device_modules__"  # key of the built device modules in build's result
 
 
 def build(mod, tgt, names: list[str]) -> dict[str, Any]:
     """Runnable functions by name: codegen, the host compiler (c) and machine code (llvm) all happen here."""
-    from tvm.runtime import Executable
-    from tvm.s_tir.pipeline import finalize_device_passes, finalize_host_passes
-    from tvm.tirx.build import split_host_device_mods, tir_to_runtime
+    return loaded(codegen(mod, tgt), names)
 
-    host, devices = split_host_device_mods(mod)
-    host = finalize_host_passes()(host)
-    devices = {t: finalize_device_passes()(d) for t, d in devices.items()}
-    raw = tir_to_runtime(host, devices, tgt.host or tgt)
-    rt = Executable(raw).jit()
-    funcs = {name: rt.get_function(name, query_imports=True) for name in names}
+
+def loaded(raw, names: list[str]) -> dict[str, Any]:
+    """`load`'s functions by name, and the generated device modules under DEVICE_MODULES."""
+    funcs: dict[str, Any] = load(raw, names)
     funcs[DEVICE_MODULES] = [m for m in raw.imports if m.kind == "cuda"]
     return funcs
-
-
-DEVICE_MODULES = "__device_modules__"  # key of the built device modules in build's result
 
 
 def cuda_to_ptx(device_modules: list, target: str) -> int:
@@ -150,14 +108,5 @@ def cuda_to_ptx(device_modules: list, target: str) -> int:
 
 
 def run_funcs(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> dict[str, list]:
-    import tvm
-
-    outputs = {}
-    for name, func in funcs.items():
-        if name == DEVICE_MODULES:
-            continue
-        specs, values = make_args(func, seed, name)
-        args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
-        compiled[name](*args)
-        outputs[name] = [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
-    return outputs
+    """Run every function on the seed's inputs; the buffers after the run, by function."""
+    return run_functions(compiled, {n: f for n, f in funcs.items() if n != DEVICE_MODULES}, seed, device)

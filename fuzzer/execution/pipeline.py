@@ -14,9 +14,11 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.core.targets import TargetError, check_target, make_target, nvcc_present, runnable_here
-from tirfuzz.fuzzer.core.tvmapi import (COMPLETION, DEVICE_MODULES, blocks, build, cuda_to_ptx, entry_functions,
-                                        gpu_binding, has_blocks, parse, precheck, run_funcs)
+from tirfuzz.fuzzer.core.runtime import (bind_target, compile_module, completion_passes, device_for,
+                                         lowering_sequence)
+from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
+from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, entry_functions, has_blocks,
+                                        loaded, parse, precheck, run_funcs)
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
 from tirfuzz.oracles.filters import FILTERS, classify_error
@@ -30,9 +32,9 @@ class StageFailure(Exception):
         self.unmet: list[str] = []  # documented preconditions the module did not meet
 
 
-def _unmet_preconditions(spec: PassSpec, mod, packed: bool) -> list[str]:
+def _unmet_preconditions(name: str, mod, packed: bool) -> list[str]:
     """Which of the pass's documented preconditions the module it was given does not meet."""
-    needs = PRECONDITIONS.get(spec.name.rpartition(".")[2], ())
+    needs = PRECONDITIONS.get(name.rpartition(".")[2], ())
     unmet = []
     if "block-free" in needs and has_blocks(mod):
         unmet.append("block-free")
@@ -90,18 +92,15 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
 def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
     """A function (target, pass specs) -> runnable functions: the specs, then the completion passes they
     do not name, then the build; under the case's pass config, or `config` (the reference passes {})."""
-    import tvm
-
     funcs = list(entry_functions(mod))
 
+    def make_pass(name: str, args) -> Any:
+        return pool.instantiate(PassSpec(name, tuple(args)))
+
     def compile_with(target: str, specs: list, config: dict | None = None) -> dict[str, Any]:
-        named = {s.name for s in specs}
-        with tvm.transform.PassContext(opt_level=3, config=case.pass_config if config is None else config):
-            tgt = make_target(target)
-            m = tvm.tirx.transform.BindTarget(tgt)(mod)
-            for spec in gpu_binding(target, specs) + list(specs) + [c for c in COMPLETION if c.name not in named]:
-                m = pool.instantiate(spec)(m)
-            return build(m, tgt, funcs)
+        raw = compile_module(mod, target, [(s.name, s.args) for s in specs],
+                             case.pass_config if config is None else config, make_pass)
+        return loaded(raw, funcs)
     return compile_with
 
 
@@ -125,30 +124,27 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     if _run_oracles(oracles, PARSED, seen, result):
         return
     builds: dict[str, tuple[Any, Any, dict]] = {}
-    named = {s.name for s in case.passes}
-    completion = [s for s in COMPLETION if s.name not in named]
-    result.completion = [s.name for s in completion]
+    result.completion = completion_passes([s.name for s in case.passes])
     for target in case.targets:
         ctx = stages.run("config", None, lambda: tvm.transform.PassContext(opt_level=3, config=case.pass_config))
         with ctx:
-            tgt = make_target(target)
-            m = tvm.tirx.transform.BindTarget(tgt)(mod)
+            m, tgt = bind_target(mod, target)
             changed, packed = [], False
-            steps = [(s, None, "completion") for s in gpu_binding(target, case.passes)]
-            result.completion += [s.name for s, _, _ in steps if s.name not in result.completion]
-            steps += [(s, p, "passes") for s, p in zip(case.passes, passes)]
-            steps += [(s, None, "completion") for s in completion]
-            for spec, p, kind in steps:
-                p = p if p is not None else pool.instantiate(spec)
+            sequence = lowering_sequence(target, [(s.name, s.args) for s in case.passes])
+            result.completion += [n for n, _, added in sequence if added and n not in result.completion]
+            own = iter(passes)
+            for name, args, added in sequence:
+                p = pool.instantiate(PassSpec(name, args)) if added else next(own)
+                kind = "completion" if added else "passes"
                 before = tvm_ffi.structural_hash(m)
                 try:
-                    m_next = stages.run(f"pass:{spec.name}", target, lambda p=p, m=m: p(m), f"{kind}@{target}")
+                    m_next = stages.run(f"pass:{name}", target, lambda p=p, m=m: p(m), f"{kind}@{target}")
                 except StageFailure as f:
-                    f.unmet = _unmet_preconditions(spec, m, packed)
+                    f.unmet = _unmet_preconditions(name, m, packed)
                     raise
-                if kind == "passes":
+                if not added:
                     changed.append(tvm_ffi.structural_hash(m_next) != before)
-                packed = packed or spec.name.endswith(".MakePackedAPI")
+                packed = packed or name.endswith(".MakePackedAPI")
                 m = m_next
                 result.pass_changed[target] = changed
             rt = stages.run(f"build:{target}", target, lambda m=m: build(m, tgt, list(funcs)))
@@ -157,7 +153,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
             if rt.get(DEVICE_MODULES) and nvcc_present():
                 stages.run(f"ptx:{target}", target, lambda rt=rt: cuda_to_ptx(rt[DEVICE_MODULES], target))
             continue
-        device = tvm.cuda(0) if target.split()[0] == "cuda" else tvm.cpu(0)
+        device = device_for(target)
         outs = stages.run(f"run:{target}", target, lambda rt=rt: run_funcs(rt, funcs, case.input_seed, device))
         builds[target] = (rt, device, outs)
         if want_outputs:

@@ -1,0 +1,500 @@
+"""tirfuzz's runtime: target strings, the build, the round trip, seeded inputs and output comparison.
+
+The fuzzer's pipeline imports it, and reports/repro.py pastes this file verbatim into every reproducer, so a
+repro.py builds, fills and compares exactly as the campaign did. It therefore imports only the standard
+library, numpy, tvm and tvm_ffi (tvm inside functions: importing this module stays cheap), and nothing of
+tirfuzz.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+# ---- targets ------------------------------------------------------------------------------------
+
+TARGETS = ("llvm", "c", "cuda")
+
+# Options tirfuzz accepts per kind, with their types (a subset of TVM's TargetKind options).
+CPU_OPTIONS: dict[str, type] = {"mcpu": str, "mattr": list, "mtriple": str, "mabi": str, "mfloat-abi": str,
+                                "opt-level": int, "num-cores": int, "vector-width": int, "cl-opt": list,
+                                "fast-math": bool, "fast-math-nnan": bool, "fast-math-ninf": bool,
+                                "fast-math-nsz": bool, "fast-math-arcp": bool, "fast-math-contract": bool,
+                                "fast-math-reassoc": bool}
+OPTIONS: dict[str, dict[str, type]] = {"llvm": CPU_OPTIONS, "c": {"mcpu": str, "mattr": list},
+                                       "cuda": {"arch": str}}
+
+
+class TargetError(ValueError):
+    """A target name tirfuzz does not know."""
+
+
+def parse_target(name: str) -> dict[str, Any]:
+    """The dict form of a target string ("llvm -mcpu=znver2 -mattr=+avx2"); raises TargetError on an
+    unknown kind, option or value."""
+    if not isinstance(name, str) or not name.strip():
+        raise TargetError(f"a target must be a non-empty string, got {name!r}")
+    kind, *opts = name.split()
+    if kind not in TARGETS:
+        raise TargetError(f"unknown target {name!r} (known kinds: {', '.join(TARGETS)})")
+    out: dict[str, Any] = {"kind": kind}
+    for opt in opts:
+        key, sep, value = opt.lstrip("-").partition("=")
+        if not opt.startswith("-") or key not in OPTIONS[kind]:
+            raise TargetError(f"target {name!r}: unknown option {opt!r} for {kind} "
+                              f"(known: {', '.join('-' + k for k in OPTIONS[kind])})")
+        ty = OPTIONS[kind][key]
+        if ty is bool:
+            if value not in ("", "1", "0", "true", "false"):
+                raise TargetError(f"target {name!r}: option -{key} takes true/false, got {value!r}")
+            out[key] = value in ("", "1", "true")
+        elif not sep or not value:
+            raise TargetError(f"target {name!r}: option -{key} needs a value (-{key}=...)")
+        elif ty is int:
+            try:
+                out[key] = int(value)
+            except ValueError:
+                raise TargetError(f"target {name!r}: option -{key} takes an integer, got {value!r}") from None
+        elif ty is list:
+            out[key] = [v for v in value.split(",") if v]
+        else:
+            out[key] = value
+    return out
+
+
+def make_target(name: str | dict[str, Any]):
+    """A tvm Target with its host attached (MakePackedAPI only acts on functions whose target has one).
+
+    TVM 0.27 refuses the string form with options, so the string is parsed into the dict form first.
+    """
+    from tvm.target import Target
+
+    if isinstance(name, dict):
+        return Target(name)
+    spec = parse_target(name)
+    if spec["kind"] == "cuda":
+        return Target({"kind": "cuda", "arch": spec.get("arch", "sm_80")}, host="llvm")
+    return Target(spec, host=spec)
+
+
+def kind_of(name: str) -> str:
+    """The kind of a target string ("llvm", "c", "cuda"), without checking its options."""
+    return name.split()[0]
+
+
+def device_for(target: str):
+    """The device a build for `target` runs on."""
+    import tvm
+
+    return tvm.cuda(0) if kind_of(target) == "cuda" else tvm.cpu(0)
+
+
+# ---- build --------------------------------------------------------------------------------------
+
+# Passes without which a module cannot be turned into runnable code, in default-pipeline order.
+# A build adds each one the case's own sequence does not name (by name, arguments ignored).
+COMPLETION_PASSES: tuple[str, ...] = (
+    "s_tir.transform.LowerCrossThreadReduction", "s_tir.transform.LowerInitBlock",
+    "s_tir.transform.PlanAndUpdateBufferAllocationLocation", "s_tir.transform.ConvertBlocksToOpaque",
+    "s_tir.transform.LowerMatchBuffer", "s_tir.transform.LowerOpaqueBlock", "tirx.transform.FlattenBuffer",
+    "tirx.transform.BF16ComputeLegalize", "tirx.transform.VectorizeLoop", "tirx.transform.FP8ComputeLegalize",
+    "s_tir.transform.LowerThreadAllreduce", "tirx.transform.SplitHostDevice", "tirx.transform.MakePackedAPI",
+    "tirx.transform.FP8StorageLegalize", "tirx.transform.BF16StorageLegalize",
+)
+GPU_BINDING_PASS = "s_tir.transform.DefaultGPUSchedule"  # gives every block thread bindings (GPU targets)
+
+Steps = Sequence[tuple[str, Sequence[Any]]]  # passes as (dotted name, arguments)
+
+
+def builtin_pass(name: str, args: Sequence[Any] = ()):
+    """The Pass for a dotted name under tvm ("tirx.transform.UnrollLoop"); a BindTarget target given as
+    a string or dict becomes a tvm Target."""
+    import tvm
+    import tvm.s_tir  # noqa: F401  (registers s_tir.transform)
+
+    ctor: Any = tvm
+    for part in name.split("."):
+        ctor = getattr(ctor, part)
+    args = list(args)
+    if name.rpartition(".")[2] == "BindTarget" and args and isinstance(args[0], (str, dict)):
+        args[0] = make_target(args[0])
+    return ctor(*args)
+
+
+def completion_passes(named: Sequence[str]) -> list[str]:
+    """The completion passes a sequence naming `named` still needs, in order."""
+    return [n for n in COMPLETION_PASSES if n not in set(named)]
+
+
+def added_passes(target: str, named: Sequence[str]) -> tuple[list[str], list[str]]:
+    """What a build adds around the given passes: (run before them, run after them)."""
+    before = [GPU_BINDING_PASS] if kind_of(target) == "cuda" and GPU_BINDING_PASS not in named else []
+    return before, completion_passes(named)
+
+
+def lowering_sequence(target: str, passes: Steps) -> list[tuple[str, tuple, bool]]:
+    """Every pass a build runs after BindTarget, as (name, args, added by the build) in order."""
+    before, after = added_passes(target, [n for n, _ in passes])
+    return ([(n, (), True) for n in before] + [(n, tuple(a), False) for n, a in passes]
+            + [(n, (), True) for n in after])
+
+
+def bind_target(mod, target: str):
+    """(the module with the target bound, the tvm Target)."""
+    import tvm
+
+    tgt = make_target(target)
+    return tvm.tirx.transform.BindTarget(tgt)(mod), tgt
+
+
+def lower(mod, target: str, passes: Steps, make_pass: Callable[[str, Sequence[Any]], Any] = builtin_pass):
+    """BindTarget, then `lowering_sequence`; returns (the lowered module, the tvm Target)."""
+    m, tgt = bind_target(mod, target)
+    for name, args, _ in lowering_sequence(target, passes):
+        m = make_pass(name, args)(m)
+    return m, tgt
+
+
+def codegen(mod, tgt):
+    """Host/device split, finalize passes and code generation: a runtime module (not yet loaded)."""
+    from tvm.s_tir.pipeline import finalize_device_passes, finalize_host_passes
+    from tvm.tirx.build import split_host_device_mods, tir_to_runtime
+
+    host, devices = split_host_device_mods(mod)
+    host = finalize_host_passes()(host)
+    devices = {t: finalize_device_passes()(d) for t, d in devices.items()}
+    return tir_to_runtime(host, devices, tgt.host or tgt)
+
+
+def load(raw, names: Sequence[str]) -> dict[str, Any]:
+    """Runnable functions by name: the host compiler (c) and machine code (llvm) happen here."""
+    from tvm.runtime import Executable
+
+    rt = Executable(raw).jit()
+    return {name: rt.get_function(name, query_imports=True) for name in names}
+
+
+def compile_module(mod, target: str, passes: Steps, config: dict[str, Any] | None = None,
+                   make_pass: Callable[[str, Sequence[Any]], Any] = builtin_pass):
+    """The whole build under a PassContext (opt_level 3, `config`): a runtime module for `load`."""
+    import tvm
+
+    with tvm.transform.PassContext(opt_level=3, config=config or {}):
+        m, tgt = lower(mod, target, passes, make_pass)
+        return codegen(m, tgt)
+
+
+def parse(text: str):
+    """An IRModule from TVMScript (a lone PrimFunc becomes `main`); not checked for well-formedness."""
+    import tvm
+    import tvm.script
+
+    obj = tvm.script.from_source(text, check_well_formed=False)
+    if isinstance(obj, tvm.tirx.PrimFunc):
+        obj = tvm.IRModule({"main": obj})
+    if not isinstance(obj, tvm.IRModule):
+        raise TypeError(f"the IR is a {type(obj).__name__}, not an IRModule or PrimFunc")
+    return obj
+
+
+def entry_functions(mod) -> dict[str, Any]:
+    """The externally visible PrimFuncs of a module, by global symbol."""
+    import tvm
+
+    out = {}
+    for _, f in mod.functions.items():
+        if isinstance(f, tvm.tirx.PrimFunc):
+            sym = f.attrs.get("global_symbol") if f.attrs is not None else None
+            if sym is not None:
+                out[str(sym)] = f
+    return dict(sorted(out.items()))
+
+
+# ---- round trip ---------------------------------------------------------------------------------
+
+NORMALIZED = (".reads[", ".writes[", ".extent")  # parts the parser recomputes and simplifies
+
+
+def check_roundtrip(mod) -> str | None:
+    """None when `parse(script(mod))` is structurally equal to mod; otherwise what went wrong, one line."""
+    import tvm_ffi
+
+    try:
+        text = mod.script()
+    except Exception as e:  # noqa: BLE001
+        return f"printer: {type(e).__name__}: {_first_line(e)}"
+    try:
+        back = parse(text)
+    except Exception as e:  # noqa: BLE001
+        return f"parser: {type(e).__name__}: {_first_line(e)}"
+    if tvm_ffi.structural_equal(mod, back, map_free_vars=True):
+        return None
+    mismatch = tvm_ffi.get_first_structural_mismatch(mod, back, map_free_vars=True)
+    where = str(mismatch[0]) if mismatch else "?"
+    if any(k in where for k in NORMALIZED) and _settles(mod, back):
+        # Loop ranges and block regions print as start:stop (range(start, stop)) and parse back as
+        # simplify(stop - start): `v * 9 % 4` may come back as `v % 4`, a + b as b + a (and back again on
+        # the next round). The same value, normalized: not reported as a printer/parser bug.
+        return None
+    return f"structural mismatch after print and parse at {where[:300]}"
+
+
+def _settles(mod, back) -> bool:
+    """Whether one more print and parse of `back` gives `back` again or the original `mod`."""
+    import tvm_ffi
+
+    again = parse(back.script())
+    return bool(tvm_ffi.structural_equal(back, again, map_free_vars=True)
+                or tvm_ffi.structural_equal(mod, again, map_free_vars=True))
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+# ---- inputs -------------------------------------------------------------------------------------
+
+SYMBOLIC_DIM = 7  # value given to every symbolic shape variable
+
+# Profiles, chosen by input_seed % 3: seed 0 gives the values a program's author expects
+# (small non-negative integers, floats in [-1, 1]); the others reach signs and boundaries.
+PROFILES = ("small", "signed", "boundary")
+
+
+class InputError(ValueError):
+    """A parameter tirfuzz cannot make values for (a dtype numpy lacks, a shape it cannot size)."""
+
+
+@dataclass
+class ArgSpec:
+    """One parameter of a PrimFunc: a buffer (shape, dtype) or a scalar (dtype)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...] | None  # None for a scalar
+    fixed: int | None = None        # a scalar that also sizes a buffer takes the shape's value
+
+
+def _rng(seed: int, func: str, index: int) -> np.random.Generator:
+    key = zlib.crc32(f"{seed}:{func}:{index}".encode())
+    return np.random.default_rng(key)
+
+
+def _int_values(rng: np.random.Generator, dtype: np.dtype, n: int, profile: str) -> np.ndarray:
+    info = np.iinfo(dtype)
+    if profile == "small":
+        vals = rng.integers(0, 4, n)
+    elif profile == "signed":
+        lo = max(info.min, -8)
+        vals = rng.integers(lo, 9, n)
+    else:
+        special = np.array([0, 1, -1, 2, info.min, info.max, info.min + 1, info.max - 1], dtype=object)
+        special = np.array([v for v in special if info.min <= v <= info.max],
+                           dtype=np.int64 if info.max < 2**63 else object)
+        pick = rng.integers(0, len(special), n)
+        vals = special[pick]
+        mix = rng.random(n) < 0.5
+        small = rng.integers(max(info.min, -100), min(info.max, 100) + 1, n)
+        vals = np.where(mix, small, vals)
+    return np.asarray(vals).astype(dtype)
+
+
+def _float_values(rng: np.random.Generator, dtype: np.dtype, n: int, profile: str) -> np.ndarray:
+    if profile == "small":
+        vals = rng.uniform(-1.0, 1.0, n)
+    elif profile == "signed":
+        vals = rng.normal(0.0, 8.0, n)
+    else:
+        fi = np.finfo(dtype)
+        special = np.array([0.0, -0.0, 1.0, -1.0, float(fi.tiny), float(fi.max), -float(fi.max),
+                            np.inf, -np.inf, np.nan, float(fi.eps)])
+        vals = np.where(rng.random(n) < 0.3, special[rng.integers(0, len(special), n)], rng.normal(0, 100, n))
+    return vals.astype(dtype)
+
+
+def make_value(dtype: str, shape: tuple[int, ...] | None, seed: int, func: str, index: int) -> np.ndarray:
+    """A deterministic array (or 0-d array for a scalar) of the given dtype."""
+    rng = _rng(seed, func, index)
+    profile = PROFILES[seed % len(PROFILES)]
+    n = int(np.prod(shape)) if shape else 1
+    if dtype == "bool":
+        vals = rng.random(n) < 0.5
+    elif dtype == "bfloat16":
+        raise InputError("bfloat16 buffers cannot be filled from numpy")
+    else:
+        try:
+            np_dtype = np.dtype(dtype)
+        except TypeError:
+            raise InputError(f"cannot make inputs of dtype {dtype}") from None
+        if np.issubdtype(np_dtype, np.integer):
+            vals = _int_values(rng, np_dtype, n, "small" if np_dtype.kind == "u" and profile == "signed" else profile)
+        elif np.issubdtype(np_dtype, np.floating):
+            vals = _float_values(rng, np_dtype, n, profile)
+        else:
+            raise InputError(f"cannot make inputs of dtype {dtype}")
+    return vals.reshape(shape if shape else ())
+
+
+def arg_specs(func, sym_value: int = SYMBOLIC_DIM) -> list[ArgSpec]:
+    """Concrete shapes for a PrimFunc's parameters. Every free variable of a shape, bare (`n`) or inside an
+    expression (`n * 2`, `n + 1`), is `sym_value`, and a scalar parameter that is such a variable gets it."""
+    import tvm
+    import tvm_ffi
+
+    ana = tvm.sym.Analyzer()
+    bound: list = []  # the Vars given sym_value
+
+    def concrete(dim) -> int:
+        free: list = []
+        tvm_ffi.structural_walk(dim, (tvm.tirx.Var, free.append))
+        for v in free:
+            if not any(v.same_as(b) for b in bound):
+                ana.bind(v, sym_value)
+                bound.append(v)
+        val = ana.simplify(dim)
+        if not isinstance(val, tvm.tirx.IntImm):
+            raise InputError(f"cannot choose a value for shape expression {dim}")
+        if val.value < 0:
+            raise InputError(f"shape expression {dim} is {val.value} when its variables are {sym_value}")
+        return int(val.value)
+
+    is_buffer = [type(p.ty).__name__ == "BufferType" for p in func.params]
+    shapes = {i: tuple(concrete(d) for d in p.shape) for i, p in enumerate(func.params) if is_buffer[i]}
+    sized = {v.name for v in bound}
+    return [ArgSpec(p.name, str(p.dtype), shapes[i]) if is_buffer[i]
+            else ArgSpec(p.name, str(p.ty.dtype), None, sym_value if p.name in sized else None)
+            for i, p in enumerate(func.params)]
+
+
+def make_args(func, seed: int, func_name: str) -> tuple[list[ArgSpec], list[np.ndarray]]:
+    """Specs and filled numpy values for every parameter of func."""
+    specs = arg_specs(func)
+    values = [np.array(s.fixed, dtype=s.dtype) if s.fixed is not None
+              else make_value(s.dtype, s.shape, seed, func_name, i) for i, s in enumerate(specs)]
+    return specs, values
+
+
+def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device) -> list[np.ndarray]:
+    """Run one compiled function on the values; every buffer after the run."""
+    import tvm
+
+    args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
+    compiled(*args)
+    return [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
+
+
+def run_functions(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> dict[str, list]:
+    """Run every function on `make_args`' values for `seed`; the buffers after the run, by function."""
+    outputs = {}
+    for name, func in funcs.items():
+        specs, values = make_args(func, seed, name)
+        outputs[name] = call(compiled[name], specs, values, device)
+    return outputs
+
+
+# ---- comparison ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far two float results may be apart: |a - b| <= rtol * scale, or within `ulps` units."""
+
+    family: str
+    rtol: float
+    ulps: int
+
+
+# Measured (bench/results/oracle-tolerance.json, llvm vs c vs reference over the seeds): plain
+# arithmetic differs by FMA contraction (~1 ulp per fused operation, accumulated over reductions),
+# transcendental calls by libm vs LLVM's lowering (~1e-5 relative on tanh/erf/winograd in float32).
+# `scale` is the largest magnitude in the reference buffer, so cancellation in long sums is covered.
+TOLERANCES = {
+    ("arith", 16): Tolerance("arith", 2e-2, 8), ("arith", 32): Tolerance("arith", 1e-4, 16),
+    ("arith", 64): Tolerance("arith", 1e-10, 16),
+    ("transcendental", 16): Tolerance("transcendental", 5e-2, 16),
+    ("transcendental", 32): Tolerance("transcendental", 1e-3, 64),
+    ("transcendental", 64): Tolerance("transcendental", 1e-8, 64),
+}
+
+
+@dataclass
+class Difference:
+    """The largest disagreement between a build's output and the reference."""
+
+    func: str
+    buffer: int            # index among the function's buffer parameters
+    index: list[int]       # where (first element with the largest difference)
+    expected: str
+    actual: str
+    abs_diff: float
+    mismatches: int        # elements out of tolerance in that buffer
+    size: int
+    dtype: str
+    non_finite: bool = False   # a NaN/Inf on one side only
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (f"{self.func} buffer {self.buffer} at {self.index}: expected {self.expected}, got {self.actual} "
+                f"({self.mismatches} of {self.size} elements)")
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How many representable floats lie between a and b, elementwise."""
+    bits = a.dtype.itemsize * 8
+    it = {16: np.int16, 32: np.int32, 64: np.int64}[bits]
+    ia, ib = a.view(it).astype(np.int64), b.view(it).astype(np.int64)
+    lo = np.int64(np.iinfo(it).min)
+    ia = np.where(ia < 0, lo - ia, ia)  # map sign-magnitude to a monotonic integer line
+    ib = np.where(ib < 0, lo - ib, ib)
+    return np.abs(ia - ib)
+
+
+def compare_buffer(ref: np.ndarray, got: np.ndarray, family: str) -> tuple[np.ndarray, bool]:
+    """Boolean mask of elements out of tolerance, and whether a NaN/Inf on one side only is among them."""
+    if ref.shape != got.shape or ref.dtype != got.dtype:
+        return np.ones(ref.shape or (1,), dtype=bool), False
+    if ref.dtype.kind not in "f":
+        return (ref != got).reshape(ref.shape), False
+    tol = TOLERANCES[(family, ref.dtype.itemsize * 8)]
+    r, g = ref.astype(np.float64), got.astype(np.float64)
+    both_nan = np.isnan(r) & np.isnan(g)
+    same = (r == g) | both_nan
+    finite = np.isfinite(r) & np.isfinite(g)
+    scale = float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0))
+    with np.errstate(invalid="ignore", over="ignore"):  # Inf - Inf is NaN: such elements are not `finite`
+        close = finite & ((np.abs(r - g) <= tol.rtol * max(scale, np.finfo(ref.dtype).tiny))
+                          | (ulp_distance(ref, got) <= tol.ulps))
+    bad = ~(same | close)
+    return bad, bool(np.any(bad & ~finite))
+
+
+def compare_outputs(ref: dict[str, list[np.ndarray]], got: dict[str, list[np.ndarray]], family: str,
+                    ignore: dict[str, list[np.ndarray]] | None = None) -> Difference | None:
+    """The first buffer (by function, then parameter) whose elements disagree; `ignore` masks elements."""
+    for func, ref_arrs in ref.items():
+        for k, (r, g) in enumerate(zip(ref_arrs, got.get(func, []))):
+            bad, non_finite = compare_buffer(r, g, family)
+            if ignore is not None:
+                bad = bad & ~ignore[func][k]
+            if not np.any(bad):
+                continue
+            if r.dtype.kind == "f" and r.shape == g.shape:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    err = np.where(bad, np.nan_to_num(np.abs(r.astype(np.float64) - g.astype(np.float64)),
+                                                      nan=np.inf, posinf=np.inf), -1.0)
+                flat = int(np.argmax(err))
+            else:
+                flat = int(np.argmax(bad.reshape(-1)))
+            idx = [int(i) for i in np.unravel_index(flat, r.shape)] if r.shape else []
+            rv, gv = r.reshape(-1)[flat] if r.size else None, g.reshape(-1)[flat] if g.size else None
+            diff = float(abs(float(rv) - float(gv))) if rv is not None and gv is not None and r.dtype.kind in "fiub" \
+                else float("nan")
+            return Difference(func, k, idx, repr(rv), repr(gv), diff, int(np.count_nonzero(bad)), int(r.size),
+                              str(r.dtype), non_finite)
+    return None
