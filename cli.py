@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from tirfuzz import __version__
 from tirfuzz.corpus import list_seeds, load_seed
@@ -20,7 +19,7 @@ from tirfuzz.fuzzer.baselines.atheris import run_libfuzzer
 from tirfuzz.fuzzer.baselines.generate import GenerateCampaign
 from tirfuzz.fuzzer.campaign.campaign import Campaign, make_campaign
 from tirfuzz.fuzzer.campaign.config import CampaignConfig, config_record, parse_duration
-from tirfuzz.fuzzer.campaign.distill import minimize_corpus, write_corpus
+from tirfuzz.fuzzer.campaign.distill import distill_corpus, write_corpus
 from tirfuzz.fuzzer.campaign.parallel import WorkerLost
 from tirfuzz.fuzzer.campaign.presets import PRESETS, preset
 from tirfuzz.fuzzer.campaign.ray_workers import RayUnavailable
@@ -42,7 +41,7 @@ from tirfuzz.reports.minimize import Minimizer
 from tirfuzz.reports.seeds import check_seeds
 from tirfuzz.reports.summary import write_reports
 from tirfuzz.reports.triage import Triage
-from tirfuzz.reports.view import print_result
+from tirfuzz.reports.view import print_coverage, print_mapping, print_result, print_seed_check, print_seed_list
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # piped output: do not truncate names
 err_console = Console(stderr=True)
@@ -164,12 +163,7 @@ def seeds(check, regen, targets, as_json, timeout) -> None:
         err_console.print(f"regenerated {len(made)} seeds")
     all_seeds = list_seeds()
     if not check:
-        t = Table("name", "kind", "dtype", "op")
-        for s in all_seeds:
-            t.add_row(s.name, s.kind, s.dtype, s.op)
-        console.print(t)
-        console.print(f"{len(all_seeds)} seeds in {all_seeds[0].path.parent if all_seeds else '?'}")
-        return
+        return print_seed_list(console, all_seeds)
     names = _targets(targets)
     with Progress(console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task("checking seeds", total=len(all_seeds))
@@ -179,15 +173,9 @@ def seeds(check, regen, targets, as_json, timeout) -> None:
             if as_json:
                 click.echo(json.dumps(row))
         rows = check_seeds(all_seeds, names, timeout, on_row)
-    failed = sum(r["status"] != "ok" for r in rows)
     if not as_json:
-        t = Table("name", "kind", "dtype", *[f"{tg} compile ms" for tg in names], "status")
-        for r in rows:
-            status = "[green]ok[/]" if r["status"] == "ok" else f"[red]{r['status']}[/] {r['stage']}: {r['message']}"
-            t.add_row(r["name"], r["kind"], r["dtype"], *[f"{r[f'compile_ms_{tg}']:.0f}" for tg in names], status)
-        console.print(t)
-        console.print(f"{len(rows) - failed}/{len(rows)} seeds parse and build for {', '.join(names)}")
-    sys.exit(1 if failed else 0)
+        print_seed_check(console, rows, names)
+    sys.exit(1 if any(r["status"] != "ok" for r in rows) else 0)
 
 
 @main.command()
@@ -201,12 +189,7 @@ def version(as_json) -> None:
     out = {"tirfuzz": __version__, "tvm": tvm.__version__, "tvm_ffi": tvm_ffi.__version__,
            "build_flags": {k: v for k, v in sorted(info.items()) if k.startswith("USE_") or "VERSION" in k},
            "cuda_device": cuda_device_present(), "python": sys.version.split()[0]}
-    if as_json:
-        return click.echo(json.dumps(out))
-    t = Table(show_header=False, box=None)
-    for k, v in out.items():
-        t.add_row(k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v))
-    console.print(t)
+    click.echo(json.dumps(out)) if as_json else print_mapping(console, out)
 
 
 @main.command()
@@ -245,11 +228,7 @@ def coverage(inputs, show_info, scope, granularity, targets, as_json, timeout) -
     rows, total = coverage_rows(list(inputs), cases, scope, granularity, timeout,
                                 on_row=lambda r: click.echo(json.dumps(r)) if as_json else None)
     if not as_json:
-        t = Table("input", "outcome", "blocks", "new", "ms")
-        for r in rows:
-            t.add_row(r["input"], r["outcome"], f"{r['blocks']:,}", f"{r['new']:,}", f"{r['ms']:.0f}")
-        console.print(t)
-        console.print(f"{total:,} distinct {granularity}s ({scope} scope) over {len(cases)} inputs")
+        print_coverage(console, rows, total, scope, granularity)
 
 
 @main.command()
@@ -470,7 +449,7 @@ def corpus_minimize(folder, out_dir, timeout, plugins) -> None:
     if not cases:
         raise Fail(f"{folder}: no readable case files (*.json)")
     config = ExecutorConfig(timeout_s=timeout, plugins=plugins, coverage="tvm")
-    merged = checked(minimize_corpus, cases, config, errors=(ExecutorError,), prefix="executor: ")
+    merged = checked(distill_corpus, cases, config, errors=(ExecutorError,), prefix="executor: ")
     write_corpus(merged.kept, out_dir or folder)
     click.echo(json.dumps({"total": merged.total, "kept": len(merged.kept), "blocks": merged.blocks,
                            "unreadable": len(bad), "out": str(out_dir or folder)}))

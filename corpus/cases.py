@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from tirfuzz.corpus import seed_text
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
-from tirfuzz.corpus import seed_text
 
 
 def seed_case(seed, targets: list[str] | tuple[str, ...] = ("llvm", "c"), input_seed: int = 0) -> TestCase:

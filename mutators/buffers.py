@@ -6,10 +6,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from tirfuzz.mutators.base import MutationContext, MutationOutcome, Mutator
 from tirfuzz.fuzzer.tir.exprgen import dkind, is_scalar
-from tirfuzz.mutators.sites import choose
 from tirfuzz.fuzzer.tir.tree import dtype_of, is_buffer, tvm_mod
+from tirfuzz.mutators.base import MutationContext, MutationOutcome, Mutator
+from tirfuzz.mutators.sites import choose
 
 DTYPES = {"float": ["float16", "bfloat16", "float64", "float32"], "int": ["int8", "int16", "int64", "int32", "uint8"],
           "uint": ["uint16", "int32", "uint32", "uint8"]}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 from tirfuzz.fuzzer.tir.exprgen import BINARY_FLOAT, UNARY_FLOAT, Gen, bits, const, dkind, int_range, special_values
-from tirfuzz.mutators.sites import choose, expr_sites, one
 from tirfuzz.fuzzer.tir.tree import call_name, dtype_of, tvm_mod
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
+from tirfuzz.mutators.sites import choose, expr_sites, one
 
 
 def _op_groups():

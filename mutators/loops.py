@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from tirfuzz.fuzzer.tir.tree import Site, dtype_of, free_vars, substitute, tvm_mod, with_fields
 from tirfuzz.mutators.base import MutationContext, MutationOutcome, Mutator
 from tirfuzz.mutators.sites import choose, is_root_block, one, stmt_sites
-from tirfuzz.fuzzer.tir.tree import Site, dtype_of, free_vars, substitute, tvm_mod, with_fields
 
 MAX_UNROLL = 64      # unrolled or vectorized loops longer than this blow up compile time
 SERIAL, PARALLEL, VECTORIZED, UNROLLED, THREAD_BINDING = 0, 1, 2, 3, 4

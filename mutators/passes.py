@@ -11,11 +11,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
-from tirfuzz.fuzzer.core.passes import PRECONDITIONS
+from tirfuzz.fuzzer.core.passes import PRECONDITIONS, builtin_pass_names
+from tirfuzz.fuzzer.core.tvmapi import COMPLETION, default_pipeline
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
-from tirfuzz.fuzzer.core.tvmapi import COMPLETION
-from tirfuzz.fuzzer.core.passes import builtin_pass_names
-from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 
 TRIES = 12          # random candidates drawn before a pass mutator declines
 MAX_PASSES = 80     # longer sequences only slow the campaign down

@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 from tirfuzz.fuzzer.tir.tree import tvm_mod
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 from tirfuzz.mutators.loops import PARALLEL, _contains_kind
 
 ATTEMPTS = 4  # primitives tried before declining (each raises ScheduleError when its checks fail)

@@ -6,9 +6,9 @@ from tirfuzz.mutators.base import Mutator
 from tirfuzz.mutators.buffers import buffer_mutators
 from tirfuzz.mutators.expr import expr_mutators
 from tirfuzz.mutators.loops import loop_mutators
-from tirfuzz.mutators.stmt import stmt_mutators
 from tirfuzz.mutators.passes import pass_mutators
 from tirfuzz.mutators.primitives import schedule_mutators
+from tirfuzz.mutators.stmt import stmt_mutators
 from tirfuzz.mutators.targets import target_mutators
 from tirfuzz.mutators.wrappers import wrapper_mutators
 

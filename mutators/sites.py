@@ -5,10 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
-from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome
 from tirfuzz.fuzzer.tir.exprgen import is_scalar
-from tirfuzz.fuzzer.tir.tree import Site, rewrite
-from tirfuzz.fuzzer.tir.tree import tvm_mod
+from tirfuzz.fuzzer.tir.tree import Site, rewrite, tvm_mod
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome
 
 # Expression roles a value mutation may touch. Loop bounds have their own mutators; block bindings and
 # predicates define the block iteration space, which schedule primitives and verifiers depend on.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 from tirfuzz.fuzzer.tir.exprgen import Gen, is_scalar
-from tirfuzz.mutators.sites import choose, expr_sites, is_root_block, one, stmt_sites, writes_internal
 from tirfuzz.fuzzer.tir.tree import Scope, Site, collect, deleted_stmt, dtype_of, is_buffer, substitute, tvm_mod
+from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
+from tirfuzz.mutators.sites import choose, expr_sites, is_root_block, one, stmt_sites, writes_internal
 
 DECLARATIONS = ("Bind", "AllocBuffer", "DeclBuffer")
 

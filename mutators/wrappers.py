@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tirfuzz.mutators.base import MutationContext, MutationOutcome, Mutator
 from tirfuzz.fuzzer.tir.exprgen import Gen, const, is_scalar
+from tirfuzz.fuzzer.tir.tree import Scope, Site, dtype_of, free_vars, rewrite, tvm_mod
+from tirfuzz.mutators.base import MutationContext, MutationOutcome, Mutator
 from tirfuzz.mutators.sites import choose, expr_sites, is_root_block, one, stmt_sites
-from tirfuzz.fuzzer.tir.tree import Scope, Site, dtype_of, free_vars, tvm_mod
-from tirfuzz.fuzzer.tir.tree import rewrite
 
 DECL = ("Bind", "AllocBuffer", "DeclBuffer")
 PRAGMAS = ("pragma_unroll_explicit", "pragma_auto_unroll_max_step", "pragma_loop_partition_hint",

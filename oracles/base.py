@@ -9,6 +9,7 @@ bug becomes the case's outcome and ends the case.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -59,12 +60,12 @@ class OracleContext:
     builds: dict[str, Build] = field(default_factory=dict)  # target -> build, for targets that ran
 
 
-class Oracle:
+class Oracle(ABC):
     """A check of a case at one point of the pipeline: a name, the point, and `check`."""
 
     name: str = "oracle"
     point: str = BUILT
 
+    @abstractmethod
     def check(self, ctx: OracleContext) -> Finding | None:
         """A finding about ctx's case, or None when there is nothing to report or record."""
-        raise NotImplementedError

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tirfuzz.fuzzer.core.runtime import (TOLERANCES, Difference, Tolerance, compare_buffer, compare_outputs,
-                                         ulp_distance)
+from tirfuzz.fuzzer.core.runtime import TOLERANCES, Difference, Tolerance, compare_buffer, compare_outputs, ulp_distance
 
 __all__ = ["FAST_MATH_KEYS", "TOLERANCES", "Difference", "Tolerance", "compare_buffer", "compare_outputs",
            "op_family", "ulp_distance"]

@@ -10,6 +10,7 @@ Output elements the program never wrote are found at run time (differential.unst
 from __future__ import annotations
 
 import re
+
 from tirfuzz.fuzzer.tir.safety import find_unsafe
 from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 

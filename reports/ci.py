@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape, quoteattr
 from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.campaign.campaign import Campaign, executor_config
 from tirfuzz.fuzzer.campaign.config import CampaignConfig
-from tirfuzz.fuzzer.campaign.distill import minimize_corpus, write_corpus
+from tirfuzz.fuzzer.campaign.distill import distill_corpus, write_corpus
 from tirfuzz.fuzzer.core.case import CaseError, TestCase, atomic_write, load_case, read_cases
 from tirfuzz.fuzzer.core.signature import signature
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
@@ -162,7 +162,7 @@ def finish_night(campaign: Campaign, known: KnownBugs, still: list[str], fixed: 
             fh.write(summary)
     if corpus_dir is not None:
         entries, _ = read_cases(out / "corpus")
-        merged = minimize_corpus(entries, executor_config(campaign.config))
+        merged = distill_corpus(entries, executor_config(campaign.config))
         write_corpus(merged.kept, corpus_dir)
         on_event(f"corpus: kept {len(merged.kept)} of {merged.total} cases in {corpus_dir}")
     if known_path is not None:

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.execution.executor import Executor
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.signature import signature
+from tirfuzz.fuzzer.execution.executor import Executor
 
 ORACLE_KINDS = ("miscompilation", "roundtrip")
 

@@ -152,6 +152,7 @@ def verify_repro(path: Path, info: dict[str, Any], timeout_s: float = 120.0) -> 
     """Run repro.py in a fresh Python process where tirfuzz cannot be imported; compare the symptom."""
     t0 = time.monotonic()
     kind = info.get("kind")
+    path = Path(path).resolve()  # it runs with its own folder as the working directory
     try:
         p = subprocess.run([sys.executable, "-c", BLOCK_TIRFUZZ, str(path)], capture_output=True, text=True,
                            timeout=timeout_s, cwd=path.parent)
@@ -168,7 +169,3 @@ def verify_repro(path: Path, info: dict[str, Any], timeout_s: float = 120.0) -> 
         return Verification(True, last[:300], time.monotonic() - t0)
     return Verification(p.returncode == 0 and "REPRODUCED" in out and "NOT REPRODUCED" not in out, last[:300],
                         time.monotonic() - t0)
-
-
-def dump_info(path: Path, info: dict[str, Any]) -> None:
-    path.write_text(json.dumps(info, indent=1, default=str))

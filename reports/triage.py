@@ -4,13 +4,12 @@ reproducers, write report.md per bug and the campaign report."""
 from __future__ import annotations
 
 import json
+import queue
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-
-import queue
-import threading
 
 from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.campaign.config import REPLAY_TIMEOUT_FACTOR

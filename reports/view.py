@@ -33,3 +33,37 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
         for fname, arrays in funcs.items():
             t.add_row(f"outputs {target}", f"{fname}: " + ", ".join(f"{a.dtype}{list(a.shape)}" for a in arrays))
     console.print(t)
+
+
+def print_seed_list(console: Console, seeds: list) -> None:
+    t = Table("name", "kind", "dtype", "op")
+    for s in seeds:
+        t.add_row(s.name, s.kind, s.dtype, s.op)
+    console.print(t)
+    console.print(f"{len(seeds)} seeds in {seeds[0].path.parent if seeds else '?'}")
+
+
+def print_seed_check(console: Console, rows: list[dict], targets: list[str]) -> None:
+    t = Table("name", "kind", "dtype", *[f"{tg} compile ms" for tg in targets], "status")
+    for r in rows:
+        status = "[green]ok[/]" if r["status"] == "ok" else f"[red]{r['status']}[/] {r['stage']}: {r['message']}"
+        t.add_row(r["name"], r["kind"], r["dtype"], *[f"{r[f'compile_ms_{tg}']:.0f}" for tg in targets], status)
+    console.print(t)
+    ok = sum(r["status"] == "ok" for r in rows)
+    console.print(f"{ok}/{len(rows)} seeds parse and build for {', '.join(targets)}")
+
+
+def print_coverage(console: Console, rows: list[dict], total: int, scope: str, granularity: str) -> None:
+    t = Table("input", "outcome", "blocks", "new", "ms")
+    for r in rows:
+        t.add_row(r["input"], r["outcome"], f"{r['blocks']:,}", f"{r['new']:,}", f"{r['ms']:.0f}")
+    console.print(t)
+    console.print(f"{total:,} distinct {granularity}s ({scope} scope) over {len(rows)} inputs")
+
+
+def print_mapping(console: Console, info: dict) -> None:
+    """Key-value lines (`tirfuzz version`)."""
+    t = Table(show_header=False, box=None)
+    for k, v in info.items():
+        t.add_row(k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v))
+    console.print(t)

@@ -11,7 +11,7 @@ from tirfuzz.fuzzer.baselines.atheris import parse_log
 from tirfuzz.fuzzer.baselines.generate import random_case
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.passes import builtin_pass_names
-from tirfuzz.fuzzer.core.tvmapi import parse, precheck, default_pipeline
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline, parse, precheck
 from tirfuzz.fuzzer.tir.program import ProgramGen
 
 

@@ -47,10 +47,11 @@ def _check_junit(path) -> ET.Element:
     return suite
 
 
-def test_ci_baselines_exit_codes_junit_and_summary(tmp_path):
+def test_ci_known_bugs_exit_codes_junit_and_summary(tmp_path):
+    """--known-bugs/--update-known-bugs here; the later nights use the old names, --baseline, kept as aliases."""
     base = tmp_path / "known.json"
-    first = ci(tmp_path, "n1", "--baseline", str(base), "--update-baseline", "--junit", str(tmp_path / "1.xml"))
-    assert first.returncode == 1, first.stderr  # an empty baseline: everything is new
+    first = ci(tmp_path, "n1", "--known-bugs", str(base), "--update-known-bugs", "--junit", str(tmp_path / "1.xml"))
+    assert first.returncode == 1, first.stderr  # no known bugs yet: everything is new
     verdict = json.loads(first.stdout.strip().splitlines()[-1])
     assert len(verdict["new"]) == 2, verdict
     doc = json.loads(base.read_text())

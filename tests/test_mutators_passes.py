@@ -9,8 +9,8 @@ import pytest
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.passes import PassPool
-from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, make_target, parse_target, runnable_here
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.mutators import MutationContext, mutate_case
 from tirfuzz.mutators.passes import PassInsert, sequence_problems
 from tirfuzz.mutators.registry import by_name

@@ -9,11 +9,11 @@ import pytest
 
 from tirfuzz.corpus import list_seeds, load_seed
 from tirfuzz.corpus.cases import seed_case
-from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.tvmapi import parse
-from tirfuzz.mutators import all_mutators, mutate_case
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.tir.safety import find_unsafe, make_safe
+from tirfuzz.mutators import all_mutators, mutate_case
 
 OOB = '''@T.prim_func
 def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_ci import PICKY
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra tirfuzz[ray] (part of the test extra)")

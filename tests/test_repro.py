@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_oracles import FLOAT_SUB, SWAP_PLUGIN
 
 from tirfuzz.fuzzer.core import runtime
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.reports.repro import runtime_source, verify_repro, write_repro
-
-from test_oracles import FLOAT_SUB, SWAP_PLUGIN
 
 ZNVER2 = "llvm -mcpu=znver2 -mattr=+avx2"
 
@@ -84,6 +83,17 @@ def test_internal_error_on_a_target_with_options_reproduces(executor, plugins, t
     case = TestCase(FLOAT_SUB, passes=[PassSpec("plugin:boompass.boom")], targets=[ZNVER2])
     text = reproduce(executor, case, "internal-error", plugins, tmp_path / "repro.py")
     assert f"TARGET = {ZNVER2!r}" in text
+
+
+def test_a_reproducer_given_by_a_relative_path_verifies(executor, plugins, tmp_path, monkeypatch):
+    """`tirfuzz triage OUT` with a relative OUT: the script runs in its own folder, found all the same."""
+    case = TestCase(FLOAT_SUB, passes=[PassSpec("plugin:boompass.boom")], targets=["llvm"])
+    res = executor.run(case, oracle=True)
+    info = info_of(res, "llvm")
+    (tmp_path / "out" / "bugs").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    repro = write_repro(case, info, Path("out/bugs/repro.py"), "relative", plugins)
+    assert verify_repro(repro, info).reproduced
 
 
 def test_miscompilation_on_a_target_with_options_reproduces(executor, plugins, tmp_path):

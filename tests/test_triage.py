@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_executor import FP16_ERF_IR
+from test_oracles import FLOAT_SUB, SWAP_PLUGIN
 
 from tirfuzz.corpus import load_seed
 from tirfuzz.corpus.cases import seed_case
@@ -15,9 +17,6 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase, save_case
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.reports.minimize import Minimizer, signature_of
 from tirfuzz.reports.repro import verify_repro, write_repro
-
-from test_executor import FP16_ERF_IR
-from test_oracles import FLOAT_SUB, SWAP_PLUGIN
 
 # FLOAT_SUB with more to cut: an unrelated loop and passes that do not matter.
 BIG_SUB = FLOAT_SUB.replace("        C[i] = A[i] * T.float32(2) - B[i]\n",

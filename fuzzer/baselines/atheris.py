@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import os
+import re
 import signal
 import subprocess
 import sys

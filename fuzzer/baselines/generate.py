@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tirfuzz.fuzzer.tir.program import ProgramGen
 from tirfuzz.fuzzer.campaign.campaign import Campaign
-from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.tvmapi import default_pipeline
-from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.campaign.corpus import Entry
 from tirfuzz.fuzzer.campaign.store import case_id
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
+from tirfuzz.fuzzer.tir.program import ProgramGen
 from tirfuzz.mutators.mutate import mutate_case
 from tirfuzz.mutators.passes import pass_mutators
 

@@ -1,4 +1,5 @@
-"""Corpus minimization (afl-cmin, libFuzzer's -merge): the fewest cases that reach the same blocks.
+"""Corpus distillation (`tirfuzz corpus minimize`; afl-cmin, libFuzzer's -merge): the fewest cases that
+reach the same blocks.
 
 Cases run smallest first through one coverage executor. Breakpoint coverage reports each block to the
 first case that reaches it, so a case is kept when it reaches blocks no smaller case reached. As in the
@@ -13,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tirfuzz.fuzzer.core.case import TestCase, save_case
-from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS
 from tirfuzz.fuzzer.campaign.store import case_id
+from tirfuzz.fuzzer.core.case import TestCase, save_case
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
 
 @dataclass
-class MergeResult:
+class DistillResult:
     """What corpus minimization kept."""
 
     kept: list[tuple[str, TestCase]] = field(default_factory=list)
@@ -34,10 +35,10 @@ def case_weight(case: TestCase) -> tuple[int, int]:
     return len(case.ir), len(case.passes)
 
 
-def minimize_corpus(cases: list[tuple[str, TestCase]], config: ExecutorConfig,
-                    on_progress: Callable[[int, int], None] | None = None, min_new: int = MIN_NEW_BLOCKS) -> MergeResult:
+def distill_corpus(cases: list[tuple[str, TestCase]], config: ExecutorConfig,
+                    on_progress: Callable[[int, int], None] | None = None, min_new: int = MIN_NEW_BLOCKS) -> DistillResult:
     """The cases (smallest first) that each reach at least one block no smaller case reached."""
-    result = MergeResult(total=len(cases))
+    result = DistillResult(total=len(cases))
     order = sorted(cases, key=lambda nc: case_weight(nc[1]))
     with Executor(config) as ex:
         base = int(ex.start().get("cov_total", 0))

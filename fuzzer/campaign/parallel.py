@@ -21,8 +21,8 @@ import numpy as np
 
 from tirfuzz.fuzzer.campaign.campaign import Campaign
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
 
 class WorkerLost(RuntimeError):

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 
 from tirfuzz.fuzzer.campaign.campaign import Campaign
-from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.execution.executor import ExecutorConfig
 from tirfuzz.fuzzer.campaign.parallel import LocalWorker, WorkerLost
+from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.execution.executor import Executor
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 
 START_TIMEOUT_S = 300.0   # an actor that cannot start its fork server in this long is a failed start
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from tirfuzz.fuzzer.core.case import CaseError, TestCase, atomic_write
 from tirfuzz.fuzzer.campaign.corpus import Entry
+from tirfuzz.fuzzer.core.case import CaseError, TestCase, atomic_write
 
 
 class StoreError(RuntimeError):

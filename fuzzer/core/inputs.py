@@ -6,7 +6,6 @@ buffers with exactly the values the campaign used.
 
 from __future__ import annotations
 
-from tirfuzz.fuzzer.core.runtime import (PROFILES, SYMBOLIC_DIM, ArgSpec, InputError, arg_specs, make_args,
-                                         make_value)
+from tirfuzz.fuzzer.core.runtime import PROFILES, SYMBOLIC_DIM, ArgSpec, InputError, arg_specs, make_args, make_value
 
 __all__ = ["PROFILES", "SYMBOLIC_DIM", "ArgSpec", "InputError", "arg_specs", "make_args", "make_value"]

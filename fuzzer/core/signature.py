@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.crashinfo import frame_name, is_machinery
+from tirfuzz.fuzzer.core.result import ExecResult
 
 _MASKS = [(re.compile(r"0x[0-9a-fA-F]+"), "0x?"), (re.compile(r"\b\d+\b"), "N"),
           # numbered names (b19, v_ax0_1): the same bug names other variables; dtypes (float16) are kept

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec
-from tirfuzz.fuzzer.core.runtime import (COMPLETION_PASSES, GPU_BINDING_PASS, added_passes, codegen,
-                                         entry_functions, load, make_target, parse, parse_target, run_functions)
+from tirfuzz.fuzzer.core.runtime import (COMPLETION_PASSES, GPU_BINDING_PASS, added_passes, codegen, entry_functions,
+                                         load, make_target, parse, parse_target, run_functions)
 
 __all__ = ["COMPLETION", "DEVICE_MODULES", "GPU_BINDING", "blocks", "build", "cuda_to_ptx", "default_pipeline",
            "entry_functions", "gpu_binding", "has_blocks", "loaded", "parse", "precheck", "run_funcs"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tirfuzz.fuzzer.execution import coverage_sites as cs
 from tirfuzz.fuzzer.execution import _covtrap
+from tirfuzz.fuzzer.execution import coverage_sites as cs
 
 
 @dataclass

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from tirfuzz.fuzzer.execution import wire
-from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.result import ExecResult
-import ctypes
 import numpy as np
 
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.execution import wire
 
 ADDR_NO_RANDOMIZE = 0x0040000
 # The fork server runs single-threaded with a fixed hash seed: with TVM's thread pool on, how its

@@ -14,14 +14,14 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.core.runtime import (bind_target, compile_module, completion_passes, device_for,
-                                         lowering_sequence)
+from tirfuzz.fuzzer.core.runtime import bind_target, compile_module, completion_passes, device_for, lowering_sequence
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
-from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, entry_functions, has_blocks,
-                                        loaded, parse, precheck, run_funcs)
+from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, entry_functions, has_blocks, loaded,
+                                        parse, precheck, run_funcs)
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
 from tirfuzz.oracles.filters import FILTERS, classify_error
+
 
 class StageFailure(Exception):
     """An exception raised while a stage ran, with the stage and target it belongs to."""

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.tir.tree import Site, collect, deleted_stmt, dtype_of, rewrite, substitute, tvm_mod, with_fields
-from tirfuzz.fuzzer.tir.safety import find_unsafe
 from tirfuzz.fuzzer.core.tvmapi import parse
+from tirfuzz.fuzzer.tir.safety import find_unsafe
+from tirfuzz.fuzzer.tir.tree import Site, collect, deleted_stmt, dtype_of, rewrite, substitute, tvm_mod, with_fields
 
 DECLARATIONS = ("Bind", "AllocBuffer", "DeclBuffer")
 

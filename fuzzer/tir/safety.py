@@ -6,13 +6,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from tirfuzz.fuzzer.tir.tree import Site, Walker, dtype_of, tvm_mod, with_fields
-from tirfuzz.fuzzer.tir.exprgen import bits
-from tirfuzz.fuzzer.tir.tree import is_buffer
-from tirfuzz.fuzzer.tir.exprgen import int_range
-from tirfuzz.fuzzer.tir.exprgen import bits, const
-from tirfuzz.fuzzer.tir.exprgen import safe_divisor
-from tirfuzz.fuzzer.tir.tree import rewrite
+from tirfuzz.fuzzer.tir.exprgen import bits, const, int_range, safe_divisor
+from tirfuzz.fuzzer.tir.tree import Site, Walker, dtype_of, is_buffer, rewrite, tvm_mod, with_fields
 
 MAX_ROUNDS = 3
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from tirfuzz.fuzzer.tir.irutil import call_name, dtype_of, free_vars, internal_writers, is_buffer, refresh_regions, substitute, tvm_mod, with_fields, written_buffers_with_views
+from tirfuzz.fuzzer.tir.irutil import (call_name, dtype_of, free_vars, internal_writers, is_buffer, refresh_regions,
+                                       substitute, tvm_mod, with_fields, written_buffers_with_views)
 
 CONTROL_ROLES = frozenset({"cond", "loop-min", "loop-extent", "loop-step", "predicate", "iter-value"})
 # Calls whose arguments are addresses, types or names, never ordinary values.
@@ -271,33 +272,37 @@ class Walker:
             out.append(E(node.block, "stmt", "block", replace(scope, realize=node), "SBlockRealize"))
             return out
         if isinstance(node, sx.SBlock):
-            blk = node
-            root = not blk.iter_vars and not scope.in_blocks and scope.block is None
-            inner = scope
-            if not root:
-                facts = scope.facts + scope.conds
-                rz = scope.realize
-                if rz is not None and len(rz.iter_values) == len(blk.iter_vars):
-                    facts += tuple(tx.EQ(iv.var, v) for iv, v in zip(blk.iter_vars, rz.iter_values)
-                                   if dtype_of(iv.var) == dtype_of(v))
-                    if not (isinstance(rz.predicate, tx.IntImm) and rz.predicate.value == 1):
-                        facts += (rz.predicate,)
-                hidden = scope.hidden + tuple(v for v in scope.vars if v.kind != "param")
-                inner = replace(scope, vars=tuple(v for v in scope.vars if v.kind == "param"), conds=(), lets=(),
-                                in_blocks=True, hidden=hidden, facts=facts)
-                for iv in blk.iter_vars:
-                    inner = inner.push_var(VarInfo(iv.var, dtype_of(iv.var), iv.dom.min, iv.dom.extent, "iter"))
-            inner = replace(inner, realize=None)
-            inner = replace(inner, block=blk)
-            for b in blk.alloc_buffers:
-                inner = inner.push_buffer(b, internal=True)
-            for mb in blk.match_buffers:
-                inner = inner.push_buffer(mb.buffer)
-            out = [E(blk.body, "stmt", "body", inner, "SBlock")]
-            if blk.init is not None:
-                out.insert(0, E(blk.init, "stmt", "init", inner, "SBlock"))
-            return out
+            return self._children_block(node, scope, E)
         return []
+
+    def _children_block(self, blk, scope: Scope, E) -> list[_Expect]:
+        """A block's init and body, in a scope of its own: iterators bound to their values, buffers declared."""
+        tx = tvm_mod().tirx
+        root = not blk.iter_vars and not scope.in_blocks and scope.block is None
+        inner = scope
+        if not root:
+            facts = scope.facts + scope.conds
+            rz = scope.realize
+            if rz is not None and len(rz.iter_values) == len(blk.iter_vars):
+                facts += tuple(tx.EQ(iv.var, v) for iv, v in zip(blk.iter_vars, rz.iter_values)
+                               if dtype_of(iv.var) == dtype_of(v))
+                if not (isinstance(rz.predicate, tx.IntImm) and rz.predicate.value == 1):
+                    facts += (rz.predicate,)
+            hidden = scope.hidden + tuple(v for v in scope.vars if v.kind != "param")
+            inner = replace(scope, vars=tuple(v for v in scope.vars if v.kind == "param"), conds=(), lets=(),
+                            in_blocks=True, hidden=hidden, facts=facts)
+            for iv in blk.iter_vars:
+                inner = inner.push_var(VarInfo(iv.var, dtype_of(iv.var), iv.dom.min, iv.dom.extent, "iter"))
+        inner = replace(inner, realize=None)
+        inner = replace(inner, block=blk)
+        for b in blk.alloc_buffers:
+            inner = inner.push_buffer(b, internal=True)
+        for mb in blk.match_buffers:
+            inner = inner.push_buffer(mb.buffer)
+        out = [E(blk.body, "stmt", "body", inner, "SBlock")]
+        if blk.init is not None:
+            out.insert(0, E(blk.init, "stmt", "init", inner, "SBlock"))
+        return out
 
     def _children_expr(self, node, parent: _Expect) -> list[_Expect]:
         tvm = tvm_mod()

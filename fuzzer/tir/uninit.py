@@ -167,7 +167,6 @@ def _full(lo, extent, loop) -> bool:
 def _linear(expr) -> list[tuple[Any, int]] | None:
     """expr as [(var, constant stride)] when it is a sum of variables times constants, else None."""
     import tvm
-
     from tvm import tirx as tx
 
     if isinstance(expr, tvm.ir.Var):
