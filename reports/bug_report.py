@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import platform
-from typing import Any
 
+from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.targets import cuda_device_present
 from tirfuzz.fuzzer.core.tvmapi import COMPLETION
@@ -39,10 +39,10 @@ def _fence(text: str, lang: str = "") -> str:
     return f"```{lang}\n{text.rstrip()}\n```"
 
 
-def backtrace_excerpt(info: dict[str, Any], lines: int = 25) -> str:
+def backtrace_excerpt(rec: BugRecord, lines: int = 25) -> str:
     """The error message and the last lines of the child's stderr that name TVM frames."""
-    msg = (info.get("message") or "").strip()
-    tail = [ln for ln in (info.get("stderr_tail") or "").splitlines() if ln.strip()]
+    msg = (rec.message or "").strip()
+    tail = [ln for ln in (rec.stderr_tail or "").splitlines() if ln.strip()]
     frames = [ln for ln in tail if "tvm::" in ln or "src/" in ln or "Fatal Python" in ln or "Signal" in ln]
     parts = [msg[-3000:]] if msg else []
     if frames:
@@ -50,20 +50,20 @@ def backtrace_excerpt(info: dict[str, Any], lines: int = 25) -> str:
     return "\n\n".join(parts) or "(no message)"
 
 
-def write_bug_report(info: dict[str, Any], case: TestCase, title: str, repro_text: str | None) -> str:
-    """The Markdown report for a bug (info: its info.json, case: the minimized case when there is one)."""
-    kind = info.get("kind")
+def write_bug_report(rec: BugRecord, case: TestCase, repro_text: str | None) -> str:
+    """The Markdown report for a bug (case: the minimized case when there is one)."""
+    kind = rec.kind
     env = environment()
-    out = [f"# {title}", ""]
+    out = [f"# {rec.title}", ""]
     out += ["## Environment", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in env.items()] + [""]
-    m = info.get("minimized") or {}
+    m = rec.minimized if isinstance(rec.minimized, dict) else {}
     out += ["## Program", ""]
     if m:
         out.append(f"Minimized by tirfuzz from {m.get('nodes_before')} to {m.get('nodes_after')} IR nodes and "
                    f"{m.get('passes_before')} to {m.get('passes_after')} passes.")
         out.append("")
     out += [_fence(case.ir, "python"), ""]
-    out += ["## Passes", "", "Applied in this order after `BindTarget(" + (info.get("target") or case.targets[0])
+    out += ["## Passes", "", "Applied in this order after `BindTarget(" + (rec.target or case.targets[0])
             + ")`, then the passes a build needs that the list does not name, then the build:", ""]
     out += [f"1. `{p.name}{tuple(p.args) if p.args else ''}`" for p in case.passes] or ["(none)"]
 
@@ -74,32 +74,32 @@ def write_bug_report(info: dict[str, Any], case: TestCase, title: str, repro_tex
         out += ["", f"PassContext config: `{case.pass_config}`"]
     out += ["", "## Expected and actual", ""]
     if kind == "miscompilation":
-        d = (info.get("oracle") or {}).get("diff") or {}
-        o = info.get("oracle") or {}
-        out += [f"Expected: the `{o.get('target') or info.get('target')}` build computes what TVM's default "
+        d = rec.oracle.get("diff") or {}
+        o = rec.oracle
+        out += [f"Expected: the `{o.get('target') or rec.target}` build computes what TVM's default "
                 "pipeline (llvm) computes on the same inputs.",
                 f"Actual: `{d.get('func')}` buffer {d.get('buffer')} at {d.get('index')}: expected "
                 f"`{d.get('expected')}`, got `{d.get('actual')}` ({d.get('mismatches')} of {d.get('size')} elements "
                 f"differ, dtype {d.get('dtype')}).", f"First pass after which the output differs: `{o.get('culprit')}`."]
     elif kind == "crash":
-        out += [f"Expected: the stage `{info.get('stage')}` completes or raises a Python exception.",
-                f"Actual: the process is killed by {info.get('signal')} (top frame `{info.get('frame')}`)."]
+        out += [f"Expected: the stage `{rec.stage}` completes or raises a Python exception.",
+                f"Actual: the process is killed by {rec.signal} (top frame `{rec.frame}`)."]
     elif kind == "hang":
-        out += [f"Expected: the stage `{info.get('stage')}` finishes.",
-                f"Actual: it exceeded tirfuzz's {info.get('resource') or 'time'} limit."]
+        out += [f"Expected: the stage `{rec.stage}` finishes.",
+                f"Actual: it exceeded tirfuzz's {rec.resource or 'time'} limit."]
     elif kind == "roundtrip":
         out += ["Expected: `tvm.script.from_source(mod.script())` is structurally equal to `mod`.",
-                f"Actual: {info.get('message')}"]
+                f"Actual: {rec.message}"]
     else:
         out += ["Expected: the IR passes TVM's well-formedness check, so the pass should accept it or report a "
-                "user-level error.", f"Actual: `{info.get('exc_type')}` raised at `{info.get('stage')}`."]
-    out += ["", "## Backtrace (excerpt)", "", _fence(backtrace_excerpt(info))]
+                "user-level error.", f"Actual: `{rec.exc_type}` raised at `{rec.stage}`."]
+    out += ["", "## Backtrace (excerpt)", "", _fence(backtrace_excerpt(rec))]
     if repro_text is not None:
-        verified = info.get("verified")
+        verified = rec.verified
         out += ["", "## Reproducer", "",
                 "Standalone: needs only `tvm` and `numpy`. " + (
                     "Verified: it reproduced the bug when run alone in a fresh process." if verified else
                     "Not verified: run alone in a fresh process it did not show the same symptom."), "",
                 _fence(repro_text, "python")]
-    out += ["", f"Found by tirfuzz (signature `{info.get('signature')}`, seen {info.get('count', 1)} times)."]
+    out += ["", f"Found by tirfuzz (signature `{rec.signature}`, seen {rec.count or 1} times)."]
     return "\n".join(out) + "\n"

@@ -163,4 +163,4 @@ class Triage:
         rec.verified, rec.verify = v.reproduced, v.how
         result.verified[d.name] = v.reproduced
         rec.save(d)
-        (d / "report.md").write_text(write_bug_report(rec.to_dict(), case, rec.title, repro.read_text()))
+        (d / "report.md").write_text(write_bug_report(rec, case, repro.read_text()))
