@@ -186,14 +186,26 @@ def _agree_on_small_inputs(ref, compiled, funcs, seed: int, device, family: str,
 
 
 def culprit(case, funcs, ref0, target: str, device, compile_with, family: str, stage) -> str:
-    """The first pass of the case's sequence after which the build's output differs from the reference."""
-    seed = case.input_seed
-    for k in range(len(case.passes) + 1):
+    """The pass at the prefix boundary where the build's output starts to differ from the reference,
+    checked both ways: the prefix without it builds and agrees, the prefix with it builds and differs.
+    A prefix that does not build says nothing about its passes: when the search cannot isolate one pass
+    (the prefixes between the last agreeing one and the first differing one do not build), the range."""
+    seed, passes = case.input_seed, case.passes
+    agrees: int | None = None  # the longest prefix seen to build and agree
+    for k in range(len(passes) + 1):
         try:
-            built = compile_with(target, case.passes[:k])
+            built = compile_with(target, passes[:k])
             out = run_variant(built, funcs, seed, device, 0)
         except Exception:  # noqa: BLE001  (a prefix may not build: missing preconditions)
             continue
-        if compare_outputs(ref0, out, family) is not None:
-            return case.passes[k - 1].name if k else f"(build for {target}: completion passes and codegen)"
+        if compare_outputs(ref0, out, family) is None:
+            agrees = k
+            continue
+        if k == 0:
+            return f"(build for {target}: completion passes and codegen)"
+        if agrees == k - 1:
+            return passes[k - 1].name
+        names = [p.name for p in passes[(agrees or 0):k]]
+        return (f"(not isolated: one of {len(names)} passes {names[0]} .. {names[-1]}"
+                + ("" if agrees is not None else ", or the completion") + "; the prefixes between do not build)")
     return "(not isolated: no prefix differs)"

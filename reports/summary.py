@@ -167,7 +167,8 @@ def render_markdown(c: CampaignReport) -> str:
         lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in c.versions.items()) + ".")
     lines += ["", "## Totals", "", "| | |", "| --- | ---: |"]
     lines += [f"| {k} | {v} |" for k, v in _headline(c)]
-    for title, counts in (("Outcomes", t.outcomes), ("Filtered differences", t.filtered)):
+    for title, counts in (("Outcomes", t.outcomes), ("Filtered differences", t.filtered),
+                          ("Targets dropped by a backend gap", t.dropped)):
         if counts:
             lines += ["", f"## {title}", "", "| | count |", "| --- | ---: |"]
             lines += [f"| {_md_cell(k)} | {v:,} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
@@ -351,7 +352,7 @@ def render_html(c: CampaignReport) -> str:
 <div class=meta>{e(" · ".join(brief))}</div>
 <div class=cards>{cards}</div>
 {coverage_svg(c.stats)}
-<div class=row>{kind_table}{_counts_table("Outcomes", c.last.outcomes)}{_counts_table("Filtered differences", c.last.filtered)}</div>
+<div class=row>{kind_table}{_counts_table("Outcomes", c.last.outcomes)}{_counts_table("Filtered differences", c.last.filtered)}{_counts_table("Targets dropped", c.last.dropped)}</div>
 <h2>Bugs</h2>
 {bugs_html}
 <h2>Campaign</h2>

@@ -18,6 +18,8 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
     if verdict.kind == "filtered" and res.outcome != "rejected":
         why = REASONS.get(verdict.filter or "", "")
         t.add_row("verdict", f"not a bug: filter {verdict.filter}" + (f" ({why})" if why else ""))
+    if res.dropped:
+        t.add_row("dropped", ", ".join(f"{tg} (known gap: {gap})" for tg, gap in res.dropped.items()))
     for key in ("filter", "signal", "resource", "exc_type", "frame"):
         if getattr(res, key):
             t.add_row(key, str(getattr(res, key)))

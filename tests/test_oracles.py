@@ -268,3 +268,85 @@ def test_an_oracle_after_parsing_ends_the_case_before_any_build():
                    oracles=(early, *DEFAULT_ORACLES))
     assert (res.outcome, res.stage, res.message) == ("roundtrip", "always:llvm", "always finds")
     assert early.seen == [(["main"], [])] and "build@llvm" not in res.timings_ms and "compared" not in res.oracle
+
+
+VECTOR_PLUGIN = '''
+import tvm
+import tvm_ffi
+
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def vector_add_off(func, mod, ctx):
+    """A user's pass with a silent bug that touches vectorized float loops only: a + b becomes a + b + 1."""
+    def loop(node, m):
+        if node.kind != tvm.tirx.ForKind.VECTORIZED:
+            return m.default_mutate(node)
+
+        def add(value, m2):
+            value = m2.default_mutate(value)
+            if "float" in str(value.ty):
+                return tvm.tirx.Add(value, tvm.tirx.const(1.0, str(value.ty)))
+            return value
+        body = tvm_ffi.structural_mutate(node.body, [(tvm.tirx.Add, add)])
+        return tvm.tirx.For(node.loop_var, node.min, node.extent, node.kind, body, node.thread_binding,
+                            node.annotations, node.step)
+    return func.with_body(tvm_ffi.structural_mutate(func.body, [(tvm.tirx.For, loop)]))
+'''
+
+# 64 float lanes: llvm builds it; the C backend has no C type for float32x64 (a known gap of that backend).
+VECTOR_ADD = '''@T.prim_func
+def main(A: T.Buffer((64,), "float32"), B: T.Buffer((64,), "float32"), C: T.Buffer((64,), "float32")):
+    for i in T.vectorized(64):
+        C[i] = A[i] + B[i]
+    for i in range(64):
+        B[i] = B[i] + T.float32(1)
+'''
+
+
+def test_a_target_with_a_known_gap_drops_out_and_the_others_are_judged(tmp_path):
+    """llvm and c: c cannot build 64-lane float vectors, so it drops out; the wrong-result pass that
+    touches only the vectorized loop is reported on llvm (on the last commit before this, the whole
+    case was `rejected` by the C backend's gap and llvm's result never compared)."""
+    plugin = tmp_path / "vecpasses.py"
+    plugin.write_text(VECTOR_PLUGIN)
+    with Executor(ExecutorConfig(timeout_s=60, plugins=(str(plugin),))) as ex:
+        plain = ex.run(TestCase(VECTOR_ADD, targets=["llvm", "c"]), oracle=True)
+        assert plain.outcome == "ok" and list(plain.dropped) == ["c"], (plain.outcome, plain.filter, plain.message[:300])
+        gap = plain.dropped["c"]
+        assert gap.startswith("c-backend-"), gap
+        assert plain.oracle["compared"] == ["llvm"]
+        bug = ex.run(TestCase(VECTOR_ADD, passes=[PassSpec("plugin:vecpasses.vector_add_off")],
+                              targets=["llvm", "c"]), oracle=True)
+        assert bug.outcome == "miscompilation" and bug.target == "llvm", (bug.outcome, bug.message[:300])
+        assert bug.oracle["culprit"] == "plugin:vecpasses.vector_add_off" and bug.dropped == {"c": gap}
+        only_c = ex.run(TestCase(VECTOR_ADD, targets=["c"]), oracle=True)
+        assert only_c.outcome == "rejected" and only_c.filter == gap and not only_c.dropped
+
+
+# A vthread binding: the llvm build needs InjectVirtualThread (it is in TVM's default pipeline, not in the
+# completion), so no prefix of a sequence without it builds.
+VTHREAD_SUB = '''@T.prim_func
+def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
+    for vx in T.thread_binding(2, thread="vthread.x"):
+        for i in range(8):
+            B[vx * 8 + i] = A[vx * 8 + i] - T.float32(1)
+'''
+
+
+def test_a_culprit_is_proven_or_a_range_is_named(swap_executor):
+    """The wrong-result plugin runs before InjectVirtualThread, without which no prefix builds: the report
+    names a range holding the plugin (before, the first prefix that built and differed named
+    InjectVirtualThread, an innocent pass). With a building prefix before it, the plugin alone."""
+    lower, inject = PassSpec("s_tir.transform.LowerOpaqueBlock"), PassSpec("s_tir.transform.InjectVirtualThread")
+    for prefix in ([], [lower]):
+        needs = swap_executor.run(TestCase(VTHREAD_SUB, passes=prefix, targets=["llvm"]), oracle=False)
+        assert needs.outcome != "ok", "this program builds without InjectVirtualThread: the test proves nothing"
+    res = swap_executor.run(TestCase(VTHREAD_SUB, passes=[PassSpec("plugin:userpasses.swap_sub"), lower, inject],
+                                     targets=["llvm"]), oracle=True)
+    assert res.outcome == "miscompilation", (res.outcome, res.message[:300])
+    assert "plugin:userpasses.swap_sub" in res.oracle["culprit"] and res.oracle["culprit"] != inject.name
+    assert res.oracle["culprit"].startswith("(not isolated: one of 3 passes"), res.oracle["culprit"]
+    proven = swap_executor.run(TestCase(FLOAT_SUB, passes=[PassSpec("tirx.transform.StmtSimplify"),
+                                                          PassSpec("plugin:userpasses.swap_sub")],
+                                        targets=["llvm"]), oracle=True)
+    assert proven.oracle["culprit"] == "plugin:userpasses.swap_sub"

@@ -236,6 +236,8 @@ class Campaign:
             self.stats.filtered[res.filter or "?"] += 1
         if res.oracle.get("filtered"):
             self.stats.filtered[res.oracle["filtered"]] += 1
+        for gap in res.dropped.values():
+            self.stats.dropped[gap] += 1
 
     # persistence ---------------------------------------------------------------
     def row(self) -> StatsRow:

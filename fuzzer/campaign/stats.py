@@ -26,6 +26,7 @@ class StatsRow:
     ub_crashes: int = 0
     lost_runs: int = 0
     filtered: dict[str, int] = field(default_factory=dict)   # filter name -> cases it hid
+    dropped: dict[str, int] = field(default_factory=dict)    # backend gap -> targets it dropped from a case
     outcomes: dict[str, int] = field(default_factory=dict)
     last_find_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)      # a mode's own keys (libfuzzer, seed_blocks)
@@ -85,6 +86,7 @@ class Stats:
     ub_crashes: int = 0                                  # run-time crashes of cases that may have UB
     filtered: Counter = field(default_factory=Counter)   # filter name -> cases it hid (rejected or oracle)
     lost_runs: int = 0                                   # cases whose worker (Ray actor) died under them
+    dropped: Counter = field(default_factory=Counter)    # backend gap -> targets it dropped (the case went on)
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -96,5 +98,5 @@ class Stats:
                         cov_blocks=cov_blocks, corpus_size=corpus_size, valid_ratio=round(self.valid_ratio(), 4),
                         bugs=dict(self.bugs), declined=self.declined, mutator_crashes=self.mutator_crashes,
                         slow_runs=self.slow_runs, ub_crashes=self.ub_crashes, lost_runs=self.lost_runs,
-                        filtered=dict(self.filtered), outcomes=dict(self.outcomes),
+                        filtered=dict(self.filtered), dropped=dict(self.dropped), outcomes=dict(self.outcomes),
                         last_find_s=round(self.last_find, 1))

@@ -27,6 +27,7 @@ class ExecResult:
     pass_changed: dict[str, list[bool]] = field(default_factory=dict)   # target -> per pass
     completion: list[str] = field(default_factory=list)  # passes the build added to the case's own
     skipped_runs: list[str] = field(default_factory=list)  # targets built but not runnable here
+    dropped: dict[str, str] = field(default_factory=dict)  # target -> the backend gap (filter) it fell out by
     outputs: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # target -> func -> arrays
     stderr_tail: str = ""
     new_blocks: int = 0             # coverage sites this case uncovered first (0 without coverage)
