@@ -132,7 +132,7 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
     The case's TVMScript is parsed only inside the isolated child (parsing evaluates Python). Every
     build that runs is compared with TVM's default pipeline for llvm on the same inputs. Exit code:
     0 ok or filtered (rejected input, a named filter), 1 a bug (crash, hang, internal-error,
-    miscompilation, roundtrip), 2 bad input.
+    miscompilation, roundtrip), 2 bad input, 3 tirfuzz's own code failed (a tool error, not a TVM bug).
     """
     case = _case(case_file, plugins)
     config = ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=plugins, filters=tuple(_filters(filters)))
@@ -145,7 +145,9 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
         click.echo(json.dumps({**res.summary(), "verdict": verdict.kind, "verdict_filter": verdict.filter}))
     else:
         print_result(console, res, verdict)
-    sys.exit(1 if verdict.is_bug else 0)
+    if verdict.kind == "tool-error":
+        err_console.print("tirfuzz's own code failed on this case (not a TVM bug); please report it to tirfuzz")
+    sys.exit(3 if verdict.kind == "tool-error" else 1 if verdict.is_bug else 0)
 
 
 @main.command()

@@ -17,7 +17,7 @@ from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.oracles.ub import explains_internal_error
 
-BUG, FILTERED, OK = "bug", "filtered", "ok"
+BUG, FILTERED, OK, TOOL_ERROR = "bug", "filtered", "ok", "tool-error"
 SLOW_RUN = "slow-run"                 # a hang while running compiled code
 UB_CRASH = "possible-ub-crash"        # a run-time crash of a program not proven free of undefined behaviour
 
@@ -28,7 +28,8 @@ REASONS = {SLOW_RUN: "the compiled program ran past the time limit (a mutated pr
 
 @dataclass(frozen=True)
 class Verdict:
-    """The decision on one result: kind `bug`, `filtered` (with the filter's name) or `ok`."""
+    """The decision on one result: kind `bug`, `filtered` (with the filter's name), `ok`, or `tool-error`
+    (tirfuzz's own code failed: fix tirfuzz; nothing is known about TVM)."""
 
     kind: str
     filter: str | None = None
@@ -45,6 +46,8 @@ def ran(res: ExecResult) -> bool:
 
 def judge(case: TestCase, res: ExecResult) -> Verdict:
     """The verdict on `res`, the result of running `case`."""
+    if res.outcome == TOOL_ERROR:
+        return Verdict(TOOL_ERROR)
     if res.outcome == "rejected":
         return Verdict(FILTERED, res.filter or "?")
     if res.outcome == "hang" and res.stage.startswith("run:"):

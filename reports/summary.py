@@ -137,7 +137,7 @@ def _headline(c: CampaignReport) -> list[tuple[str, str]]:
     return [("elapsed", _dur(t.elapsed_s)), ("executions", f"{t.execs:,}"), ("execs/s", f"{t.execs_per_s:.2f}"),
             ("coverage (blocks)", f"{t.cov_blocks:,}"), ("corpus", f"{t.corpus_size:,}"),
             ("valid ratio", f"{t.valid_ratio:.1%}"), ("distinct bugs", str(len(c.bugs))),
-            ("last find", _dur(t.last_find_s))]
+            ("last find", _dur(t.last_find_s))] + ([("tirfuzz errors", f"{t.tool_errors:,}")] if t.tool_errors else [])
 
 
 def _status(b: BugRecord) -> str:
@@ -357,7 +357,8 @@ def render_html(c: CampaignReport) -> str:
 {bugs_html}
 <h2>Campaign</h2>
 <div class=meta>{len(c.stats)} statistics rows; declined {c.last.declined:,}, mutator crashes {c.last.mutator_crashes:,},
-slow runs {c.last.slow_runs:,}, UB crashes {c.last.ub_crashes:,}.</div>
+slow runs {c.last.slow_runs:,}, UB crashes {c.last.ub_crashes:,}, lost runs {c.last.lost_runs:,},
+tirfuzz's own errors (cases in tool-errors/, not TVM bugs) {c.last.tool_errors:,}.</div>
 {config_html}
 <p class=muted>Generated {generated}. Also: <a href="summary.md">summary.md</a>, <a href="summary.json">summary.json</a>.</p>
 </main></body></html>

@@ -11,7 +11,7 @@ from tirfuzz.oracles.verdict import REASONS, Verdict
 
 def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
     """The outcome, stage, verdict, oracle, message, timings and output shapes of one run, as a table."""
-    colour = {"ok": "green", "filtered": "yellow"}.get(verdict.kind, "red")
+    colour = {"ok": "green", "filtered": "yellow", "tool-error": "magenta"}.get(verdict.kind, "red")
     t = Table(show_header=False, box=None)
     t.add_row("outcome", f"[bold {colour}]{res.outcome}[/]")
     t.add_row("stage", res.stage + (f" (target {res.target})" if res.target else ""))

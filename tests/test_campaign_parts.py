@@ -186,3 +186,14 @@ def test_the_campaign_driver_never_imports_tvm():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        cwd=Path(__file__).resolve().parent.parent)
     assert p.returncode == 0, p.stderr
+
+
+def test_tool_errors_are_counted_and_kept_never_reported(tmp_path):
+    c = campaign(tmp_path)
+    c.open(resume=False)
+    res = ExecResult("tool-error", stage="run:llvm", message="tirfuzz error (not a TVM bug): making inputs ...",
+                     case=TestCase(IR.format(9)).to_dict())
+    c.absorb(c.corpus.entries[0], ["ir"], res)
+    assert len(c.bugs) == 0 and c.stats.tool_errors == 1 and c.row().tool_errors == 1
+    kept = list((tmp_path / "tool-errors").glob("*.json"))
+    assert len(kept) == 1 and "making inputs" in json.loads(kept[0].read_text())["tirfuzz_message"]

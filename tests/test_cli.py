@@ -89,3 +89,23 @@ def test_fuzz_bad_options_exit_2(tmp_path):
         assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     p = tirfuzz('fuzz', '--out', '/proc/forbidden/out', '--execs', '1')
     assert p.returncode == 2 and 'cannot write' in p.stderr
+
+
+HANDLE = '''@T.prim_func
+def main(a: T.handle, B: T.Buffer((4,), "int32")):
+    for i in range(4):
+        B[i] = 1
+'''
+
+
+def test_a_parameter_kind_tirfuzz_cannot_fill_is_its_own_error_not_a_tvm_bug(tmp_path):
+    """A bare T.handle parameter: making its input fails in tirfuzz's code. That is `tool-error`, exit 3,
+    with the traceback (before: `internal-error` at run:llvm, exit 1, a TVM bug report waiting to happen)."""
+    case = tmp_path / "handle.json"
+    save_case(TestCase(HANDLE, targets=["llvm"]), case)
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "run", str(case), "--json"], capture_output=True, text=True)
+    assert p.returncode == 3, p.stderr
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert (out["outcome"], out["verdict"], out["stage"]) == ("tool-error", "tool-error", "run:llvm")
+    assert "not a TVM bug" in out["message"] and "making inputs for main" in out["message"]
+    assert "Traceback" in p.stderr or "Traceback" in out["message"]

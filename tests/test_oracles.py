@@ -16,6 +16,7 @@ from tirfuzz.fuzzer.execution.pipeline import run_case
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import compare_buffer, compare_outputs
+from tirfuzz.oracles.verdict import judge
 
 SWAP_PLUGIN = '''
 import tvm
@@ -350,3 +351,22 @@ def test_a_culprit_is_proven_or_a_range_is_named(swap_executor):
                                                           PassSpec("plugin:userpasses.swap_sub")],
                                         targets=["llvm"]), oracle=True)
     assert proven.oracle["culprit"] == "plugin:userpasses.swap_sub"
+
+
+class Broken(Oracle):
+    """An oracle with a defect of its own (tirfuzz code, not TVM)."""
+
+    name = "broken"
+
+    def check(self, ctx: OracleContext) -> Finding:
+        return Finding("miscompilation", record={"value": {}["missing"]})
+
+
+def test_a_failure_in_tirfuzz_code_is_a_tool_error_never_a_tvm_bug():
+    """An exception in an oracle's own code: outcome `tool-error` with the traceback, verdict tool-error
+    (before: the exception escaped run_case, and the fork server reported it as a TVM internal error)."""
+    case = TestCase(FLOAT_SUB, targets=["llvm"])
+    res = run_case(case, PassPool(), want_outputs=False, oracle=True, oracles=DEFAULT_ORACLES + (Broken(),))
+    assert (res.outcome, res.stage, res.exc_type) == ("tool-error", "oracle:broken", "ToolError")
+    assert "not a TVM bug" in res.message and "KeyError" in res.message and "Traceback" in res.message
+    assert not res.is_bug and judge(case, res).kind == "tool-error"

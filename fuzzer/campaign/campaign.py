@@ -27,7 +27,7 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase, read_cases
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.mutators.mutate import MUTATE_JOB
-from tirfuzz.oracles.verdict import SLOW_RUN, UB_CRASH, judge
+from tirfuzz.oracles.verdict import SLOW_RUN, TOOL_ERROR, UB_CRASH, judge
 
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 COVERAGE_EVERY_S = 30.0   # coverage.npy
@@ -221,6 +221,11 @@ class Campaign:
                 self.stats.bugs[res.outcome] += 1
                 self.stats.last_bug = f"{res.outcome} at {res.stage}: {(res.frame or res.message)[:70]}"
                 self.on_event(f"new bug {rec.signature}: {self.stats.last_bug}")
+        elif v.kind == TOOL_ERROR:  # kept for whoever fixes tirfuzz; never reported as a TVM bug
+            self.stats.tool_errors += 1
+            if self.store is not None:
+                self.store.save_tool_error(case, res.message)
+            self.on_event(f"tirfuzz's own error (not a TVM bug), case kept in tool-errors/: {res.message[:100]}")
         elif v.filter == SLOW_RUN:
             self.stats.slow_runs += 1
         elif v.filter == UB_CRASH:

@@ -25,6 +25,7 @@ class StatsRow:
     slow_runs: int = 0
     ub_crashes: int = 0
     lost_runs: int = 0
+    tool_errors: int = 0
     filtered: dict[str, int] = field(default_factory=dict)   # filter name -> cases it hid
     dropped: dict[str, int] = field(default_factory=dict)    # backend gap -> targets it dropped from a case
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -86,6 +87,7 @@ class Stats:
     ub_crashes: int = 0                                  # run-time crashes of cases that may have UB
     filtered: Counter = field(default_factory=Counter)   # filter name -> cases it hid (rejected or oracle)
     lost_runs: int = 0                                   # cases whose worker (Ray actor) died under them
+    tool_errors: int = 0                                 # cases tirfuzz's own code failed on (not TVM bugs)
     dropped: Counter = field(default_factory=Counter)    # backend gap -> targets it dropped (the case went on)
 
     def valid_ratio(self) -> float:
@@ -98,5 +100,6 @@ class Stats:
                         cov_blocks=cov_blocks, corpus_size=corpus_size, valid_ratio=round(self.valid_ratio(), 4),
                         bugs=dict(self.bugs), declined=self.declined, mutator_crashes=self.mutator_crashes,
                         slow_runs=self.slow_runs, ub_crashes=self.ub_crashes, lost_runs=self.lost_runs,
+                        tool_errors=self.tool_errors,
                         filtered=dict(self.filtered), dropped=dict(self.dropped), outcomes=dict(self.outcomes),
                         last_find_s=round(self.last_find, 1))

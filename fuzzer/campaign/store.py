@@ -117,6 +117,15 @@ class CampaignDir:
                     out[d.name] = {"signature": d.name, "kind": d.name.split("-")[0], "count": 1}
         return out
 
+    def save_tool_error(self, case: TestCase, message: str, keep: int = 20) -> None:
+        """A case tirfuzz's own code failed on, with the traceback (the first `keep` only)."""
+        d = self.root / "tool-errors"
+        d.mkdir(exist_ok=True)
+        if sum(1 for _ in d.glob("*.json")) < keep:
+            atomic_write(d / f"{case_id(case)}.json", TestCase(case.ir, case.passes, case.pass_config, case.targets,
+                                                               case.input_seed, dict(case.extra, tirfuzz_message=message)
+                                                               ).to_json() + "\n")
+
     def save_example(self, sig: str, case: TestCase, message: str) -> None:
         """One raw failure of a bug, as it was found (before any minimization)."""
         d = self.bug_dir(sig) / "examples"

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("ok", "rejected", "crash", "hang", "internal-error", "miscompilation", "roundtrip")  # + "declined"
+# "tool-error": a failure in tirfuzz's own code (making inputs, an oracle), never a TVM bug.
+OUTCOMES = ("ok", "rejected", "crash", "hang", "internal-error", "miscompilation", "roundtrip",
+            "tool-error")  # + "declined"
 BUG_OUTCOMES = ("crash", "hang", "internal-error", "miscompilation", "roundtrip")
 
 

@@ -265,6 +265,10 @@ SYMBOLIC_DIM = 7  # value given to every symbolic shape variable
 PROFILES = ("small", "signed", "boundary")
 
 
+class ToolError(Exception):
+    """A failure in tirfuzz's own code while it made inputs or read results: never a TVM bug."""
+
+
 class InputError(ValueError):
     """A parameter tirfuzz cannot make values for (a dtype numpy lacks, a shape it cannot size)."""
 
@@ -391,7 +395,12 @@ def run_functions(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, de
     """Run every function on `make_args`' values for `seed`; the buffers after the run, by function."""
     outputs = {}
     for name, func in funcs.items():
-        specs, values = make_args(func, seed, name)
+        try:
+            specs, values = make_args(func, seed, name)
+        except (InputError, MemoryError):
+            raise
+        except Exception as e:  # noqa: BLE001  (our own defect, e.g. a parameter kind not foreseen)
+            raise ToolError(f"making inputs for {name}: {type(e).__name__}: {e}") from e
         outputs[name] = call(compiled[name], specs, values, device)
     return outputs
 

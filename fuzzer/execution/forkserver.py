@@ -306,8 +306,8 @@ class ForkServer:
                 elif msg[0] == "result":
                     result = msg[1]
                 elif msg[0] == "error":
-                    result = ExecResult(outcome="internal-error", stage="tirfuzz", message=msg[1][-4000:],
-                                        exc_type="TirfuzzError")
+                    result = ExecResult(outcome="tool-error", stage="tirfuzz", exc_type="ToolError",
+                                        message="tirfuzz error (not a TVM bug): " + msg[1][-4000:])
         return result, last, timed_out, stage_times, mutated
 
     def _failure(self, status: int, stderr: str, last, timed_out: bool, timeout: float) -> ExecResult:

@@ -6,7 +6,9 @@ executor's own cost. Parsing TVMScript evaluates Python, so only isolated proces
 
 from __future__ import annotations
 
+import sys
 import time
+import traceback
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
@@ -14,7 +16,8 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.core.runtime import bind_target, compile_module, completion_passes, device_for, lowering_sequence
+from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, compile_module, completion_passes, device_for,
+                                         lowering_sequence)
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
 from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, entry_functions, has_blocks, loaded,
                                         parse, precheck, run_funcs)
@@ -192,7 +195,14 @@ def _run_oracles(oracles: Sequence[Oracle], point: str, ctx: OracleContext, resu
     for o in oracles:
         if o.point != point:
             continue
-        found = o.check(ctx)
+        try:
+            found = o.check(ctx)
+        except StageFailure:  # TVM's failure inside the oracle's own builds: judged like any stage's
+            raise
+        except Exception as e:  # noqa: BLE001  (the oracle's own code failed)
+            err = ToolError(f"oracle {o.name}: {type(e).__name__}: {e}")
+            err.__cause__ = e
+            raise StageFailure(f"oracle:{o.name}", None, err) from e
         if found is None:
             continue
         result.oracle.update(found.record)
@@ -214,6 +224,12 @@ def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTER
     if isinstance(exc, MemoryError) or "std::bad_alloc" in message:
         result.outcome, result.resource = "hang", "memory"
         result.message = f"memory limit exceeded: {message[:500]}"
+        return
+    if isinstance(exc, ToolError):  # tirfuzz's own defect: said so, with its traceback, never a TVM bug
+        result.outcome, result.exc_type = "tool-error", "ToolError"
+        result.message = f"tirfuzz error (not a TVM bug): {message}\n" + "".join(
+            traceback.format_exception(exc.__cause__ or exc))[-3000:]
+        print(result.message, file=sys.stderr)
         return
     if f.stage == "setup":
         result.outcome = "rejected"
