@@ -113,6 +113,21 @@ def main(A: T.Buffer((16,), "int8")):
         assert ex.run(TestCase(FLAT_IR)).outcome == "ok"
 
 
+def test_inputs_over_the_memory_limit_are_a_named_rejection_not_a_hang():
+    """tirfuzz's own input arrays (1 GiB here) against a 256 MiB limit: checked before any array is made,
+    rejected as `inputs-too-large` with the sizes (before: `hang`, resource memory, as if TVM ran out)."""
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+
+    huge = '''@T.prim_func
+def main(A: T.Buffer((268435456,), "float32"), B: T.Buffer((1,), "float32")):
+    B[0] = A[0]
+'''
+    with Executor(ExecutorConfig(timeout_s=30, memory_mb=256)) as ex:
+        res = ex.run(TestCase(huge))
+    assert (res.outcome, res.filter, res.stage) == ("rejected", "inputs-too-large", "run:llvm"), (res.outcome, res.message)
+    assert "inputs need 4.0 GiB, limit" in res.message
+
+
 def test_known_c_backend_gap_is_rejected_with_its_filter(executor):
     fp16 = '''@T.prim_func
 def main(A: T.Buffer((16,), "float16"), B: T.Buffer((16,), "float16")):

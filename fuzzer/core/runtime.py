@@ -8,6 +8,8 @@ tirfuzz.
 
 from __future__ import annotations
 
+import os
+import resource
 import zlib
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
@@ -374,9 +376,39 @@ def arg_specs(func, sym_value: int = SYMBOLIC_DIM) -> list[ArgSpec]:
             for i, p in enumerate(func.params)]
 
 
+INPUT_COPIES = 4   # a run holds its inputs about this many times (numpy values, tensors, outputs, a second run)
+
+
+def memory_room() -> int | None:
+    """Bytes this process may still map under its address-space limit (None: no limit)."""
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY:
+        return None
+    with open("/proc/self/statm") as f:
+        used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    return max(0, limit - used)
+
+
+def check_input_size(specs: list[ArgSpec]) -> None:
+    """InputError naming the sizes when the inputs would not fit under the memory limit (checked before
+    any array is made: tirfuzz's own arrays running out of memory are neither a hang nor a TVM bug)."""
+    need = sum(int(np.prod(s.shape)) * _itemsize(s.dtype) for s in specs if s.shape is not None)
+    room = memory_room()
+    if room is not None and need * INPUT_COPIES > room:
+        raise InputError(f"inputs need {need * INPUT_COPIES / 2**30:.1f} GiB, limit {room / 2**30:.1f} GiB")
+
+
+def _itemsize(dtype: str) -> int:
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:  # a dtype numpy lacks: make_value refuses it by name
+        return 2 if dtype == "bfloat16" else 0
+
+
 def make_args(func, seed: int, func_name: str) -> tuple[list[ArgSpec], list[np.ndarray]]:
     """Specs and filled numpy values for every parameter of func."""
     specs = arg_specs(func)
+    check_input_size(specs)
     values = [np.array(s.fixed, dtype=s.dtype) if s.fixed is not None
               else make_value(s.dtype, s.shape, seed, func_name, i) for i, s in enumerate(specs)]
     return specs, values
