@@ -370,3 +370,23 @@ def test_a_failure_in_tirfuzz_code_is_a_tool_error_never_a_tvm_bug():
     assert (res.outcome, res.stage, res.exc_type) == ("tool-error", "oracle:broken", "ToolError")
     assert "not a TVM bug" in res.message and "KeyError" in res.message and "Traceback" in res.message
     assert not res.is_bug and judge(case, res).kind == "tool-error"
+
+
+VECTOR_DTYPE_SUB = '''@T.prim_func
+def main(A: T.Buffer((4,), "float32x2"), B: T.Buffer((4,), "float32x2"), C: T.Buffer((4,), "float32x2")):
+    for i in range(4):
+        C[i] = A[i] - B[i]
+'''
+
+
+def test_vector_dtype_buffers_get_inputs_and_are_compared(swap_executor):
+    """float32x2 buffers are filled (lanes as the last axis) and compared (before: rejected with
+    unsupported-input-dtype, a valid program refused); a wrong-result pass on them is caught."""
+    ok = swap_executor.run(TestCase(VECTOR_DTYPE_SUB, targets=["llvm"]), oracle=True)
+    assert ok.outcome == "ok" and ok.oracle["compared"] == ["llvm"], (ok.outcome, ok.filter, ok.message[:200])
+    assert [a.shape for a in ok.outputs["llvm"]["main"]] == [(4, 2)] * 3
+    a, b, c = ok.outputs["llvm"]["main"]
+    np.testing.assert_allclose(c, a - b)
+    bad = swap_executor.run(TestCase(VECTOR_DTYPE_SUB, passes=[PassSpec("plugin:userpasses.swap_sub")],
+                                     targets=["llvm"]), oracle=True)
+    assert bad.outcome == "miscompilation" and bad.oracle["culprit"] == "plugin:userpasses.swap_sub"

@@ -322,10 +322,20 @@ def _float_values(rng: np.random.Generator, dtype: np.dtype, n: int, profile: st
     return vals.astype(dtype)
 
 
+def lanes(dtype: str) -> tuple[str, int]:
+    """A vector dtype's element dtype and lane count ("float32x4" -> ("float32", 4)); (dtype, 1) otherwise."""
+    base, sep, count = dtype.rpartition("x")
+    return (base, int(count)) if sep and base and count.isdigit() else (dtype, 1)
+
+
 def make_value(dtype: str, shape: tuple[int, ...] | None, seed: int, func: str, index: int) -> np.ndarray:
-    """A deterministic array (or 0-d array for a scalar) of the given dtype."""
+    """A deterministic array (or 0-d array for a scalar) of the given dtype; a vector dtype's buffer has its
+    lanes as a last axis (a float32x2 buffer of shape (4,) is a float32 array of shape (4, 2))."""
     rng = _rng(seed, func, index)
     profile = PROFILES[seed % len(PROFILES)]
+    dtype, count = lanes(dtype)
+    if count > 1:
+        shape = tuple(shape or ()) + (count,)
     n = int(np.prod(shape)) if shape else 1
     if dtype == "bool":
         vals = rng.random(n) < 0.5
@@ -399,8 +409,9 @@ def check_input_size(specs: list[ArgSpec]) -> None:
 
 
 def _itemsize(dtype: str) -> int:
+    base, count = lanes(dtype)
     try:
-        return np.dtype(dtype).itemsize
+        return np.dtype(base).itemsize * count
     except TypeError:  # a dtype numpy lacks: make_value refuses it by name
         return 2 if dtype == "bfloat16" else 0
 
@@ -418,7 +429,16 @@ def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device) -> li
     """Run one compiled function on the values; every buffer after the run."""
     import tvm
 
-    args = [tvm.runtime.tensor(v, device) if s.shape is not None else v.item() for s, v in zip(specs, values)]
+    def arg(s: ArgSpec, v: np.ndarray):
+        if s.shape is None:
+            return v.item()
+        if lanes(s.dtype)[1] > 1:  # numpy has no vector dtypes: the lanes are the array's last axis
+            t = tvm.runtime.empty(s.shape, s.dtype, device)
+            t.copyfrom(v)
+            return t
+        return tvm.runtime.tensor(v, device)
+
+    args = [arg(s, v) for s, v in zip(specs, values)]
     compiled(*args)
     return [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
 
