@@ -382,10 +382,12 @@ def arg_specs(func, sym_value: int = SYMBOLIC_DIM) -> list[ArgSpec]:
     shapes = {i: tuple(concrete(d) for d in p.shape) for i, p in enumerate(func.params) if is_buffer[i]}
     sized = {v.name for v in bound}
     return [ArgSpec(p.name, str(p.dtype), shapes[i]) if is_buffer[i]
+            else ArgSpec(p.name, "handle", None) if type(p.ty).__name__ == "PointerType"
             else ArgSpec(p.name, str(p.ty.dtype), None, sym_value if p.name in sized else None)
             for i, p in enumerate(func.params)]
 
 
+HANDLE_BYTES = 4096  # a bare handle parameter is passed a zeroed buffer of this size
 INPUT_COPIES = 4   # a run holds its inputs about this many times (numpy values, tensors, outputs, a second run)
 
 
@@ -421,6 +423,7 @@ def make_args(func, seed: int, func_name: str) -> tuple[list[ArgSpec], list[np.n
     specs = arg_specs(func)
     check_input_size(specs)
     values = [np.array(s.fixed, dtype=s.dtype) if s.fixed is not None
+              else np.zeros(HANDLE_BYTES, dtype="uint8") if s.dtype == "handle"
               else make_value(s.dtype, s.shape, seed, func_name, i) for i, s in enumerate(specs)]
     return specs, values
 
@@ -430,6 +433,8 @@ def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device) -> li
     import tvm
 
     def arg(s: ArgSpec, v: np.ndarray):
+        if s.dtype == "handle":  # not a buffer of the function's: not among its outputs
+            return tvm.runtime.tensor(v, device)
         if s.shape is None:
             return v.item()
         if lanes(s.dtype)[1] > 1:  # numpy has no vector dtypes: the lanes are the array's last axis
