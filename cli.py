@@ -78,10 +78,13 @@ def _filters(files: tuple[str, ...]) -> list[str]:
     return [str(Path(f).resolve()) for f in files]
 
 
-def _case(path: Path, plugins: tuple[str, ...] = ()) -> TestCase:
-    """A case file, its targets and passes checked without parsing the IR."""
+def _pool(plugins: tuple[str, ...]) -> PassPool:
+    return checked(PassPool, plugins, errors=(PassError,))
+
+
+def _case(path: Path, pool: PassPool) -> TestCase:
+    """A case file, its targets and passes checked against the pool without parsing the IR."""
     case = checked(load_case, path, errors=(CaseError,))
-    pool = checked(PassPool, plugins, errors=(PassError,))
     for t in case.targets:
         checked(check_target, t, errors=(TargetError,))
     for p in case.passes:
@@ -134,7 +137,7 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
     0 ok or filtered (rejected input, a named filter), 1 a bug (crash, hang, internal-error,
     miscompilation, roundtrip), 2 bad input, 3 tirfuzz's own code failed (a tool error, not a TVM bug).
     """
-    case = _case(case_file, plugins)
+    case = _case(case_file, _pool(plugins))
     config = ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=plugins, filters=tuple(_filters(filters)))
     with Executor(config) as ex:
         res = checked(ex.run, case, True, False, None, not no_oracle, errors=(ExecutorError,), prefix="executor: ")
@@ -236,7 +239,7 @@ def coverage(inputs, show_info, scope, granularity, targets, as_json, timeout) -
 @main.command()
 def passes() -> None:
     """List the pass pool: every registered TIR pass a case may name."""
-    for name in checked(PassPool, (), errors=(PassError,)).names():
+    for name in _pool(()).names():
         click.echo(name)
 
 
@@ -280,7 +283,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         saved = checked(lambda: store.config()["config"], errors=(StoreError, KeyError), prefix=f"cannot resume {out}: ")
         config = CampaignConfig(**{**saved, "time_s": _duration(time_), "execs": execs, "out": out})
     else:
-        checked(PassPool, plugins, errors=(PassError,))  # a plugin that fails to import: one line, exit 2
+        _pool(plugins)  # a plugin that fails to import: one line, exit 2
         config = CampaignConfig(out=out, time_s=_duration(time_), execs=execs, seed=seed, mode=mode,
                                 targets=_targets(targets) if targets else None,
                                 plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
@@ -336,7 +339,7 @@ def triage(out, budget, no_minimize, jobs) -> None:
 @PLUGIN
 def minimize(case_file, out_file, budget, timeout, plugins) -> None:
     """Shrink a failing case (passes first, then the IR) while its bug signature stays the same."""
-    case = _case(case_file, plugins)
+    case = _case(case_file, _pool(plugins))
     with Executor(ExecutorConfig(timeout_s=timeout, plugins=plugins, jobs=(REDUCE_JOB,))) as ex:
         m = checked(Minimizer(ex, budget).minimize, case, errors=(ExecutorError,), prefix="executor: ")
     if not m.reproduced:
@@ -356,7 +359,8 @@ def replay(paths, timeout, plugins) -> None:
     A bug folder reproduces when its case is still a bug with the folder's signature; a case file when
     it is a bug at all. Exit code 0 when all reproduce, 1 otherwise.
     """
-    items = [(p, _case(p / "case.json" if p.is_dir() else p, plugins), p.name if p.is_dir() else None) for p in paths]
+    pool = _pool(plugins)
+    items = [(p, _case(p / "case.json" if p.is_dir() else p, pool), p.name if p.is_dir() else None) for p in paths]
     all_ok = True
     with Executor(ExecutorConfig(timeout_s=timeout, plugins=plugins)) as ex:
         for p, case, expected in items:
@@ -412,7 +416,7 @@ def ci(time_, out, known_file, update, junit, seed, targets, seed_names, plugins
     known = KnownBugs()
     if known_file is not None and (known_file.exists() or not update):
         known = checked(KnownBugs.load, known_file, errors=(KnownBugsError,))
-    checked(PassPool, plugins, errors=(PassError,))
+    _pool(plugins)
     out = out or f"tirfuzz-ci/{time.strftime('%Y%m%d-%H%M%S')}"
     config = CampaignConfig(out=out, time_s=_duration(time_), seed=seed, targets=_targets(targets),
                             plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),

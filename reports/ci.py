@@ -70,8 +70,8 @@ def replay_known(config: CampaignConfig, known: KnownBugs) -> tuple[list[str], l
     still, fixed = [], []
     if not known.bugs:
         return still, fixed
-    ec = executor_config(config)
-    with Executor(ExecutorConfig(timeout_s=config.replay_timeout_s, plugins=ec.plugins, filters=ec.filters)) as ex:
+    replay = ExecutorConfig(timeout_s=config.replay_timeout_s, plugins=tuple(config.plugins), filters=tuple(config.filters))
+    with Executor(replay) as ex:
         for sig, bug in sorted(known.bugs.items()):
             try:
                 case = TestCase.from_dict(bug["case"])
