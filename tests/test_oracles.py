@@ -83,7 +83,8 @@ def test_out_of_bounds_program_is_filtered_as_undefined_behaviour(swap_executor)
     passes = [PassSpec("plugin:userpasses.swap_sub")]
     res = swap_executor.run(TestCase(OOB, passes=passes, targets=["llvm"]), oracle=True)
     assert res.outcome == "ok", (res.outcome, res.message)
-    assert res.oracle["filtered"] == "undefined-behaviour" and "out of bounds" in res.oracle["reason"]
+    assert res.oracle["filtered"] == "ub:out-of-bounds", res.oracle
+    assert "out-of-bounds read of `A` at [16] (shape [16])" in res.oracle["reason"]  # i = 13: A[16], the first element past A
     assert res.oracle["diff"]["mismatches"] > 0  # there was a difference, and it was hidden
     in_bounds = swap_executor.run(TestCase(OOB.replace("i + 3", "i"), passes=passes, targets=["llvm"]), oracle=True)
     assert in_bounds.outcome == "miscompilation"  # the same pass on the in-bounds program is reported
@@ -94,7 +95,8 @@ def test_reading_an_internal_buffer_never_fully_written_is_filtered(swap_executo
     passes = [PassSpec("plugin:userpasses.swap_sub")]
     res = swap_executor.run(TestCase(DIAGONAL, passes=passes, targets=["llvm"]), oracle=True)
     assert res.outcome == "ok", (res.outcome, res.message)
-    assert res.oracle["filtered"] == "undefined-behaviour" and "never wrote" in res.oracle["reason"]
+    assert res.oracle["filtered"] == "ub:uninitialized-read", res.oracle
+    assert "read of `tmp` at [0, 1] before anything wrote it" in res.oracle["reason"]
     full = DIAGONAL.replace("for i in range(4):\n        tmp[i, i] = A[i, i]",
                             "for i, j in T.grid(4, 4):\n        tmp[i, j] = A[i, j]")
     assert full != DIAGONAL

@@ -428,8 +428,9 @@ def make_args(func, seed: int, func_name: str) -> tuple[list[ArgSpec], list[np.n
     return specs, values
 
 
-def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device) -> list[np.ndarray]:
-    """Run one compiled function on the values; every buffer after the run."""
+def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device, keep: list | None = None) -> list[np.ndarray]:
+    """Run one compiled function on the values; every buffer after the run. The arguments are also
+    appended to `keep` before the call, so a caller can read them after the function raised."""
     import tvm
 
     def arg(s: ArgSpec, v: np.ndarray):
@@ -444,6 +445,8 @@ def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device) -> li
         return tvm.runtime.tensor(v, device)
 
     args = [arg(s, v) for s, v in zip(specs, values)]
+    if keep is not None:
+        keep.extend(args)
     compiled(*args)
     return [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
 

@@ -14,6 +14,7 @@ import numpy as np
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution import wire
+from tirfuzz.oracles.verdict import ran
 
 ADDR_NO_RANDOMIZE = 0x0040000
 # The fork server runs single-threaded with a fixed hash seed: with TVM's thread pool on, how its
@@ -91,7 +92,8 @@ class Executor:
         return self.info
 
     def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False,
-            mutate: dict[str, Any] | None = None, oracle: bool = False, want_json: bool = False) -> ExecResult:
+            mutate: dict[str, Any] | None = None, oracle: bool = False, want_json: bool = False,
+            check: bool = False) -> ExecResult:
         """Run one case in a fresh child; the verdict on the case is in the result.
 
         With `mutate` ({"seed": int, "kinds": [...], "donor": case dict or None}) the child first mutates
@@ -100,10 +102,27 @@ class Executor:
         With `oracle`, the child also runs the round-trip and differential oracles (`result.oracle`).
         With `want_json` (always when mutating), `result.ir_json` is the parsed case in TVM's JSON; pass it
         back as mutate["ir_json"] (or ["donor_json"]) and the child loads it instead of parsing the text.
+        A crash once compiled code ran is followed by the checked run of the same case in another child
+        (`check`: pipeline.run_checked), its record in `result.oracle["checked"]`: the verdict needs it.
         """
         req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
                "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
-               "want_json": want_json or bool(mutate)}
+               "want_json": want_json or bool(mutate), "check": check}
+        res = self._request(req)
+        if not check and res.outcome == "crash" and ran(res) and "checked" not in res.oracle:
+            ran_case = TestCase.from_dict(res.case) if res.case else case
+            res.oracle["checked"] = self.check(ran_case)
+        return res
+
+    def check(self, case: TestCase) -> dict[str, Any]:
+        """The checked run's record for `case` (oracles/differential.explain_by_checks), from its own child;
+        when that child fails too, what happened to it."""
+        got = self.run(case, want_outputs=False, check=True)
+        if "checked" in got.oracle:
+            return got.oracle["checked"]
+        return {"filter": None, "error": f"{got.outcome} at {got.stage}: {got.message[:300]}"}
+
+    def _request(self, req: dict[str, Any]) -> ExecResult:
         for attempt in range(2):
             self.start()
             try:

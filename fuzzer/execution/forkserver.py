@@ -243,7 +243,7 @@ class ForkServer:
                     os._exit(0)
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
                            want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")), filters=self.filters,
-                           want_json=bool(req.get("want_json")))
+                           want_json=bool(req.get("want_json")), check=bool(req.get("check")))
             wire.send(w, ("result", res))
         except BaseException:  # anything escaping run_case is tirfuzz's own error: report it
             try:
