@@ -87,7 +87,7 @@ def test_summary_json(campaign: Path) -> None:
     assert s["campaign"]["started"] == "2026-11-27T09:32:56Z"
     t = s["totals"]
     assert (t["execs"], t["cov_blocks"], t["corpus_size"], t["elapsed_s"]) == (1200, 91000, 180, 610.0)
-    assert t["filtered"] == {"float-reassoc": 9, "nan-payload": 2}
+    assert t["filtered"] == {"float-reassoc": 9, "nan-payload": 2, "ub:division-by-zero": 5}
     assert t["outcomes"]["crash"] == 7 and t["stats_rows"] == 4
     assert s["bugs_by_kind"] == {"crash": {"bugs": 1, "hits": 7}, "miscompilation": {"bugs": 1, "hits": 3}}
     bugs = {b["signature"]: b for b in s["bugs"]}
