@@ -130,8 +130,8 @@ def test_absorb_keeps_new_coverage_counts_staleness_and_saves_bugs_once_per_sign
     assert on_disk.count == 2 and on_disk.kind == "crash" and (tmp_path / "bugs" / rec.signature / "case.json").exists()
 
 
-def test_absorb_counts_what_filters_hide_instead_of_reporting_it():
-    c = campaign()
+def test_absorb_counts_what_filters_hide_instead_of_reporting_it(tmp_path):
+    c = campaign(tmp_path)
     c.open(resume=False)
     entry = c.corpus.entries[0]
     unsafe = TestCase(IR.format(5), extra={"safe": False, "ub_risks": ["oob"]}).to_dict()
@@ -146,6 +146,8 @@ def test_absorb_counts_what_filters_hide_instead_of_reporting_it():
     assert (c.stats.slow_runs, c.stats.ub_crashes, c.stats.filtered["unparseable-tvmscript"]) == (1, 1, 1)
     assert c.stats.differences == {"ub:out-of-bounds": 1, "ub:shift-out-of-range": 1}  # by check
     assert c.stats.filtered["ub:out-of-bounds"] == 1 and c.stats.filtered["ub:shift-out-of-range"] == 1
+    kept = sorted(p.parent.name for p in (tmp_path / "hidden").glob("*/*.json"))  # for a person to check
+    assert kept == ["ub-out-of-bounds", "ub-shift-out-of-range"]
     assert (c.stats.declined, c.stats.mutator_crashes, c.stats.rejected) == (1, 1, 1)
 
 

@@ -27,7 +27,7 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase, read_cases
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.mutators.mutate import MUTATE_JOB
-from tirfuzz.oracles.verdict import CHECK_SLOW, SLOW_RUN, TOOL_ERROR, difference_kind, judge
+from tirfuzz.oracles.verdict import CHECK_SLOW, FILTERED, SLOW_RUN, TOOL_ERROR, difference_kind, judge
 
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 COVERAGE_EVERY_S = 30.0   # coverage.npy
@@ -213,6 +213,9 @@ class Campaign:
     def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> None:
         """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which)."""
         v = judge(case, res)
+        if v.kind == FILTERED and self.store is not None and difference_kind(res) == v.filter:
+            reason = res.oracle.get("reason") or (res.oracle.get("checked") or {}).get("reason") or ""
+            self.store.save_hidden(case, v.filter, reason)
         if v.is_bug:
             if entry is not None:
                 entry.finds += 1
