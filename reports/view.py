@@ -15,15 +15,19 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
     t = Table(show_header=False, box=None)
     t.add_row("outcome", f"[bold {colour}]{res.outcome}[/]")
     t.add_row("stage", res.stage + (f" (target {res.target})" if res.target else ""))
+    checked = res.oracle.get("checked") or {}
     if verdict.kind == "filtered" and res.outcome != "rejected":
-        why = REASONS.get(verdict.filter or "", "")
+        why = REASONS.get(verdict.filter or "", "") or (checked.get("reason") if res.outcome == "crash" else "")
         t.add_row("verdict", f"not a bug: filter {verdict.filter}" + (f" ({why})" if why else ""))
+    elif verdict.is_bug and res.outcome == "crash" and checked:
+        t.add_row("verdict", "a bug: the checked run of the same inputs trips no check" if not checked.get("error")
+                  else f"a bug (the checked run could not judge it: {checked['error'][:200]})")
     if res.dropped:
         t.add_row("dropped", ", ".join(f"{tg} (known gap: {gap})" for tg, gap in res.dropped.items()))
     for key in ("filter", "signal", "resource", "exc_type", "frame"):
         if getattr(res, key):
             t.add_row(key, str(getattr(res, key)))
-    if res.oracle:
+    if res.oracle.get("compared") is not None:
         o = res.oracle
         t.add_row("oracle", f"compared {', '.join(o.get('compared') or []) or 'nothing'} with the reference "
                   f"({o.get('family')})" + (f"; difference hidden by filter {o['filtered']}: {o['reason']}"

@@ -147,3 +147,15 @@ def test_the_checked_run_is_clean_on_every_seed():
         seed = k % 2
         r = checked_run(mod, lambda f, n: make_args(f, seed, n), default_pipeline())
         assert r.trip is None and not r.error, (s.name, r.trip and r.trip.describe(), r.error)
+
+
+def test_an_unmutated_program_that_writes_out_of_bounds_on_purpose_is_not_a_crash_bug(ex):
+    """Issue 18, class 6: a user's program (no passes, no mutation record) that crashes by its own
+    out-of-bounds write is filtered by the checked run, named; nothing in the case says `safe`."""
+    ir = HEAD + "    for i, j in T.grid(4, 8):\n        C[i * 10000000, j] = A[i, j]\n"
+    case = TestCase(ir, targets=["llvm"], input_seed=0)
+    res = ex.run(case, oracle=True)
+    assert res.outcome == "crash" and res.stage == "run:llvm", (res.outcome, res.stage, res.message)
+    v = judge(case, res)
+    assert (v.kind, v.filter) == ("filtered", "ub:out-of-bounds")
+    assert "out-of-bounds write of `C` at [10000000, 0] (shape [4, 8])" in res.oracle["checked"]["reason"]
