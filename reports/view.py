@@ -16,8 +16,15 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
     t.add_row("outcome", f"[bold {colour}]{res.outcome}[/]")
     t.add_row("stage", res.stage + (f" (target {res.target})" if res.target else ""))
     if verdict.kind == "filtered" and res.outcome != "rejected":
-        why = REASONS.get(verdict.filter or "", "")
+        why = verdict.reason or REASONS.get(verdict.filter or "", "")
         t.add_row("verdict", f"not a bug: filter {verdict.filter}" + (f" ({why})" if why else ""))
+    elif verdict.is_bug and verdict.reason:
+        t.add_row("verdict", f"bug: {verdict.reason}")
+    if res.reference_try is not None:
+        r = res.reference_try
+        t.add_row("reference", f"TVM's default pipeline (llvm) on the same program: {r.outcome}"
+                  + (f" in {r.elapsed_ms / 1e3:.1f} s" if r.outcome == "finished" else
+                     f" (past the {r.limit_s:g} s limit)" if r.outcome == "hang" else f" at {r.stage}: {r.message}"))
     if res.dropped:
         t.add_row("dropped", ", ".join(f"{tg} (known gap: {gap})" for tg, gap in res.dropped.items()))
     for key in ("filter", "signal", "resource", "exc_type", "frame"):
