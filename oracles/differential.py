@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tirfuzz.fuzzer.core.inputs import PROFILES, make_args, make_value
-from tirfuzz.fuzzer.core.runtime import ToolError, call
+from tirfuzz.fuzzer.core.inputs import PROFILES, arg_specs, make_args, make_value
+from tirfuzz.fuzzer.core.runtime import ToolError, buffer_bytes, call, check_comparison_size
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.oracles.base import BUILT, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
@@ -132,6 +132,8 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
     if not builds:
         return v
     seed = case.input_seed
+    size = sum(buffer_bytes(arg_specs(f)) for f in funcs.values())
+    stage("run:reference", "llvm", lambda: check_comparison_size(size))  # before anything is allocated
     ref = stage("build:reference", "llvm", lambda: compile_with("llvm", reference, {}))
     import tvm
 

@@ -362,7 +362,7 @@ def render_html(c: CampaignReport) -> str:
 {bugs_html}
 <h2>Campaign</h2>
 <div class=meta>{len(c.stats)} statistics rows; declined {c.last.declined:,}, mutator crashes {c.last.mutator_crashes:,},
-slow runs {c.last.slow_runs:,}, crashes a check explained {c.last.ub_crashes:,}, lost runs {c.last.lost_runs:,},
+too slow to test (hangs whose reference also ran past the limit) {c.last.slow_runs:,}, crashes a check explained {c.last.ub_crashes:,}, lost runs {c.last.lost_runs:,},
 tirfuzz's own errors (cases in tool-errors/, not TVM bugs) {c.last.tool_errors:,}.</div>
 {config_html}
 <p class=muted>Generated {generated}. Also: <a href="summary.md">summary.md</a>, <a href="summary.json">summary.json</a>.</p>

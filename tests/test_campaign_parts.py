@@ -20,8 +20,8 @@ from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, Un
 from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow, read_stats
 from tirfuzz.fuzzer.campaign.store import CampaignDir
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.oracles.verdict import SLOW_RUN, judge
+from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
+from tirfuzz.oracles.verdict import TOO_SLOW, judge
 
 IR = "@T.prim_func\ndef main(A: T.Buffer((4,), \"int32\")):\n    A[0] = {}\n"
 
@@ -135,7 +135,8 @@ def test_absorb_counts_what_filters_hide_instead_of_reporting_it(tmp_path):
     c.open(resume=False)
     entry = c.corpus.entries[0]
     unsafe = TestCase(IR.format(5), extra={"safe": False, "ub_risks": ["oob"]}).to_dict()
-    c.absorb(entry, ["ir"], ExecResult("hang", stage="run:llvm", resource="time", case=unsafe))
+    c.absorb(entry, ["ir"], ExecResult("hang", stage="run:llvm", resource="time", case=unsafe,
+                                       reference_try=ReferenceTry("hang", 10.0)))
     c.absorb(entry, ["ir"], ExecResult("crash", stage="run:llvm", signal="SIGSEGV", case=unsafe,
                                        oracle={"checked": {"filter": "ub:out-of-bounds", "reason": "..."}}))
     c.absorb(entry, ["ir"], ExecResult("ok", case=unsafe, oracle={"diff": {"mismatches": 3}, "filtered": "ub:shift-out-of-range"}))
@@ -161,8 +162,9 @@ def test_one_verdict_for_every_command():
     assert judge(safe, ExecResult("crash", stage="run:llvm", signal="SIGFPE",
                                   oracle={"checked": {"filter": "ub:division-by-zero"}})).filter == "ub:division-by-zero"
     assert judge(unsafe, ExecResult("crash", stage="pass:x", signal="SIGSEGV")).is_bug  # before any run: a bug
-    assert judge(safe, ExecResult("hang", stage="run:c", resource="time")).filter == SLOW_RUN
-    assert judge(safe, ExecResult("hang", stage="build:c", resource="time")).is_bug
+    slow, finished = ReferenceTry("hang", 10.0), ReferenceTry("finished", 10.0, 40.0)
+    assert judge(safe, ExecResult("hang", stage="run:c", resource="time", reference_try=slow)).filter == TOO_SLOW
+    assert judge(safe, ExecResult("hang", stage="build:c", resource="time", reference_try=finished)).is_bug
     assert judge(unsafe, ExecResult("internal-error", stage="pass:x", message="Divide by zero")).filter == \
         "division-by-zero-in-program"
     assert judge(safe, ExecResult("ok", oracle={"filtered": "fast-math"})).filter == "fast-math"

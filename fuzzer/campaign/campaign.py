@@ -27,7 +27,7 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase, read_cases
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.mutators.mutate import MUTATE_JOB
-from tirfuzz.oracles.verdict import CHECK_SLOW, FILTERED, SLOW_RUN, TOOL_ERROR, difference_kind, judge
+from tirfuzz.oracles.verdict import FILTERED, TOO_SLOW, TOOL_ERROR, difference_kind, judge
 
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 COVERAGE_EVERY_S = 30.0   # coverage.npy
@@ -229,14 +229,12 @@ class Campaign:
             if self.store is not None:
                 self.store.save_tool_error(case, res.message)
             self.on_event(f"tirfuzz's own error (not a TVM bug), case kept in tool-errors/: {res.message[:100]}")
-        elif v.filter == SLOW_RUN:
+        elif v.filter == TOO_SLOW:
             self.stats.slow_runs += 1
         elif res.outcome == "crash":  # a crash once compiled code ran that a check of the checked run explained
             self.stats.ub_crashes += 1
             self.stats.filtered[v.filter] += 1
-        elif v.filter == CHECK_SLOW:
-            self.stats.filtered[v.filter] += 1
-        elif res.outcome == "internal-error":  # rejected and oracle-filtered results are counted in _count
+        elif res.outcome in ("internal-error", "hang"):  # rejected and oracle-filtered results are counted in _count
             self.stats.filtered[v.filter] += 1
 
     def _count(self, res: ExecResult) -> None:

@@ -84,7 +84,7 @@ class Stats:
     last_find: float = 0.0
     last_bug: str = ""
     mutator_crashes: int = 0
-    slow_runs: int = 0                                   # time-outs while running compiled code
+    slow_runs: int = 0                                   # hangs whose reference also ran past the limit
     ub_crashes: int = 0                                  # run-time crashes a check of the checked run explained
     filtered: Counter = field(default_factory=Counter)   # filter name -> cases it hid (rejected or oracle)
     lost_runs: int = 0                                   # cases whose worker (Ray actor) died under them
