@@ -17,6 +17,7 @@ from tirfuzz.fuzzer.core.runtime import call
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.oracles.base import BUILT, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
+from tirfuzz.oracles.nanpolicy import explain_nan_policy, is_gpu_target
 from tirfuzz.oracles.ub import static_ub_reasons
 
 VARIANT_SEED = 1_000_003  # second fill of the output-only buffers
@@ -146,9 +147,11 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
             continue
         if diff is None:
             continue
-        name, reason = _explain(case, diff, ref_unstable, unstable, PROFILES[seed % len(PROFILES)],
-                                lambda: _agree_on_small_inputs(ref, compiled, funcs, seed, device, v.family, stage,
-                                                               target), mod)
+        nan = explain_nan_policy(mod, funcs, seed, ref0, out0, v.family, target, reference, stage) \
+            if is_gpu_target(target) else None  # a check on this run: max/min NaN policy of GPUs
+        name, reason = nan or _explain(case, diff, ref_unstable, unstable, PROFILES[seed % len(PROFILES)],
+                                       lambda: _agree_on_small_inputs(ref, compiled, funcs, seed, device, v.family,
+                                                                      stage, target), mod)
         if name is not None:
             v.filtered, v.reason, v.target, v.diff = name, reason, target, diff.as_dict()
             continue
