@@ -1,0 +1,100 @@
+"""bench/gpu_check.py's split on this machine: build with TVM in one process, then load and run the exported
+modules in another that has only numpy, tvm_ffi and TVM's runtime library (tvm is never imported there)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tirfuzz.fuzzer.core.targets import cuda_device_present, nvcc_present
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "bench" / "gpu_check.py"
+SEEDS = "abs_int32,maximum_f32"  # an integer op, and a float max (NaN among the boundary inputs of seed 2)
+CUDA = nvcc_present()
+
+
+def _env(with_tirfuzz: bool) -> dict:
+    env = dict(os.environ)
+    if not with_tirfuzz:  # the run half needs nothing of tirfuzz installed: it loads its files by path
+        env.pop("PYTHONPATH", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gpu") / "bundle"
+    targets = "llvm,cuda -arch=sm_90" if CUDA else "llvm"
+    cmd = [sys.executable, str(SCRIPT), "build", "--bundle", str(out), "--names", SEEDS, "--input-seeds", "2",
+           "--mutants", "0", "--wheels", "none", "--targets", targets, "--summary", str(out.parent / "build.json")]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env(True))
+    assert p.returncode == 0, p.stderr[-2000:]
+    return out
+
+
+def _run(bundle: Path, out: Path) -> dict:
+    p = subprocess.run([sys.executable, str(SCRIPT), "run", "--bundle", str(bundle), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300, env=_env(False), cwd=out.parent)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+def test_the_bundle_holds_inputs_references_modules_and_runtime(bundle):
+    summary = json.loads((bundle.parent / "build.json").read_text())
+    assert summary["cases"] == 2 and summary["size_mib"] < summary["max_mib"]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert (bundle / "lib" / "libtvm_runtime.so").exists()
+    maxf = next(e for e in manifest["cases"] if e["id"] == "maximum_f32-i2")
+    assert maxf["ops"] == ["max"] and (bundle / "cases" / maxf["id"] / "ref_fmax.npz").exists()
+    inputs = np.load(bundle / "cases" / maxf["id"] / "inputs.npz")
+    assert any(np.isnan(inputs[k]).any() for k in inputs.files)  # boundary inputs, as the campaign makes them
+
+
+@pytest.mark.skipif(not CUDA, reason="nvcc is not on PATH: no CUDA build here")
+def test_cuda_builds_are_exported_with_their_source_and_a_fatbin(bundle):
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert {"libtvm_runtime_cuda.so"} <= set(manifest["libs"]) and len(manifest["libs"]) == 3  # + libcudart
+    built = [e for e in manifest["cases"] if "cuda" in e["modules"]]
+    assert built, [e["errors"] for e in manifest["cases"]]
+    for e in built:
+        key = e["kernels"]["cuda"]
+        source = (bundle / "cuda" / f"{key}.cu").read_bytes()
+        assert hashlib.sha256(source).hexdigest() == key
+        # the module carries this very source; loading it asks tvm_callback_cuda_compile, which finds the fatbin
+        assert source in (bundle / "cases" / e["id"] / "cuda.so").read_bytes()
+        assert (bundle / "cuda" / f"{key}.fatbin").read_bytes()[:4] == bytes.fromhex("50ed55ba")  # fatbin magic
+
+
+def test_the_run_half_loads_and_runs_without_tvm_and_agrees(bundle, tmp_path):
+    rep = _run(bundle, tmp_path / "gpu.json")
+    s = rep["summary"]
+    assert s["tvm_imported"] is False  # neither the run process nor any per-case process imported tvm
+    assert s.get("llvm:agree") == 2, s
+    if CUDA and not cuda_device_present():
+        assert s["cuda"] is False and s["cuda_reason"].startswith("no CUDA device"), s
+        assert s.get("cuda:skipped") == 2, s
+    if cuda_device_present():
+        pytest.skip("a CUDA device is here: the cuda verdicts are checked on the device machine")
+
+
+def test_a_wrong_output_is_reported_with_where_it_differs(bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    ref = copy / "cases" / "abs_int32-i2" / "ref.npz"
+    arrays = dict(np.load(ref))
+    out_key = sorted(arrays)[-1]  # the output buffer (`compute`)
+    arrays[out_key] = arrays[out_key].copy()
+    arrays[out_key].flat[5] += 1
+    np.savez(ref, **arrays)
+    rep = _run(copy, tmp_path / "gpu.json")
+    bad = [r for r in rep["verdicts"] if r["case"] == "abs_int32-i2" and r["target"] == "llvm"]
+    assert bad[0]["verdict"] == "differs" and bad[0]["diff"]["mismatches"] == 1, bad
+    assert bad[0]["diff"]["index"] == [int(i) for i in np.unravel_index(5, arrays[out_key].shape)]
