@@ -98,3 +98,34 @@ def test_a_wrong_output_is_reported_with_where_it_differs(bundle, tmp_path):
     bad = [r for r in rep["verdicts"] if r["case"] == "abs_int32-i2" and r["target"] == "llvm"]
     assert bad[0]["verdict"] == "differs" and bad[0]["diff"]["mismatches"] == 1, bad
     assert bad[0]["diff"]["index"] == [int(i) for i in np.unravel_index(5, arrays[out_key].shape)]
+
+
+def _load(name: str, path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_run_half_filters_nan_policy_for_cuda_by_the_carried_fmax_reference():
+    """The run half's verdict with the files it loads by path: a cuda output that is numpy.fmax of the inputs
+    where the CPU reference has NaN is `nan-policy`; on llvm, or with a wrong value besides, it differs."""
+    gpu = _load("gpu_check_under_test", SCRIPT)
+    rt = _load("tirfuzz_runtime_under_test", ROOT / "fuzzer" / "core" / "runtime.py")
+    nanpolicy = _load("tirfuzz_nanpolicy_under_test", ROOT / "oracles" / "nanpolicy.py")
+    a = np.array([1.0, np.nan, 3.0, -2.0], dtype="float32")
+    b = np.array([np.nan, 2.0, 1.0, 5.0], dtype="float32")
+    llvm_like = np.where(np.isnan(b), b, np.maximum(a, np.where(np.isnan(a), b, a)))  # NaN where b is NaN
+    ref, fref = {"main": [a, b, llvm_like]}, {"main": [a, b, np.fmax(a, b)]}
+    entry = {"family": "arith", "ops": ["max"], "ub": [], "profile": "signed"}  # no other filter applies
+    cuda = gpu.judge(entry, "cuda", {"main": [a, b, np.fmax(a, b)]}, ref, fref, rt, nanpolicy)
+    assert cuda["verdict"] == "filtered" and cuda["filtered"] == "nan-policy", cuda
+    assert cuda["reason"].startswith("max: CUDA returns the non-NaN operand where LLVM propagates NaN")
+    wrong = np.fmax(a, b)
+    wrong[3] = -5.0
+    assert gpu.judge(entry, "cuda", {"main": [a, b, wrong]}, ref, fref, rt, nanpolicy)["verdict"] == "differs"
+    on_cpu = gpu.judge(entry, "llvm", {"main": [a, b, np.fmax(a, b)]}, ref, fref, rt, nanpolicy)
+    assert on_cpu["verdict"] == "differs", on_cpu  # a CPU build is never judged by the GPU's NaN policy
