@@ -185,7 +185,8 @@ def runtime_libs(cuda: bool) -> list[Path]:
 
         bases = [Path(find_cuda_path())] + [Path(os.environ[v]) for v in ("CUDA_HOME", "CUDA_PATH") if v in os.environ]
         bases += sorted(Path("/usr/local").glob("cuda*"), reverse=True)
-        found = [p for b in bases for d in ("lib64", "lib", "targets/x86_64-linux/lib") if (p := b / d / cudart).exists()]
+        found = [p for b in bases for d in ("lib64", "lib", "targets/x86_64-linux/lib")
+                 if (p := b / d / cudart).exists()]
         if not found:
             raise SystemExit(f"{cudart} (needed by libtvm_runtime_cuda.so) not found under {[str(b) for b in bases]}")
         libs.append(found[0])

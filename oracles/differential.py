@@ -148,10 +148,13 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
         if diff is None:
             continue
         nan = explain_nan_policy(mod, funcs, seed, ref0, out0, v.family, target, reference, stage) \
-            if is_gpu_target(target) else None  # a check on this run: max/min NaN policy of GPUs
-        name, reason = nan or _explain(case, diff, ref_unstable, unstable, PROFILES[seed % len(PROFILES)],
-                                       lambda: _agree_on_small_inputs(ref, compiled, funcs, seed, device, v.family,
-                                                                      stage, target), mod)
+            if is_gpu_target(target) else None  # a check on this run: the float max/min NaN policy of GPUs
+        if nan is not None:
+            v.filtered, v.reason, v.target, v.diff = nan[0], nan[1], target, diff.as_dict()
+            continue
+        name, reason = _explain(case, diff, ref_unstable, unstable, PROFILES[seed % len(PROFILES)],
+                                lambda: _agree_on_small_inputs(ref, compiled, funcs, seed, device, v.family, stage,
+                                                               target), mod)
         if name is not None:
             v.filtered, v.reason, v.target, v.diff = name, reason, target, diff.as_dict()
             continue
