@@ -20,6 +20,7 @@ from tirfuzz.fuzzer.core.runtime import ToolError, buffer_bytes, call, check_com
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.oracles.base import BUILT, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
+from tirfuzz.oracles.nanpolicy import explain_nan_policy, is_gpu_target
 from tirfuzz.oracles.ub import CheckedRun, checked_run, static_ub_reasons
 
 CHECK_STAGE = "check:ub"  # the checked build and run (oracles/ub.py)
@@ -154,6 +155,11 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
         if diff is None:
             diff, variant = compare_outputs(ref1, out1, v.family), 1
         if diff is None:
+            continue
+        nan = explain_nan_policy(mod, funcs, seed, ref0, out0, v.family, target, reference, stage) \
+            if is_gpu_target(target) else None  # a check on this run: the float max/min NaN policy of GPUs
+        if nan is not None:
+            v.filtered, v.reason, v.target, v.diff = nan[0], nan[1], target, diff.as_dict()
             continue
         if v.checked is None:  # the same program and inputs for every target: one checked run explains all
             v.checked = explain_by_checks(case, mod, funcs, seed, variant, reference, stage)
