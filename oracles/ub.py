@@ -29,20 +29,44 @@ RISK_WORDS = {"oob": "read or write out of bounds", "div": "divide by zero or sh
               "overflow": "overflow a signed integer"}
 
 
-# TVM refuses to build an integer literal its dtype cannot hold: when index arithmetic the mutators could
-# not prove free of overflow makes a pass compute such a bound, the program's own overflow is the cause.
-_OVERFLOW_CHECK = re.compile(r"Literal value -?\d+ exceeds range of u?int\d+")
+# TVM refuses to build an integer literal its dtype cannot hold, and folds a constant division by zero
+# into an error: when the program's own arithmetic overflows or divides by zero, a pass that folds it
+# says so. Such an internal error is the program's when a check on the program itself shows it.
+_OWN_ARITHMETIC = {"index-overflow-in-program": re.compile(r"Literal value -?\d+ exceeds range of u?int\d+"),
+                   "division-by-zero-in-program": re.compile(r"Divide by zero")}
 
 
-def explains_internal_error(case, message: str) -> str | None:
-    """The named filter that explains an internal error by the program's own undefined behaviour, or None."""
-    extra = case.extra or {}
-    risks = set(extra.get("ub_risks") or [])
-    if extra.get("safe", True) is False and risks & {"oob", "overflow"} and _OVERFLOW_CHECK.search(message):
-        return "index-overflow-in-program"
-    if extra.get("safe", True) is False and "div" in risks and "Divide by zero" in message:
-        return "division-by-zero-in-program"  # an integer divisor the mutators could not prove non-zero
+def program_arithmetic_error(message: str) -> str | None:
+    """The filter an internal error's message would fall under if the program's own arithmetic caused it."""
+    return next((name for name, pat in _OWN_ARITHMETIC.items() if pat.search(message)), None)
+
+
+def explain_arithmetic_error(mod, message: str, values_for: Callable[[Any, str], tuple[list, list]],
+                             reference: list) -> dict[str, Any] | None:
+    """For an internal error about a literal out of range or a division by zero: whether the program is
+    to blame, shown by TVM's default pipeline refusing the program with the same error, or by the checked
+    run tripping the matching check on the case's inputs. The record (`filter`, `reason`) or None."""
+    name = program_arithmetic_error(message)
+    if name is None:
+        return None
+    try:
+        compile_module(mod, "llvm", [(s.name, s.args) for s in reference], {})
+    except Exception as e:  # noqa: BLE001  (TVM's own pipeline refusing the program is what is asked)
+        if program_arithmetic_error(str(e)) == name:
+            return {"filter": name, "reason": "TVM's default pipeline refuses the program with the same error: "
+                    + (str(e).strip().splitlines() or [""])[-1][:200]}
+        return None
+    r = checked_run(mod, values_for, reference)
+    wanted = "signed-overflow" if name == "index-overflow-in-program" else "division-by-zero"
+    if r.trip is not None and r.trip.site.check == wanted:
+        return {"filter": name, "reason": f"the checked run of the program trapped: {r.trip.describe()}"}
     return None
+
+
+def explains_internal_error(res) -> str | None:
+    """The named filter that explains an internal error by the program's own arithmetic (a check on the
+    program recorded in `res.oracle["program_error"]` by the pipeline), or None."""
+    return (res.oracle.get("program_error") or {}).get("filter")
 
 
 def static_ub_reasons(case, mod) -> list[str]:

@@ -106,9 +106,9 @@ def judge(case: TestCase, res: ExecResult, reference: ReferenceTry | None = None
     if res.outcome == "crash" and ran(res) and checked_trip(res):
         return checked_trip(res)
     if res.outcome == "internal-error":
-        explained = explains_internal_error(case, res.message)
+        explained = explains_internal_error(res)
         if explained:
-            return Verdict(FILTERED, explained)
+            return Verdict(FILTERED, explained, res.oracle["program_error"].get("reason", ""))
     if res.is_bug:
         return Verdict(BUG)
     if res.oracle.get("filtered"):

@@ -159,3 +159,15 @@ def test_an_unmutated_program_that_writes_out_of_bounds_on_purpose_is_not_a_cras
     v = judge(case, res)
     assert (v.kind, v.filter) == ("filtered", "ub:out-of-bounds")
     assert "out-of-bounds write of `C` at [10000000, 0] (shape [4, 8])" in res.oracle["checked"]["reason"]
+
+
+def test_an_internal_error_from_the_programs_own_overflowing_arithmetic_is_named(ex):
+    """The program multiplies by 65536 twice: TVM's folding refuses the literal 2**32 in int32. The
+    default pipeline refuses the program the same way, so the internal error is the program's, named."""
+    ir = HEAD + "    for i, j in T.grid(4, 8):\n        C[i, j] = A[i, j] * 65536 * 65536\n"
+    case = TestCase(ir, passes=[PassSpec("tirx.transform.StmtSimplify")], targets=["llvm"])
+    res = ex.run(case, oracle=True)
+    assert res.outcome == "internal-error" and "exceeds range of int32" in res.message, (res.outcome, res.message)
+    v = judge(case, res)
+    assert (v.kind, v.filter) == ("filtered", "index-overflow-in-program"), res.oracle
+    assert "TVM's default pipeline refuses the program with the same error" in v.reason

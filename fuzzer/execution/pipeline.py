@@ -17,13 +17,14 @@ from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, compile_module, completion_passes, device_for,
-                                         lowering_sequence)
+                                         lowering_sequence, make_args)
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
 from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, default_pipeline, entry_functions,
                                         has_blocks, loaded, parse, precheck, run_funcs)
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
 from tirfuzz.oracles.differential import explain_by_checks
+from tirfuzz.oracles.ub import explain_arithmetic_error, program_arithmetic_error
 from tirfuzz.oracles.filters import FILTERS, classify_error
 
 
@@ -95,7 +96,22 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
             result.stage, result.target = "done", None
     except StageFailure as f:
         _record_failure(result, f, filters)
+        if result.outcome == "internal-error" and oracle and program_arithmetic_error(result.message):
+            _blame_program(case, result)
     return result
+
+
+def _blame_program(case: TestCase, result: ExecResult) -> None:
+    """An internal error about a literal out of range or a division by zero: check whether the program's
+    own arithmetic causes it (oracles/ub.py), recorded in `result.oracle["program_error"]`."""
+    try:
+        mod = parse(case.ir)
+        found = explain_arithmetic_error(mod, result.message, lambda f, n: make_args(f, case.input_seed, n),
+                                         default_pipeline())
+    except Exception as e:  # noqa: BLE001  (the check failing explains nothing: the error stays a bug)
+        found = {"filter": None, "error": f"{type(e).__name__}: {str(e)[:200]}"}
+    if found is not None:
+        result.oracle["program_error"] = found
 
 
 def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
