@@ -8,6 +8,7 @@ from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.targets import cuda_device_present
 from tirfuzz.fuzzer.core.tvmapi import COMPLETION
+from tirfuzz.oracles.standard import LABEL, same_failure
 
 
 def environment() -> dict[str, str]:
@@ -55,6 +56,9 @@ def write_bug_report(rec: BugRecord, case: TestCase, repro_text: str | None) -> 
     kind = rec.kind
     env = environment()
     out = [f"# {rec.title}", ""]
+    std = same_failure(rec.oracle)
+    if std is not None:  # an unmodified program tvm.compile fails on the same way: said before anything else
+        out += [f"> **{LABEL[0].upper() + LABEL[1:]}.** {std.get('how')}.", ""]
     out += ["## Environment", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in env.items()] + [""]
     m = rec.minimized if isinstance(rec.minimized, dict) else {}
     out += ["## Program", ""]
