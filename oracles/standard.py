@@ -4,8 +4,8 @@ A program a person wrote may be invalid (an annotation value TVM refuses, a spec
 build). When such a program, run with no passes of its own, gives a bug verdict, the same IR is built
 with plain `tvm.compile(mod, target=...)` and run on the same inputs, in an executor child (the job
 `STANDARD_JOB`: programs are code and may crash). If that fails the same way (same stage kind, same
-exception type and first message line, or the same signal; for a miscompilation the same outputs), the
-result says so: "also fails in TVM's standard build: the input may be invalid". The verdict stays a bug,
+exception type and first message line, or the same signal; for a miscompilation, tvm.compile for that
+target and for llvm disagree on the same buffer), the result says so: "also fails in TVM's standard build: the input may be invalid". The verdict stays a bug,
 labelled; the label is in `result.oracle["standard_build"]` and leads the bug report.
 """
 
@@ -107,13 +107,8 @@ def check(run_job: Callable[[dict[str, Any]], ExecResult], case: TestCase, res: 
     kind = stage_kind(res.stage)
     if std.stage == "done":
         std.how = f"tvm.compile(target {target}) builds" + (" and runs" if "outputs" in seen else "")
-        outs = res.outputs.get(target)
-        if res.outcome == "miscompilation" and outs is not None and "outputs" in seen:
-            family = res.oracle.get("family") or "arith"
-            same = compare_outputs(seen["outputs"], outs, family if family != "fast-math" else "arith") is None
-            std.fails = same
-            std.how += ", and computes the same outputs as tirfuzz's build" if same else \
-                ", and its outputs differ from tirfuzz's build"
+        if res.outcome == "miscompilation" and "outputs" in seen:
+            _compare_standard_builds(run_job, res, std, seen["outputs"])
         return std
     if std.stage == "error":
         std.how = f"the check itself did not finish: {std.message}"
@@ -130,6 +125,29 @@ def check(run_job: Callable[[dict[str, Any]], ExecResult], case: TestCase, res: 
     elif res.outcome == "internal-error":
         std.fails = std.exc_type == res.exc_type and std.message == _first_line(res.message)
     return std
+
+
+def _compare_standard_builds(run_job: Callable[[dict[str, Any]], ExecResult], res: ExecResult, std: StandardBuild,
+                             outputs: dict[str, list]) -> None:
+    """For a miscompilation: whether TVM's own builds for the target and for llvm (the reference's target)
+    disagree too, on the buffer where tirfuzz's build and the reference did."""
+    if std.target == "llvm":
+        std.how += ", and tvm.compile for llvm is the reference's own target: nothing to compare it with"
+        return
+    ref = run_job({"job": STANDARD_JOB[0], "target": "llvm", "run": True})
+    ref_outputs = (ref.mutation.get("standard") or {}).get("outputs") if ref.outcome == "declined" else None
+    if ref_outputs is None:
+        std.how += ", but tvm.compile(target llvm) did not run, so there is nothing to compare with"
+        return
+    family = res.oracle.get("family") or "arith"
+    diff = compare_outputs(ref_outputs, outputs, "arith" if family == "fast-math" else family)
+    seen = res.oracle.get("diff") or {}
+    if diff is None:
+        std.how += ", and computes what tvm.compile(target llvm) computes"
+        return
+    std.fails = (diff.func, diff.buffer) == (seen.get("func"), seen.get("buffer"))
+    std.how += (f", and it disagrees with tvm.compile(target llvm) too ({diff}; undefined behaviour in the program, "
+                f"or a bug in TVM's own {std.target} build)")
 
 
 def record(std: StandardBuild) -> dict[str, Any]:
