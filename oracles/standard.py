@@ -5,8 +5,9 @@ build). When such a program, run with no passes of its own, gives a bug verdict,
 with plain `tvm.compile(mod, target=...)` and run on the same inputs, in an executor child (the job
 `STANDARD_JOB`: programs are code and may crash). If that fails the same way (same stage kind, same
 exception type and first message line, or the same signal; for a miscompilation, tvm.compile for that
-target and for llvm disagree on the same buffer), the result says so: "also fails in TVM's standard build: the input may be invalid". The verdict stays a bug,
-labelled; the label is in `result.oracle["standard_build"]` and leads the bug report.
+target and for llvm disagree on the same buffer), the result says so: "also fails in TVM's standard
+build: the input may be invalid". The verdict stays a bug, labelled; the label is in
+`result.oracle["standard_build"]` and leads the bug report.
 """
 
 from __future__ import annotations
