@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pytest
 
+from tirfuzz.corpus import list_seeds, seed_text
 from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase, save_case
-from tirfuzz.fuzzer.core.runtime import COMPLETION_PASSES
+from tirfuzz.fuzzer.core.runtime import COMPLETION_PASSES, completion_passes
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.oracles.standard import LABEL, STANDARD_JOB, annotate, check, is_user_program, to_label
@@ -96,6 +97,16 @@ def test_completion_is_in_default_pipeline_order():
     assert positions == sorted(positions)
     for name in ("CanonicalizeLoop", "CompactBufferAllocation", "AnnotateIrregularLoop"):
         assert f"s_tir.transform.{name}" in COMPLETION_PASSES
+
+
+def test_compaction_is_not_added_after_the_packed_api(ex):
+    """A sequence that drops CompactBufferAllocation but names MakePackedAPI: the stage is over (run
+    after MakePackedAPI it raises TypeError on every seed), so the completion does not add it."""
+    assert "s_tir.transform.CompactBufferAllocation" not in completion_passes(["tirx.transform.MakePackedAPI"])
+    assert "s_tir.transform.CompactBufferAllocation" in completion_passes(["tirx.transform.FlattenBuffer"])
+    passes = [p for p in default_pipeline() if p.name != "s_tir.transform.CompactBufferAllocation"]
+    res = ex.run(TestCase(seed_text(list_seeds()[0]), passes, targets=["llvm"]), oracle=True)
+    assert res.outcome == "ok", (res.stage, res.message)
 
 
 def test_break_in_unit_loop_builds_like_tvm_compile(ex):

@@ -135,9 +135,16 @@ def builtin_pass(name: str, args: Sequence[Any] = ()):
     return ctor(*args)
 
 
+# Completion passes whose stage is over once the sequence names the given pass: they are not added then.
+# CompactBufferAllocation works on IR before the packed API (TVM's pipeline runs it on block IR); after
+# MakePackedAPI it raises TypeError ("Cannot treat type `ir.Call` as type `ir.Expr`") on every seed.
+COMPLETION_UNTIL: dict[str, str] = {"s_tir.transform.CompactBufferAllocation": "tirx.transform.MakePackedAPI"}
+
+
 def completion_passes(named: Sequence[str]) -> list[str]:
     """The completion passes a sequence naming `named` still needs, in order."""
-    return [n for n in COMPLETION_PASSES if n not in set(named)]
+    names = set(named)
+    return [n for n in COMPLETION_PASSES if n not in names and COMPLETION_UNTIL.get(n) not in names]
 
 
 def added_passes(target: str, named: Sequence[str]) -> tuple[list[str], list[str]]:
