@@ -149,7 +149,8 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
         raise Fail(f"{case_file}: the IR does not parse as TVMScript: {(res.message.splitlines() or [''])[0]}")
     verdict = judge(case, res)
     if as_json:
-        click.echo(json.dumps({**res.summary(), "verdict": verdict.kind, "verdict_filter": verdict.filter}))
+        click.echo(json.dumps({**res.summary(), "verdict": verdict.kind, "verdict_filter": verdict.filter,
+                               "verdict_reason": verdict.reason}))
     else:
         label = to_label(res.oracle)
         if label:

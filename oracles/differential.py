@@ -1,8 +1,11 @@
 """The differential oracle: every build of a case against TVM's default pipeline for llvm, same inputs.
 
-Runs in an executor child after the case's own builds ran. A disagreement is a `miscompilation` only
-when no named false-alarm filter (fast math, undefined behaviour, unwritten memory, float boundary
-values, possible signed overflow) explains it; then the culprit pass is searched by building prefixes.
+Runs in an executor child after the case's own builds ran. A disagreement is a `miscompilation` unless
+a named filter explains it with a check on the run itself: the checked run (oracles/ub.py: the same
+program with a check before every operation that can be undefined, run on the inputs that showed the
+difference) trapping, output elements that depend on what the buffers held before the run, NaN/Inf on
+boundary inputs, fast math. A program the static prover shows safe needs no checked run. The culprit pass
+is then searched by building prefixes.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tirfuzz.fuzzer.core.inputs import PROFILES, make_args, make_value
-from tirfuzz.fuzzer.core.runtime import call
+from tirfuzz.fuzzer.core.inputs import PROFILES, arg_specs, make_args, make_value
+from tirfuzz.fuzzer.core.runtime import ToolError, buffer_bytes, call, check_comparison_size
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.oracles.base import BUILT, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
-from tirfuzz.oracles.ub import static_ub_reasons
+from tirfuzz.oracles.nanpolicy import explain_nan_policy, is_gpu_target
+from tirfuzz.oracles.ub import CheckedRun, checked_run, static_ub_reasons
+
+CHECK_STAGE = "check:ub"  # the checked build and run (oracles/ub.py)
 
 VARIANT_SEED = 1_000_003  # second fill of the output-only buffers
 
@@ -34,6 +40,7 @@ class Comparison:
     culprit: str | None = None              # first pass after which the output differs
     family: str = ""
     compared: list[str] = field(default_factory=list)
+    checked: dict[str, Any] | None = None   # the checked run that judged undefined behaviour (explain_by_checks)
 
 
 class DifferentialOracle(Oracle):
@@ -126,6 +133,8 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
     if not builds:
         return v
     seed = case.input_seed
+    size = sum(buffer_bytes(arg_specs(f)) for f in funcs.values())
+    stage("run:reference", "llvm", lambda: check_comparison_size(size))  # before anything is allocated
     ref = stage("build:reference", "llvm", lambda: compile_with("llvm", reference, {}))
     import tvm
 
@@ -138,17 +147,23 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
         v.compared.append(target)
         out1 = stage(f"run:{target}", target, lambda c=compiled, d=device: run_variant(c, funcs, seed, d, 1))
         _, unstable = unstable_elements(out0, out1, fill0, fill1)
-        diff = compare_outputs(ref0, out0, v.family) or compare_outputs(ref1, out1, v.family) \
-            if v.family != "fast-math" else None
         if v.family == "fast-math":
             if compare_outputs(ref0, out0, "arith") is not None:
                 v.filtered, v.reason = "fast-math", "enable_fast_math builds are compared for crashes only"
             continue
+        diff, variant = compare_outputs(ref0, out0, v.family), 0
+        if diff is None:
+            diff, variant = compare_outputs(ref1, out1, v.family), 1
         if diff is None:
             continue
-        name, reason = _explain(case, diff, ref_unstable, unstable, PROFILES[seed % len(PROFILES)],
-                                lambda: _agree_on_small_inputs(ref, compiled, funcs, seed, device, v.family, stage,
-                                                               target), mod)
+        nan = explain_nan_policy(mod, funcs, seed, ref0, out0, v.family, target, reference, stage) \
+            if is_gpu_target(target) else None  # a check on this run: the float max/min NaN policy of GPUs
+        if nan is not None:
+            v.filtered, v.reason, v.target, v.diff = nan[0], nan[1], target, diff.as_dict()
+            continue
+        if v.checked is None:  # the same program and inputs for every target: one checked run explains all
+            v.checked = explain_by_checks(case, mod, funcs, seed, variant, reference, stage)
+        name, reason = _explain(diff, v.checked, ref_unstable, unstable, PROFILES[seed % len(PROFILES)])
         if name is not None:
             v.filtered, v.reason, v.target, v.diff = name, reason, target, diff.as_dict()
             continue
@@ -158,31 +173,36 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
     return v
 
 
-def _explain(case, diff: Difference, ref_unstable: int, unstable: int, profile: str,
-             agree_small: Callable[[], bool], mod) -> tuple[str | None, str]:
+def explain_by_checks(case, mod, funcs, seed: int, variant: int, reference: list, stage) -> dict[str, Any]:
+    """The checked run's record for a difference (or crash) seen on `variant`'s inputs: what the checked
+    build (oracles/ub.py) did on those very inputs, and whether the static prover had called the program
+    safe (`static_safe`, kept to measure it; it decides nothing: it let through programs a check traps).
+    A checked build or run that fails without a check tripping is tirfuzz's failure (its instrumentation),
+    never a verdict on TVM."""
+    static_safe = not static_ub_reasons(case, mod)
+
+    def run() -> CheckedRun:
+        r = checked_run(mod, lambda f, n: variant_values(f, seed, n, variant), reference)
+        if r.error:
+            raise ToolError(f"the checked run could not judge a difference: {r.error}")
+        return r
+    r = stage(CHECK_STAGE, "llvm", run)
+    return {"filter": r.filter, "reason": r.reason, "checks": r.checks, "ms": round(r.ms, 1), "variant": variant,
+            "static_safe": static_safe}
+
+
+def _explain(diff: Difference, checked: dict[str, Any], ref_unstable: int, unstable: int,
+             profile: str) -> tuple[str | None, str]:
     """The named false-alarm filter that explains a difference, or (None, "")."""
-    ub = static_ub_reasons(case, mod)
-    if ub:
-        return "undefined-behaviour", "the program may " + ", ".join(ub)
+    if checked.get("filter"):
+        return checked["filter"], checked["reason"]
     if ref_unstable or unstable:
         return "reads-unwritten-memory", (f"{max(ref_unstable, unstable)} output elements depend on what the "
                                           "buffers held before the run")
     if diff.non_finite and profile == "boundary":
         return "float-boundary-values", ("NaN/Inf on one side only, on boundary inputs (overflow and NaN "
                                          "propagation differ legitimately under FMA contraction and libm)")
-    if diff.dtype.startswith("int") and profile == "boundary" and agree_small():
-        return "signed-overflow-possible", ("integer results differ only on extreme inputs, where signed "
-                                            "overflow (undefined) is possible")
     return None, ""
-
-
-def _agree_on_small_inputs(ref, compiled, funcs, seed: int, device, family: str, stage, target: str) -> bool:
-    import tvm
-
-    small = seed - seed % 3  # profile "small": values 0..3 and [-1, 1]
-    a = stage("run:reference", "llvm", lambda: run_variant(ref, funcs, small, tvm.cpu(0), 0))
-    b = stage(f"run:{target}", target, lambda: run_variant(compiled, funcs, small, device, 0))
-    return compare_outputs(a, b, family) is None
 
 
 def culprit(case, funcs, ref0, target: str, device, compile_with, family: str, stage) -> str:

@@ -88,8 +88,12 @@ def write_bug_report(rec: BugRecord, case: TestCase, repro_text: str | None) -> 
         out += [f"Expected: the stage `{rec.stage}` completes or raises a Python exception.",
                 f"Actual: the process is killed by {rec.signal} (top frame `{rec.frame}`)."]
     elif kind == "hang":
-        out += [f"Expected: the stage `{rec.stage}` finishes.",
-                f"Actual: it exceeded tirfuzz's {rec.resource or 'time'} limit."]
+        ref = rec.reference_try or {}
+        out += [f"Expected: the stage `{rec.stage}` finishes"
+                + (f", as TVM's default pipeline (llvm) builds and runs the same program on the same inputs in "
+                   f"{ref['elapsed_ms'] / 1e3:.1f} s." if ref.get("outcome") == "finished" else "."),
+                f"Actual: it exceeded tirfuzz's {rec.resource or 'time'} limit"
+                + (f" of {ref['limit_s']:g} s." if ref.get("limit_s") else ".")]
     elif kind == "roundtrip":
         out += ["Expected: `tvm.script.from_source(mod.script())` is structurally equal to `mod`.",
                 f"Actual: {rec.message}"]

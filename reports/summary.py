@@ -156,6 +156,11 @@ def _md_cell(value: Any) -> str:
     return str("" if value is None else value).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
 
 
+# Each output difference and each crash once compiled code ran, by verdict: reported, the check of the
+# checked run that hid it (ub:<check>), another named filter, or unexplained (the checked run failed).
+DIFFERENCES_TITLE = "Differences and run-time crashes by verdict"
+
+
 def render_markdown(c: CampaignReport) -> str:
     """The content of summary.md."""
     t = c.last
@@ -167,8 +172,8 @@ def render_markdown(c: CampaignReport) -> str:
         lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in c.versions.items()) + ".")
     lines += ["", "## Totals", "", "| | |", "| --- | ---: |"]
     lines += [f"| {k} | {v} |" for k, v in _headline(c)]
-    for title, counts in (("Outcomes", t.outcomes), ("Filtered differences", t.filtered),
-                          ("Targets dropped by a backend gap", t.dropped)):
+    for title, counts in (("Outcomes", t.outcomes), ("Filtered", t.filtered),
+                          (DIFFERENCES_TITLE, t.differences), ("Targets dropped by a backend gap", t.dropped)):
         if counts:
             lines += ["", f"## {title}", "", "| | count |", "| --- | ---: |"]
             lines += [f"| {_md_cell(k)} | {v:,} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
@@ -352,12 +357,12 @@ def render_html(c: CampaignReport) -> str:
 <div class=meta>{e(" · ".join(brief))}</div>
 <div class=cards>{cards}</div>
 {coverage_svg(c.stats)}
-<div class=row>{kind_table}{_counts_table("Outcomes", c.last.outcomes)}{_counts_table("Filtered differences", c.last.filtered)}{_counts_table("Targets dropped", c.last.dropped)}</div>
+<div class=row>{kind_table}{_counts_table("Outcomes", c.last.outcomes)}{_counts_table("Filtered", c.last.filtered)}{_counts_table(DIFFERENCES_TITLE, c.last.differences)}{_counts_table("Targets dropped", c.last.dropped)}</div>
 <h2>Bugs</h2>
 {bugs_html}
 <h2>Campaign</h2>
 <div class=meta>{len(c.stats)} statistics rows; declined {c.last.declined:,}, mutator crashes {c.last.mutator_crashes:,},
-slow runs {c.last.slow_runs:,}, UB crashes {c.last.ub_crashes:,}, lost runs {c.last.lost_runs:,},
+too slow to test (hangs whose reference also ran past the limit) {c.last.slow_runs:,}, crashes a check explained {c.last.ub_crashes:,}, lost runs {c.last.lost_runs:,},
 tirfuzz's own errors (cases in tool-errors/, not TVM bugs) {c.last.tool_errors:,}.</div>
 {config_html}
 <p class=muted>Generated {generated}. Also: <a href="summary.md">summary.md</a>, <a href="summary.json">summary.json</a>.</p>

@@ -15,15 +15,26 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
     t = Table(show_header=False, box=None)
     t.add_row("outcome", f"[bold {colour}]{res.outcome}[/]")
     t.add_row("stage", res.stage + (f" (target {res.target})" if res.target else ""))
+    checked = res.oracle.get("checked") or {}
     if verdict.kind == "filtered" and res.outcome != "rejected":
-        why = REASONS.get(verdict.filter or "", "")
+        why = verdict.reason or REASONS.get(verdict.filter or "", "")
         t.add_row("verdict", f"not a bug: filter {verdict.filter}" + (f" ({why})" if why else ""))
+    elif verdict.is_bug and verdict.reason:
+        t.add_row("verdict", f"bug: {verdict.reason}")
+    elif verdict.is_bug and res.outcome in ("crash", "hang") and checked:
+        t.add_row("verdict", "bug: the checked run of the same inputs trips no check" if not checked.get("error")
+                  else f"bug (the checked run could not judge it: {checked['error'][:200]})")
+    if res.reference_try is not None:
+        r = res.reference_try
+        t.add_row("reference", f"TVM's default pipeline (llvm) on the same program: {r.outcome}"
+                  + (f" in {r.elapsed_ms / 1e3:.1f} s" if r.outcome == "finished" else
+                     f" (past the {r.limit_s:g} s limit)" if r.outcome == "hang" else f" at {r.stage}: {r.message}"))
     if res.dropped:
         t.add_row("dropped", ", ".join(f"{tg} (known gap: {gap})" for tg, gap in res.dropped.items()))
     for key in ("filter", "signal", "resource", "exc_type", "frame"):
         if getattr(res, key):
             t.add_row(key, str(getattr(res, key)))
-    if any(k != "standard_build" for k in res.oracle):  # the differential comparison's record
+    if res.oracle.get("compared") is not None:
         o = res.oracle
         t.add_row("oracle", f"compared {', '.join(o.get('compared') or []) or 'nothing'} with the reference "
                   f"({o.get('family')})" + (f"; difference hidden by filter {o['filtered']}: {o['reason']}"

@@ -20,8 +20,8 @@ from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, Un
 from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow, read_stats
 from tirfuzz.fuzzer.campaign.store import CampaignDir
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.oracles.verdict import SLOW_RUN, UB_CRASH, judge
+from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
+from tirfuzz.oracles.verdict import TOO_SLOW, judge
 
 IR = "@T.prim_func\ndef main(A: T.Buffer((4,), \"int32\")):\n    A[0] = {}\n"
 
@@ -130,29 +130,45 @@ def test_absorb_keeps_new_coverage_counts_staleness_and_saves_bugs_once_per_sign
     assert on_disk.count == 2 and on_disk.kind == "crash" and (tmp_path / "bugs" / rec.signature / "case.json").exists()
 
 
-def test_absorb_counts_what_filters_hide_instead_of_reporting_it():
-    c = campaign()
+def test_absorb_counts_what_filters_hide_instead_of_reporting_it(tmp_path):
+    c = campaign(tmp_path)
     c.open(resume=False)
     entry = c.corpus.entries[0]
     unsafe = TestCase(IR.format(5), extra={"safe": False, "ub_risks": ["oob"]}).to_dict()
-    c.absorb(entry, ["ir"], ExecResult("hang", stage="run:llvm", resource="time", case=unsafe))
-    c.absorb(entry, ["ir"], ExecResult("crash", stage="run:llvm", signal="SIGSEGV", case=unsafe))
+    c.absorb(entry, ["ir"], ExecResult("hang", stage="run:llvm", resource="time", case=unsafe,
+                                       reference_try=ReferenceTry("hang", 10.0)))
+    c.absorb(entry, ["ir"], ExecResult("crash", stage="run:llvm", signal="SIGSEGV", case=unsafe,
+                                       oracle={"checked": {"filter": "ub:out-of-bounds", "reason": "..."}}))
+    c.absorb(entry, ["ir"], ExecResult("ok", case=unsafe, oracle={"diff": {"mismatches": 3}, "filtered": "ub:shift-out-of-range"}))
     c.absorb(entry, ["ir"], ExecResult("rejected", stage="parse", filter="unparseable-tvmscript", case=unsafe))
     c.absorb(entry, ["ir"], ExecResult("declined", stage="mutate"))
     c.absorb(entry, ["ir"], ExecResult("crash", stage="mutate", signal="SIGSEGV"))  # no case: the mutator died
     assert len(c.bugs) == 0
     assert (c.stats.slow_runs, c.stats.ub_crashes, c.stats.filtered["unparseable-tvmscript"]) == (1, 1, 1)
+    assert c.stats.differences == {"ub:out-of-bounds": 1, "ub:shift-out-of-range": 1}  # by check
+    assert c.stats.filtered["ub:out-of-bounds"] == 1 and c.stats.filtered["ub:shift-out-of-range"] == 1
+    kept = sorted(p.parent.name for p in (tmp_path / "hidden").glob("*/*.json"))  # for a person to check
+    assert kept == ["ub-out-of-bounds", "ub-shift-out-of-range"]
     assert (c.stats.declined, c.stats.mutator_crashes, c.stats.rejected) == (1, 1, 1)
 
 
 def test_one_verdict_for_every_command():
     safe, unsafe = TestCase(IR.format(1)), TestCase(IR.format(1), extra={"safe": False, "ub_risks": ["div"]})
     assert judge(safe, ExecResult("crash", stage="run:llvm", signal="SIGSEGV")).is_bug
-    assert judge(unsafe, ExecResult("crash", stage="run:llvm", signal="SIGSEGV")).filter == UB_CRASH
+    # a crash once compiled code ran: hidden only when the checked run tripped a check, whatever the record says
+    assert judge(unsafe, ExecResult("crash", stage="run:llvm", signal="SIGSEGV")).is_bug
+    assert judge(unsafe, ExecResult("crash", stage="run:llvm", signal="SIGSEGV",
+                                    oracle={"checked": {"filter": None}})).is_bug
+    assert judge(safe, ExecResult("crash", stage="run:llvm", signal="SIGFPE",
+                                  oracle={"checked": {"filter": "ub:division-by-zero"}})).filter == "ub:division-by-zero"
     assert judge(unsafe, ExecResult("crash", stage="pass:x", signal="SIGSEGV")).is_bug  # before any run: a bug
-    assert judge(safe, ExecResult("hang", stage="run:c", resource="time")).filter == SLOW_RUN
-    assert judge(safe, ExecResult("hang", stage="build:c", resource="time")).is_bug
-    assert judge(unsafe, ExecResult("internal-error", stage="pass:x", message="Divide by zero")).filter == \
+    slow, finished = ReferenceTry("hang", 10.0), ReferenceTry("finished", 10.0, 40.0)
+    assert judge(safe, ExecResult("hang", stage="run:c", resource="time", reference_try=slow)).filter == TOO_SLOW
+    assert judge(safe, ExecResult("hang", stage="build:c", resource="time", reference_try=finished)).is_bug
+    # an internal error the program's own arithmetic causes: shown by a check on the program, not the record
+    assert judge(unsafe, ExecResult("internal-error", stage="pass:x", message="Divide by zero")).is_bug
+    assert judge(safe, ExecResult("internal-error", stage="pass:x", message="Divide by zero", oracle={
+        "program_error": {"filter": "division-by-zero-in-program", "reason": "..."}})).filter == \
         "division-by-zero-in-program"
     assert judge(safe, ExecResult("ok", oracle={"filtered": "fast-math"})).filter == "fast-math"
     assert judge(safe, ExecResult("ok")).kind == "ok"

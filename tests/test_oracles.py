@@ -83,7 +83,8 @@ def test_out_of_bounds_program_is_filtered_as_undefined_behaviour(swap_executor)
     passes = [PassSpec("plugin:userpasses.swap_sub")]
     res = swap_executor.run(TestCase(OOB, passes=passes, targets=["llvm"]), oracle=True)
     assert res.outcome == "ok", (res.outcome, res.message)
-    assert res.oracle["filtered"] == "undefined-behaviour" and "out of bounds" in res.oracle["reason"]
+    assert res.oracle["filtered"] == "ub:out-of-bounds", res.oracle
+    assert "out-of-bounds read of `A` at [16] (shape [16])" in res.oracle["reason"]  # i = 13: A[16], the first element past A
     assert res.oracle["diff"]["mismatches"] > 0  # there was a difference, and it was hidden
     in_bounds = swap_executor.run(TestCase(OOB.replace("i + 3", "i"), passes=passes, targets=["llvm"]), oracle=True)
     assert in_bounds.outcome == "miscompilation"  # the same pass on the in-bounds program is reported
@@ -94,7 +95,8 @@ def test_reading_an_internal_buffer_never_fully_written_is_filtered(swap_executo
     passes = [PassSpec("plugin:userpasses.swap_sub")]
     res = swap_executor.run(TestCase(DIAGONAL, passes=passes, targets=["llvm"]), oracle=True)
     assert res.outcome == "ok", (res.outcome, res.message)
-    assert res.oracle["filtered"] == "undefined-behaviour" and "never wrote" in res.oracle["reason"]
+    assert res.oracle["filtered"] == "ub:uninitialized-read", res.oracle
+    assert "read of `tmp` at [0, 1] before anything wrote it" in res.oracle["reason"]
     full = DIAGONAL.replace("for i in range(4):\n        tmp[i, i] = A[i, i]",
                             "for i, j in T.grid(4, 4):\n        tmp[i, j] = A[i, j]")
     assert full != DIAGONAL
@@ -390,3 +392,68 @@ def test_vector_dtype_buffers_get_inputs_and_are_compared(swap_executor):
     bad = swap_executor.run(TestCase(VECTOR_DTYPE_SUB, passes=[PassSpec("plugin:userpasses.swap_sub")],
                                      targets=["llvm"]), oracle=True)
     assert bad.outcome == "miscompilation" and bad.oracle["culprit"] == "plugin:userpasses.swap_sub"
+
+
+def test_chunked_comparison_matches_whole_buffer_rules_across_chunk_boundaries(monkeypatch):
+    """Compared a few elements at a time, the record is the one whole-buffer rules give: the worst float
+    difference (first of equal ones), the first integer one, the count, NaN/Inf on one side, masks."""
+    from tirfuzz.fuzzer.core import runtime
+
+    f = np.arange(10, dtype=np.float32)
+    g = f.copy()
+    g[[2, 5, 8]] = [2.5, 7.0, 10.0]     # differences 0.5, 2, 2: the worst is the first of the two 2s
+    i = np.arange(10, dtype=np.int32)
+    j = i.copy()
+    j[[6, 9]] += 1
+    n = np.ones(10, dtype=np.float32)
+    m = n.copy()
+    m[7] = np.nan
+    ignore = {"main": [np.arange(10) == 5]}
+    for chunk in (1, 3, 4, 1 << 16):
+        monkeypatch.setattr(runtime, "COMPARE_CHUNK", chunk)
+        d = compare_outputs({"main": [f]}, {"main": [g]}, "arith")
+        assert (d.index, d.expected, d.actual, d.abs_diff, d.mismatches) == ([5], "np.float32(5.0)", "np.float32(7.0)",
+                                                                             2.0, 3), chunk
+        assert compare_outputs({"main": [f]}, {"main": [g]}, "arith", ignore).index == [8]
+        d = compare_outputs({"main": [i]}, {"main": [j]}, "arith")
+        assert (d.index, d.mismatches, d.non_finite) == ([6], 2, False)
+        d = compare_outputs({"main": [n]}, {"main": [m]}, "arith")
+        assert (d.index, d.mismatches, d.non_finite) == ([7], 1, True)
+        assert compare_buffer(f, g, "arith")[0].nonzero()[0].tolist() == [2, 5, 8]
+
+
+def test_comparing_64_mib_buffers_needs_only_chunk_sized_temporaries():
+    """Two 64 MiB float32 outputs are compared with a few MiB of temporaries (before: ~850 MiB of
+    full-size float64 copies and masks, and a MemoryError under the child's limit became a TVM
+    internal-error)."""
+    import tracemalloc
+
+    n = (64 << 20) // 4
+    a = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    b = a.copy()
+    b[n // 2] += 1
+    tracemalloc.start()
+    try:
+        d = compare_outputs({"main": [a]}, {"main": [b]}, "arith")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert d is not None and d.index == [n // 2] and d.mismatches == 1
+    assert peak < 16 << 20, f"comparison peaked at {peak / 2**20:.1f} MiB"
+
+
+BIG_INPLACE = '''@T.prim_func
+def main(A: T.Buffer((33554432,), "float32")):
+    for i in range(33554432):
+        A[i] = A[i] + T.float32(1)
+'''
+
+
+def test_comparison_over_the_memory_limit_is_a_named_rejection_before_the_reference_build():
+    """A 128 MiB buffer under a 700 MiB limit: its inputs fit (4 copies), comparing it with the reference
+    does not: rejected as `comparison-too-large` with the sizes, before the reference is built."""
+    with Executor(ExecutorConfig(timeout_s=60, memory_mb=700)) as ex:
+        res = ex.run(TestCase(BIG_INPLACE), want_outputs=False, oracle=True)
+    assert (res.outcome, res.filter, res.stage) == ("rejected", "comparison-too-large", "run:reference"), \
+        (res.outcome, res.stage, res.message[:300])
+    assert "comparison needs 0.8 GiB, limit" in res.message

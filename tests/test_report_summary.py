@@ -25,7 +25,8 @@ STATS = [
      "outcomes": {"ok": 45, "crash": 2, "miscompilation": 1}, "last_find_s": 20.5},
     {"elapsed_s": 610.0, "execs": 1200, "execs_per_s": 1.97, "cov_blocks": 91000, "corpus_size": 180,
      "valid_ratio": 0.95, "bugs": {"crash": 1, "miscompilation": 1}, "declined": 17, "mutator_crashes": 1,
-     "slow_runs": 3, "ub_crashes": 1, "filtered": {"float-reassoc": 9, "nan-payload": 2},
+     "slow_runs": 3, "ub_crashes": 1, "filtered": {"float-reassoc": 9, "nan-payload": 2, "ub:division-by-zero": 5},
+     "differences": {"reported": 3, "ub:division-by-zero": 5, "reads-unwritten-memory": 1},
      "outcomes": {"ok": 1190, "crash": 7, "miscompilation": 3}, "last_find_s": 20.5},
 ]
 
@@ -86,7 +87,7 @@ def test_summary_json(campaign: Path) -> None:
     assert s["campaign"]["started"] == "2026-11-27T09:32:56Z"
     t = s["totals"]
     assert (t["execs"], t["cov_blocks"], t["corpus_size"], t["elapsed_s"]) == (1200, 91000, 180, 610.0)
-    assert t["filtered"] == {"float-reassoc": 9, "nan-payload": 2}
+    assert t["filtered"] == {"float-reassoc": 9, "nan-payload": 2, "ub:division-by-zero": 5}
     assert t["outcomes"]["crash"] == 7 and t["stats_rows"] == 4
     assert s["bugs_by_kind"] == {"crash": {"bugs": 1, "hits": 7}, "miscompilation": {"bugs": 1, "hits": 3}}
     bugs = {b["signature"]: b for b in s["bugs"]}
@@ -107,6 +108,8 @@ def test_summary_md(campaign: Path) -> None:
     assert "| crash | 1 | 7 |" in md and "| miscompilation | 1 | 3 |" in md
     assert CRASH["signature"] in md and MISCOMP["signature"] in md
     assert "minimized 120→14 nodes" in md and "float-reassoc" in md
+    table = md.split("## Differences and run-time crashes by verdict")[1].split("##")[0]  # by check, and reported
+    assert "| ub:division-by-zero | 5 |" in table and "| reported | 3 |" in table
 
 
 def test_index_html(campaign: Path) -> None:

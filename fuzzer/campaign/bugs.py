@@ -48,6 +48,7 @@ class BugRecord:
     case_size: int | None = None
     stderr_tail: str = ""
     oracle: dict[str, Any] = field(default_factory=dict)
+    reference_try: dict[str, Any] | None = None   # a hang: how TVM's reference build of the program went
     # added by triage
     reproduces: bool | None = None
     replayed_signature: str | None = None
@@ -61,7 +62,8 @@ class BugRecord:
         return cls(signature=sig, kind=res.outcome, first_exec=execs, stage=res.stage, target=res.target,
                    frame=res.frame, signal=res.signal, resource=res.resource, exc_type=res.exc_type,
                    message=res.message[:2000], frames=res.frames[:12], parent=parent, case_id=case_id(case),
-                   stderr_tail=res.stderr_tail[-4000:], oracle=res.oracle)
+                   stderr_tail=res.stderr_tail[-4000:], oracle=res.oracle,
+                   reference_try=asdict(res.reference_try) if res.reference_try is not None else None)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BugRecord:

@@ -27,7 +27,7 @@ from tirfuzz.fuzzer.core.case import PassSpec, TestCase, read_cases
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.mutators.mutate import MUTATE_JOB
-from tirfuzz.oracles.verdict import SLOW_RUN, TOOL_ERROR, UB_CRASH, judge
+from tirfuzz.oracles.verdict import FILTERED, TOO_SLOW, TOOL_ERROR, difference_kind, judge
 
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 COVERAGE_EVERY_S = 30.0   # coverage.npy
@@ -213,6 +213,9 @@ class Campaign:
     def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> None:
         """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which)."""
         v = judge(case, res)
+        if v.kind == FILTERED and self.store is not None and difference_kind(res) == v.filter:
+            reason = res.oracle.get("reason") or (res.oracle.get("checked") or {}).get("reason") or ""
+            self.store.save_hidden(case, v.filter, reason)
         if v.is_bug:
             if entry is not None:
                 entry.finds += 1
@@ -226,11 +229,12 @@ class Campaign:
             if self.store is not None:
                 self.store.save_tool_error(case, res.message)
             self.on_event(f"tirfuzz's own error (not a TVM bug), case kept in tool-errors/: {res.message[:100]}")
-        elif v.filter == SLOW_RUN:
+        elif v.filter == TOO_SLOW:
             self.stats.slow_runs += 1
-        elif v.filter == UB_CRASH:
+        elif res.outcome == "crash":  # a crash once compiled code ran that a check of the checked run explained
             self.stats.ub_crashes += 1
-        elif res.outcome == "internal-error":  # rejected and oracle-filtered results are counted in _count
+            self.stats.filtered[v.filter] += 1
+        elif res.outcome in ("internal-error", "hang"):  # rejected and oracle-filtered results are counted in _count
             self.stats.filtered[v.filter] += 1
 
     def _count(self, res: ExecResult) -> None:
@@ -243,6 +247,9 @@ class Campaign:
             self.stats.filtered[res.oracle["filtered"]] += 1
         for gap in res.dropped.values():
             self.stats.dropped[gap] += 1
+        kind = difference_kind(res)
+        if kind is not None:
+            self.stats.differences[kind] += 1
 
     # persistence ---------------------------------------------------------------
     def row(self) -> StatsRow:

@@ -28,6 +28,7 @@ class StatsRow:
     tool_errors: int = 0
     filtered: dict[str, int] = field(default_factory=dict)   # filter name -> cases it hid
     dropped: dict[str, int] = field(default_factory=dict)    # backend gap -> targets it dropped from a case
+    differences: dict[str, int] = field(default_factory=dict)  # verdict on each difference/crash seen (DIFF_KEYS)
     outcomes: dict[str, int] = field(default_factory=dict)
     last_find_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)      # a mode's own keys (libfuzzer, seed_blocks)
@@ -83,12 +84,16 @@ class Stats:
     last_find: float = 0.0
     last_bug: str = ""
     mutator_crashes: int = 0
-    slow_runs: int = 0                                   # time-outs while running compiled code
-    ub_crashes: int = 0                                  # run-time crashes of cases that may have UB
+    slow_runs: int = 0                                   # hangs whose reference also ran past the limit
+    ub_crashes: int = 0                                  # run-time crashes a check of the checked run explained
     filtered: Counter = field(default_factory=Counter)   # filter name -> cases it hid (rejected or oracle)
     lost_runs: int = 0                                   # cases whose worker (Ray actor) died under them
     tool_errors: int = 0                                 # cases tirfuzz's own code failed on (not TVM bugs)
     dropped: Counter = field(default_factory=Counter)    # backend gap -> targets it dropped (the case went on)
+    # each output difference and each crash once compiled code ran, by verdict: "reported", the filter
+    # that hid it ("ub:<check>" when a check of the checked run tripped), or "unexplained" (the checked run
+    # itself failed: nothing known, counted as a tool error)
+    differences: Counter = field(default_factory=Counter)
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -101,5 +106,6 @@ class Stats:
                         bugs=dict(self.bugs), declined=self.declined, mutator_crashes=self.mutator_crashes,
                         slow_runs=self.slow_runs, ub_crashes=self.ub_crashes, lost_runs=self.lost_runs,
                         tool_errors=self.tool_errors,
-                        filtered=dict(self.filtered), dropped=dict(self.dropped), outcomes=dict(self.outcomes),
+                        filtered=dict(self.filtered), dropped=dict(self.dropped),
+                        differences=dict(self.differences), outcomes=dict(self.outcomes),
                         last_find_s=round(self.last_find, 1))

@@ -126,6 +126,17 @@ class CampaignDir:
                                                                case.input_seed, dict(case.extra, tirfuzz_message=message)
                                                                ).to_json() + "\n")
 
+    def save_hidden(self, case: TestCase, name: str, reason: str, keep: int = 10) -> None:
+        """A case whose difference or run-time crash a filter hid, with the filter's reason (the first `keep`
+        per filter): OUT/hidden/<filter>/, so a person can check what each filter hides."""
+        d = self.root / "hidden" / name.replace(":", "-").replace("/", "-")
+        d.mkdir(parents=True, exist_ok=True)
+        if sum(1 for _ in d.glob("*.json")) < keep:
+            atomic_write(d / f"{case_id(case)}.json", TestCase(case.ir, case.passes, case.pass_config, case.targets,
+                                                               case.input_seed, dict(case.extra, tirfuzz_hidden=name,
+                                                                                     tirfuzz_message=reason)
+                                                               ).to_json() + "\n")
+
     def save_example(self, sig: str, case: TestCase, message: str) -> None:
         """One raw failure of a bug, as it was found (before any minimization)."""
         d = self.bug_dir(sig) / "examples"

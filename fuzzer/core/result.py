@@ -12,6 +12,18 @@ BUG_OUTCOMES = ("crash", "hang", "internal-error", "miscompilation", "roundtrip"
 
 
 @dataclass
+class ReferenceTry:
+    """TVM's reference build of a case that ran past its time limit (default pipeline, llvm, default pass
+    config, none of the case's passes), built and run on the same inputs in a child under the same limit."""
+
+    outcome: str              # "finished", "hang" (it ran past the limit too), "failed" (it did not build or run)
+    limit_s: float
+    elapsed_ms: float = 0.0
+    stage: str = ""           # where it ended: "run" when it finished, "parse"/"build"/"run" when it failed
+    message: str = ""         # why it failed
+
+
+@dataclass
 class ExecResult:
     """What happened to one test case in an executor child."""
 
@@ -39,6 +51,7 @@ class ExecResult:
     mutation: dict[str, Any] = field(default_factory=dict)  # what the mutation did (or why it declined)
     oracle: dict[str, Any] = field(default_factory=dict)    # the oracles' records: the differential comparison
     ir_json: str | None = None      # the parsed module as TVM JSON: the next mutation loads it, not the text
+    reference_try: ReferenceTry | None = None  # for a time-limit hang: did TVM's reference build finish?
 
     @property
     def is_bug(self) -> bool:

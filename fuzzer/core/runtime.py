@@ -420,10 +420,15 @@ def memory_room() -> int | None:
 def check_input_size(specs: list[ArgSpec]) -> None:
     """InputError naming the sizes when the inputs would not fit under the memory limit (checked before
     any array is made: tirfuzz's own arrays running out of memory are neither a hang nor a TVM bug)."""
-    need = sum(int(np.prod(s.shape)) * _itemsize(s.dtype) for s in specs if s.shape is not None)
+    need = buffer_bytes(specs)
     room = memory_room()
     if room is not None and need * INPUT_COPIES > room:
         raise InputError(f"inputs need {need * INPUT_COPIES / 2**30:.1f} GiB, limit {room / 2**30:.1f} GiB")
+
+
+def buffer_bytes(specs: list[ArgSpec]) -> int:
+    """Bytes of all buffer parameters among specs."""
+    return sum(int(np.prod(s.shape)) * _itemsize(s.dtype) for s in specs if s.shape is not None)
 
 
 def _itemsize(dtype: str) -> int:
@@ -444,8 +449,9 @@ def make_args(func, seed: int, func_name: str) -> tuple[list[ArgSpec], list[np.n
     return specs, values
 
 
-def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device) -> list[np.ndarray]:
-    """Run one compiled function on the values; every buffer after the run."""
+def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device, keep: list | None = None) -> list[np.ndarray]:
+    """Run one compiled function on the values; every buffer after the run. The arguments are also
+    appended to `keep` before the call, so a caller can read them after the function raised."""
     import tvm
 
     def arg(s: ArgSpec, v: np.ndarray):
@@ -460,6 +466,8 @@ def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device) -> li
         return tvm.runtime.tensor(v, device)
 
     args = [arg(s, v) for s, v in zip(specs, values)]
+    if keep is not None:
+        keep.extend(args)
     compiled(*args)
     return [a.numpy() for a, s in zip(args, specs) if s.shape is not None]
 
@@ -526,6 +534,21 @@ class Difference:
                 f"({self.mismatches} of {self.size} elements)")
 
 
+COMPARE_CHUNK = 1 << 16  # elements compared at a time: the comparison's temporaries stay a few MiB
+COMPARE_COPIES = 6       # full-size arrays the differential oracle adds while comparing: two reference runs,
+                         # two fills, a second run of the build, that run's tensors
+CHUNK_BYTES = COMPARE_CHUNK * 64  # the per-chunk temporaries (float64 copies, ulp distances, masks)
+
+
+def check_comparison_size(buffer_bytes: int) -> None:
+    """InputError naming the sizes when comparing buffers of `buffer_bytes` in all would not fit under the
+    memory limit (checked before the reference build: tirfuzz's own arrays are neither a hang nor a TVM bug)."""
+    need = buffer_bytes * COMPARE_COPIES + CHUNK_BYTES
+    room = memory_room()
+    if room is not None and need > room:
+        raise InputError(f"comparison needs {need / 2**30:.1f} GiB, limit {room / 2**30:.1f} GiB")
+
+
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """How many representable floats lie between a and b, elementwise."""
     bits = a.dtype.itemsize * 8
@@ -537,18 +560,28 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(ia - ib)
 
 
-def compare_buffer(ref: np.ndarray, got: np.ndarray, family: str) -> tuple[np.ndarray, bool]:
-    """Boolean mask of elements out of tolerance, and whether a NaN/Inf on one side only is among them."""
-    if ref.shape != got.shape or ref.dtype != got.dtype:
-        return np.ones(ref.shape or (1,), dtype=bool), False
-    if ref.dtype.kind not in "f":
-        return (ref != got).reshape(ref.shape), False
-    tol = TOLERANCES[(family, ref.dtype.itemsize * 8)]
+def _chunks(n: int):
+    """(start, stop) of each chunk of n flat elements."""
+    return ((s, min(s + COMPARE_CHUNK, n)) for s in range(0, n, COMPARE_CHUNK))
+
+
+def _scale(ref: np.ndarray) -> float:
+    """The largest finite magnitude in a float buffer (0 when none), chunk by chunk."""
+    flat, best = ref.reshape(-1), 0.0
+    for s, e in _chunks(flat.size):
+        r = flat[s:e].astype(np.float64)
+        best = max(best, float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)))
+    return best
+
+
+def _bad_chunk(ref: np.ndarray, got: np.ndarray, tol: Tolerance | None, scale: float) -> tuple[np.ndarray, bool]:
+    """Mask of flat elements out of tolerance (tol None: bit-exact) and whether a NaN/Inf on one side only
+    is among them."""
+    if tol is None:
+        return ref != got, False
     r, g = ref.astype(np.float64), got.astype(np.float64)
-    both_nan = np.isnan(r) & np.isnan(g)
-    same = (r == g) | both_nan
+    same = (r == g) | (np.isnan(r) & np.isnan(g))
     finite = np.isfinite(r) & np.isfinite(g)
-    scale = float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0))
     with np.errstate(invalid="ignore", over="ignore"):  # Inf - Inf is NaN: such elements are not `finite`
         close = finite & ((np.abs(r - g) <= tol.rtol * max(scale, np.finfo(ref.dtype).tiny))
                           | (ulp_distance(ref, got) <= tol.ulps))
@@ -556,27 +589,86 @@ def compare_buffer(ref: np.ndarray, got: np.ndarray, family: str) -> tuple[np.nd
     return bad, bool(np.any(bad & ~finite))
 
 
+def _tolerance(ref: np.ndarray, family: str) -> Tolerance | None:
+    return TOLERANCES[(family, ref.dtype.itemsize * 8)] if ref.dtype.kind == "f" else None
+
+
+def compare_buffer(ref: np.ndarray, got: np.ndarray, family: str) -> tuple[np.ndarray, bool]:
+    """Boolean mask of elements out of tolerance, and whether a NaN/Inf on one side only is among them."""
+    if ref.shape != got.shape or ref.dtype != got.dtype:
+        return np.ones(ref.shape or (1,), dtype=bool), False
+    tol = _tolerance(ref, family)
+    scale = _scale(ref) if tol is not None else 0.0
+    r, g = ref.reshape(-1), got.reshape(-1)
+    bad, non_finite = np.zeros(r.size, dtype=bool), False
+    for s, e in _chunks(r.size):
+        bad[s:e], nf = _bad_chunk(r[s:e], g[s:e], tol, scale)
+        non_finite |= nf
+    return bad.reshape(ref.shape), non_finite
+
+
+def _worst(r: np.ndarray, g: np.ndarray, bad: np.ndarray) -> tuple[float, int]:
+    """The largest |r - g| among the bad elements of a float chunk (NaN/Inf as infinity), and its first index."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.where(bad, np.nan_to_num(np.abs(r.astype(np.float64) - g.astype(np.float64)),
+                                          nan=np.inf, posinf=np.inf), -1.0)
+    at = int(np.argmax(err))
+    return float(err[at]), at
+
+
+def first_difference(ref: np.ndarray, got: np.ndarray, family: str, ignore: np.ndarray | None = None
+                     ) -> tuple[int, int, bool] | None:
+    """(flat index of the worst difference (floats) or the first (others), elements out of tolerance,
+    NaN/Inf on one side only among them) for two buffers of one shape and dtype, chunk by chunk; None when
+    they agree. `ignore` masks elements."""
+    tol = _tolerance(ref, family)
+    scale = _scale(ref) if tol is not None else 0.0
+    r, g = ref.reshape(-1), got.reshape(-1)
+    m = ignore.reshape(-1) if ignore is not None else None
+    count, non_finite, where, worst = 0, False, -1, -2.0
+    for s, e in _chunks(r.size):
+        bad, nf = _bad_chunk(r[s:e], g[s:e], tol, scale)
+        non_finite |= nf
+        if m is not None:
+            bad &= ~m[s:e]
+        n = int(np.count_nonzero(bad))
+        if not n:
+            continue
+        count += n
+        if tol is not None:
+            err, at = _worst(r[s:e], g[s:e], bad)
+            if err > worst:
+                worst, where = err, s + at
+        elif where < 0:
+            where = s + int(np.argmax(bad))
+    return (where, count, non_finite) if count else None
+
+
 def compare_outputs(ref: dict[str, list[np.ndarray]], got: dict[str, list[np.ndarray]], family: str,
                     ignore: dict[str, list[np.ndarray]] | None = None) -> Difference | None:
-    """The first buffer (by function, then parameter) whose elements disagree; `ignore` masks elements."""
+    """The first buffer (by function, then parameter) whose elements disagree; `ignore` masks elements.
+    Compared in chunks of COMPARE_CHUNK elements, so big buffers need no full-size temporaries."""
     for func, ref_arrs in ref.items():
         for k, (r, g) in enumerate(zip(ref_arrs, got.get(func, []))):
-            bad, non_finite = compare_buffer(r, g, family)
-            if ignore is not None:
-                bad = bad & ~ignore[func][k]
-            if not np.any(bad):
-                continue
-            if r.dtype.kind == "f" and r.shape == g.shape:
-                with np.errstate(invalid="ignore", over="ignore"):
-                    err = np.where(bad, np.nan_to_num(np.abs(r.astype(np.float64) - g.astype(np.float64)),
-                                                      nan=np.inf, posinf=np.inf), -1.0)
-                flat = int(np.argmax(err))
+            mask = ignore[func][k] if ignore is not None else None
+            if r.shape != g.shape or r.dtype != g.dtype:  # every element differs
+                bad = np.ones(r.shape or (1,), dtype=bool)
+                if mask is not None:
+                    bad &= ~mask
+                if not np.any(bad):
+                    continue
+                found = (int(np.argmax(bad.reshape(-1))), int(np.count_nonzero(bad)), False)
+                if r.dtype.kind == "f" and r.shape == g.shape:
+                    found = (_worst(r.reshape(-1), g.reshape(-1), bad.reshape(-1))[1], *found[1:])
             else:
-                flat = int(np.argmax(bad.reshape(-1)))
+                found = first_difference(r, g, family, mask)
+                if found is None:
+                    continue
+            flat, mismatches, non_finite = found
             idx = [int(i) for i in np.unravel_index(flat, r.shape)] if r.shape else []
             rv, gv = r.reshape(-1)[flat] if r.size else None, g.reshape(-1)[flat] if g.size else None
             diff = float(abs(float(rv) - float(gv))) if rv is not None and gv is not None and r.dtype.kind in "fiub" \
                 else float("nan")
-            return Difference(func, k, idx, repr(rv), repr(gv), diff, int(np.count_nonzero(bad)), int(r.size),
-                              str(r.dtype), non_finite)
+            return Difference(func, k, idx, repr(rv), repr(gv), diff, mismatches, int(r.size), str(r.dtype),
+                              non_finite)
     return None

@@ -62,7 +62,9 @@ def mismatch_shape(message: str) -> str:
 def signature(res: ExecResult) -> str:
     """`<kind>-<12 hex>` from what characterises the failure (never from the case's content)."""
     if res.outcome == "crash":
-        parts = [res.signal or "exit", res.stage, *(key_frames(res.frames) or [res.frame or ""])]
+        # The signal and the innermost frame only: a crash handler that dies part-way through its dump
+        # (the crash corrupted memory) prints fewer frames, and the same case must keep its signature.
+        parts = [res.signal or "exit", res.stage, *(key_frames(res.frames, 1) or [res.frame or ""])]
     elif res.outcome == "hang":
         parts = [res.resource or "time", res.stage]
     elif res.outcome == "miscompilation":  # culprit pass, the pair of builds compared, op family

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
 from tirfuzz.fuzzer.execution import wire
+from tirfuzz.fuzzer.execution.reference import REFERENCE_JOB
+from tirfuzz.oracles.verdict import ran
 
 ADDR_NO_RANDOMIZE = 0x0040000
 # The fork server runs single-threaded with a fixed hash seed: with TVM's thread pool on, how its
@@ -50,6 +52,7 @@ class ExecutorConfig:
     preload_sites: Any = None            # coverage sites already covered (resumed campaigns)
     env: dict[str, str] = field(default_factory=dict)
     jobs: tuple[tuple[str, str], ...] = ()  # (name, "module:function") a child may run before its case
+    reference_on_hang: bool = True       # a time-limit hang is followed by the reference try (see `run`)
 
 
 class Executor:
@@ -77,7 +80,8 @@ class Executor:
         self._w, self._r = to_srv_w, from_srv_r
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
-                   "warmup": c.warmup, "preload_sites": c.preload_sites, "jobs": list(c.jobs)}
+                   "warmup": c.warmup, "preload_sites": c.preload_sites,
+                   "jobs": list(c.jobs) + ([REFERENCE_JOB] if REFERENCE_JOB[0] not in dict(c.jobs) else [])}
         try:
             wire.send(self._w, options)
             kind, payload = wire.recv(self._r)
@@ -91,7 +95,8 @@ class Executor:
         return self.info
 
     def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False,
-            mutate: dict[str, Any] | None = None, oracle: bool = False, want_json: bool = False) -> ExecResult:
+            mutate: dict[str, Any] | None = None, oracle: bool = False, want_json: bool = False,
+            check: bool = False) -> ExecResult:
         """Run one case in a fresh child; the verdict on the case is in the result.
 
         With `mutate` ({"seed": int, "kinds": [...], "donor": case dict or None}) the child first mutates
@@ -100,10 +105,57 @@ class Executor:
         With `oracle`, the child also runs the round-trip and differential oracles (`result.oracle`).
         With `want_json` (always when mutating), `result.ir_json` is the parsed case in TVM's JSON; pass it
         back as mutate["ir_json"] (or ["donor_json"]) and the child loads it instead of parsing the text.
+        A case that runs past the time limit is followed by the reference try (`try_reference`), whose
+        outcome is `result.reference_try`: every command sees it, so every command judges a hang alike.
+        A crash once compiled code ran (or such a hang whose reference finished) is followed by the
+        checked run of the same case in another child (`check`), its record in `result.oracle["checked"]`.
+        With `check`, the child runs only the checked run (pipeline.run_case(check=True)).
         """
+        res = self._request(case, want_outputs, want_sites, mutate, oracle, want_json, check)
+        ran_case = TestCase.from_dict(res.case) if res.case is not None else case if not mutate else None
+        if check or ran_case is None:
+            return res
+        if self.config.reference_on_hang and res.outcome == "hang" and res.resource == "time":
+            res.reference_try, sites = self._try_reference(ran_case, want_sites)
+            res.new_sites += [s for s in sites if s not in set(res.new_sites)]  # the campaign's map stays whole
+        finished = res.reference_try is not None and res.reference_try.outcome == "finished"
+        if ran(res) and "checked" not in res.oracle and (res.outcome == "crash" or res.outcome == "hang" and finished):
+            res.oracle["checked"] = self.check(ran_case)
+        return res
+
+    def check(self, case: TestCase) -> dict[str, Any]:
+        """The checked run's record for `case` (oracles/differential.explain_by_checks), from its own child;
+        when that child fails too, what happened to it."""
+        got = self.run(case, want_outputs=False, check=True)
+        if "checked" in got.oracle:
+            return got.oracle["checked"]
+        return {"filter": None, "error": f"{got.outcome} at {got.stage}: {got.message[:300]}"}
+
+    def try_reference(self, case: TestCase) -> ReferenceTry:
+        """Build the case's program with TVM's default pipeline for llvm (no case passes, default config)
+        and run it on the case's inputs, in a child under this executor's time limit: did it finish?"""
+        return self._try_reference(case, False)[0]
+
+    def _try_reference(self, case: TestCase, want_sites: bool) -> tuple[ReferenceTry, list[int]]:
+        limit = self.config.timeout_s
+        r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0]}, False, False)
+        total = float(r.timings_ms.get("total", 0.0))
+        if r.outcome == "declined":  # the job ran to its end: its info says how the reference went
+            info = r.mutation or {}
+            tried = ReferenceTry(str(info.get("reference", "failed")), limit, float(info.get("elapsed_ms", total)),
+                                 str(info.get("stage", "")), str(info.get("message", "")))
+        elif r.outcome == "hang" and r.resource == "time":
+            tried = ReferenceTry("hang", limit, total, "", f"the reference ran past the {limit:g} s limit")
+        else:  # it crashed or ran out of memory: it did not finish either
+            tried = ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}")
+        return tried, list(r.new_sites)
+
+    def _request(self, case: TestCase, want_outputs: bool, want_sites: bool, mutate: dict[str, Any] | None,
+                 oracle: bool, want_json: bool, check: bool = False) -> ExecResult:
+        """One request to the fork server (restarted once if it died); its result."""
         req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
                "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
-               "want_json": want_json or bool(mutate)}
+               "want_json": want_json or bool(mutate), "check": check}
         for attempt in range(2):
             self.start()
             try:

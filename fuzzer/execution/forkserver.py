@@ -33,7 +33,7 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.crashinfo import frames_from_stderr, top_frame
+from tirfuzz.fuzzer.core.crashinfo import SEGFAULT_BANNER, frames_from_stderr, top_frame
 from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution import wire
@@ -43,6 +43,13 @@ from tirfuzz.oracles.filters import load_filters
 
 STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
 _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
+# What a child says when memory it did not own was overwritten and it died of it other than by a fault:
+# the dynamic loader's own data (its link maps live in the heap) fails its assertion at the next
+# dlopen/dlsym, which exits 127 with no signal; glibc's malloc finds its heap corrupt and aborts. The same
+# wild write faults (SIGSEGV) when it lands on unmapped memory instead, so one case gave either: all of
+# these are classified as that SIGSEGV, attributed to the first stage that ran compiled code.
+CORRUPTION_WORDS = ("Inconsistency detected by ld.so", "malloc(): ", "free(): ", "double free or corruption",
+                    "corrupted size vs. prev_size", "corrupted double-linked list", "malloc_consolidate(): ")
 
 
 def _vm_size_bytes() -> int:
@@ -193,7 +200,7 @@ class ForkServer:
             self._reap(done)
         self.unreaped = []
         self._spawn()  # forked while this case runs
-        result, last_stage, timed_out, stage_times, mutated = self._collect(r, pid, start + timeout)
+        result, last_stage, timed_out, stage_times, mutated, began = self._collect(r, pid, start + timeout)
         os.close(r)
         if result is None:  # it died or hung: wait for it, so its exit status and coverage are complete
             status = self._reap(pid)
@@ -204,7 +211,7 @@ class ForkServer:
         self.stderr_file.seek(0)
         stderr = self.stderr_file.read().decode("utf-8", "replace")
         if result is None:
-            result = self._failure(status, stderr, last_stage, timed_out, timeout)
+            result = failure(status, stderr, last_stage, timed_out, timeout, began)
             result.timings_ms.update(stage_times)
         if mutated is not None:
             result.case, result.mutation = mutated
@@ -243,7 +250,7 @@ class ForkServer:
                     os._exit(0)
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
                            want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")), filters=self.filters,
-                           want_json=bool(req.get("want_json")))
+                           want_json=bool(req.get("want_json")), check=bool(req.get("check")))
             wire.send(w, ("result", res))
         except BaseException:  # anything escaping run_case is tirfuzz's own error: report it
             try:
@@ -282,6 +289,7 @@ class ForkServer:
     def _collect(self, r: int, pid: int, deadline: float):
         decoder = wire.Decoder()
         result, last, timed_out, mutated = None, ("spawn", None), False, None
+        began: list[tuple[str, str | None]] = []  # every stage the child reported, in order
         stage_times: dict[str, float] = {}
         t_stage = time.perf_counter()
         while result is None:  # its last message is a result (or error); then it only exits
@@ -301,6 +309,7 @@ class ForkServer:
                     now = time.perf_counter()
                     stage_times[last[0]] = stage_times.get(last[0], 0.0) + (now - t_stage) * 1e3
                     last, t_stage = (msg[1], msg[2]), now
+                    began.append(last)
                 elif msg[0] == "mutated":
                     mutated = msg[1:]
                 elif msg[0] == "result":
@@ -308,34 +317,46 @@ class ForkServer:
                 elif msg[0] == "error":
                     result = ExecResult(outcome="tool-error", stage="tirfuzz", exc_type="ToolError",
                                         message="tirfuzz error (not a TVM bug): " + msg[1][-4000:])
-        return result, last, timed_out, stage_times, mutated
+        return result, last, timed_out, stage_times, mutated, began
 
-    def _failure(self, status: int, stderr: str, last, timed_out: bool, timeout: float) -> ExecResult:
-        stage, target = last
-        res = ExecResult(outcome="crash", stage=stage, target=target)
-        if timed_out:
-            res.outcome, res.resource = "hang", "time"
-            res.message = f"no result within {timeout:g} s (killed)"
-            return res
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            res.signal = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-            res.message = f"child killed by {res.signal}"
-        else:
-            code = os.WEXITSTATUS(status)
-            res.message = f"child exited with code {code} and no result"
-            res.exc_type = "Exit"
-        res.frames = frames_from_stderr(stderr)[:20]
-        res.frame = top_frame(res.frames)
-        lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-        if res.frame:
-            res.message += f" in {res.frame}"
-        elif lines:
-            res.message += f": {lines[-1][:300]}"
-        if any(word in stderr for word in _MEMORY_WORDS):
-            res.outcome, res.resource = "hang", "memory"
-            res.message = "memory limit exceeded: " + res.message
+def failure(status: int, stderr: str, last: tuple[str, str | None], timed_out: bool, timeout: float,
+            began: list[tuple[str, str | None]] = ()) -> ExecResult:
+    """The result of a child that died or hung (`began`: the (stage, target) pairs it began, in order)."""
+    stage, target = last
+    res = ExecResult(outcome="crash", stage=stage, target=target)
+    if timed_out:
+        res.outcome, res.resource = "hang", "time"
+        res.message = f"no result within {timeout:g} s (killed)"
         return res
+    faulted = os.WIFSIGNALED(status) and os.WTERMSIG(status) != signal.SIGABRT
+    corrupt = None if faulted else next((w for w in CORRUPTION_WORDS if w in stderr), None)
+    if os.WIFSIGNALED(status) or corrupt:
+        sig = signal.SIGSEGV if corrupt else os.WTERMSIG(status)
+        res.signal = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        res.message = f"child killed by {res.signal}"
+    else:
+        code = os.WEXITSTATUS(status)
+        res.message = f"child exited with code {code} and no result"
+        res.exc_type = "Exit"
+    res.frames = frames_from_stderr(stderr)[:20]
+    res.frame = top_frame(res.frames)
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    if res.frame:
+        res.message += f" in {res.frame}"
+    elif lines and SEGFAULT_BANNER not in stderr and not corrupt:  # a dump's last line is noise, not a cause
+        res.message += f": {lines[-1][:300]}"
+    if corrupt:
+        ran = next((b for b in began if b[0].startswith("run:")), None)
+        if ran is not None:  # the wild write came from compiled code: where a fault would have said it did
+            res.stage, res.target = ran
+        how = "died in the dynamic loader (ld.so assertion, exit 127)" if "ld.so" in corrupt \
+            else f"aborted on a corrupt heap ({corrupt.strip()})"
+        res.message = (f"memory was overwritten, classified as SIGSEGV (what the same write gives when it faults): "
+                       f"the child {how}" + (f" in {res.frame}" if res.frame else ""))
+    if any(word in stderr for word in _MEMORY_WORDS):
+        res.outcome, res.resource = "hang", "memory"
+        res.message = "memory limit exceeded: " + res.message
+    return res
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:

@@ -17,12 +17,14 @@ from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, compile_module, completion_passes, device_for,
-                                         lowering_sequence)
+                                         lowering_sequence, make_args)
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
-from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, entry_functions, has_blocks, loaded,
-                                        parse, precheck, run_funcs)
+from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, default_pipeline, entry_functions,
+                                        has_blocks, loaded, parse, precheck, run_funcs)
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
+from tirfuzz.oracles.differential import explain_by_checks
+from tirfuzz.oracles.ub import explain_arithmetic_error, program_arithmetic_error
 from tirfuzz.oracles.filters import FILTERS, classify_error
 
 
@@ -72,7 +74,7 @@ class _Stages:
 
 def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None], None] | None = None,
              want_outputs: bool = True, oracle: bool = False, filters: tuple = FILTERS,
-             want_json: bool = False, oracles: Sequence[Oracle] = DEFAULT_ORACLES) -> ExecResult:
+             want_json: bool = False, oracles: Sequence[Oracle] = DEFAULT_ORACLES, check: bool = False) -> ExecResult:
     """Execute every stage of the case and return what happened; never raises for TVM's errors.
 
     With `oracle`, each of `oracles` runs at its point (oracles/base.py): by default the TVMScript round
@@ -80,16 +82,36 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
     llvm (oracles/differential.py): outcomes `roundtrip` and `miscompilation`.
     With `want_json`, `result.ir_json` is the parsed module in TVM's JSON (loading it is ten times
     cheaper than parsing the TVMScript again when the case is mutated next).
+    With `check`, only the checked run (oracles/ub.py) on the case's inputs, nothing else: its record is
+    `result.oracle["checked"]` (what a crash once compiled code ran is judged by).
     """
     result = ExecResult(outcome="ok")
     stages = _Stages(on_stage, result)
     try:
-        _run_stages(case, pool, stages, result, want_outputs, oracles if oracle else (), want_json, filters)
+        if check:
+            _run_checked(case, stages, result)
+        else:
+            _run_stages(case, pool, stages, result, want_outputs, oracles if oracle else (), want_json, filters)
         if result.outcome == "ok":
             result.stage, result.target = "done", None
     except StageFailure as f:
         _record_failure(result, f, filters)
+        if result.outcome == "internal-error" and oracle and program_arithmetic_error(result.message):
+            _blame_program(case, result)
     return result
+
+
+def _blame_program(case: TestCase, result: ExecResult) -> None:
+    """An internal error about a literal out of range or a division by zero: check whether the program's
+    own arithmetic causes it (oracles/ub.py), recorded in `result.oracle["program_error"]`."""
+    try:
+        mod = parse(case.ir)
+        found = explain_arithmetic_error(mod, result.message, lambda f, n: make_args(f, case.input_seed, n),
+                                         default_pipeline())
+    except Exception as e:  # noqa: BLE001  (the check failing explains nothing: the error stays a bug)
+        found = {"filter": None, "error": f"{type(e).__name__}: {str(e)[:200]}"}
+    if found is not None:
+        result.oracle["program_error"] = found
 
 
 def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
@@ -141,6 +163,13 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
             if want_outputs:
                 result.outputs[target] = built[2]
     _run_oracles(oracles, BUILT, replace(seen, builds=builds), result)
+
+
+def _run_checked(case: TestCase, stages: _Stages, result: ExecResult) -> None:
+    mod = stages.run("parse", None, lambda: parse(case.ir))
+    stages.run("precheck", None, lambda: precheck(mod))
+    result.oracle["checked"] = explain_by_checks(case, mod, entry_functions(mod), case.input_seed, 0,
+                                                 default_pipeline(), stages.run)
 
 
 def backend_gap(f: StageFailure, filters: tuple = FILTERS) -> str | None:

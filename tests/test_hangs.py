@@ -1,0 +1,90 @@
+"""A hang is a bug only when TVM's reference build of the same program finishes within the same limit
+(real TVM, real subprocesses): a program that is merely slow is `too-slow-to-test`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tirfuzz.fuzzer.core.case import PassSpec, TestCase, save_case
+from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
+from tirfuzz.oracles.verdict import HANG_REFERENCE_FAILS, HANG_UNCONFIRMED, TOO_SLOW, judge
+
+# 1e10 iterations of a store whose index and value depend on both loops: no optimizer removes it.
+SLOW = '''@T.prim_func
+def main(A: T.Buffer((16,), "int32")):
+    for i in range(100000):
+        for j in range(100000):
+            A[(i + j) % 16] = A[(i * 7 + j) % 16] + 1
+'''
+
+QUICK = '''@T.prim_func
+def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):
+    for i in range(16):
+        B[i] = A[i] + 1
+'''
+
+# A user's broken pass: the function's body runs forever (its loop wrapped in `while True`).
+FOREVER_PLUGIN = '''
+import tvm
+
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def forever(func, mod, ctx):
+    """Wraps the body in while True: the build never returns from the function."""
+    return func.with_body(tvm.tirx.While(tvm.tirx.const(True, "bool"), func.body))
+'''
+
+
+def tirfuzz(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tirfuzz.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_slow_program_whose_reference_is_slow_too_is_too_slow_to_test(tmp_path):
+    path = tmp_path / "slow.json"
+    save_case(TestCase(SLOW), path)
+    p = tirfuzz("run", str(path), "--timeout", "2", "--json")
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert (out["outcome"], out["stage"], out["verdict"], out["verdict_filter"]) == \
+        ("hang", "run:llvm", "filtered", TOO_SLOW), out
+    assert out["reference_try"]["outcome"] == "hang" and out["reference_try"]["limit_s"] == 2.0
+    assert "also ran past the 2 s limit: the program is too slow to test, not a hang" in out["verdict_reason"]
+    assert p.returncode == 0, p.stderr
+    table = tirfuzz("run", str(path), "--timeout", "2")
+    assert "too slow to test" in table.stdout and "TVM's default pipeline (llvm) on the same program: hang" \
+        in table.stdout, table.stdout
+
+
+def test_hang_whose_reference_finishes_is_a_hang_bug(tmp_path):
+    plugin = tmp_path / "userpasses.py"
+    plugin.write_text(FOREVER_PLUGIN)
+    path = tmp_path / "forever.json"
+    save_case(TestCase(QUICK, passes=[PassSpec("plugin:userpasses.forever")]), path)
+    p = tirfuzz("run", str(path), "--timeout", "3", "--json", "--pass-plugin", str(plugin))
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert (out["outcome"], out["stage"], out["verdict"]) == ("hang", "run:llvm", "bug"), out
+    ref = out["reference_try"]
+    assert ref["outcome"] == "finished" and ref["elapsed_ms"] < 3000, ref
+    assert "built and ran the same program on the same inputs" in out["verdict_reason"]
+    assert p.returncode == 1, p.stderr
+
+
+def test_hang_verdict_follows_the_reference_try():
+    case, unsafe = TestCase(QUICK), TestCase(QUICK, extra={"safe": False, "ub_risks": ["oob"]})
+
+    def hang(stage: str, outcome: str | None) -> ExecResult:
+        ref = ReferenceTry(outcome, 30.0, 120.0, "run", "InternalError: x") if outcome else None
+        return ExecResult("hang", stage=stage, resource="time", reference_try=ref)
+    assert judge(case, hang("run:llvm", "finished")).is_bug
+    assert judge(case, hang("pass:tirx.transform.UnrollLoop", "finished")).is_bug
+    assert judge(case, hang("build:c", "hang")).filter == TOO_SLOW
+    assert judge(case, hang("run:c", "failed")).filter == HANG_REFERENCE_FAILS
+    assert judge(case, hang("run:c", None)).filter == HANG_UNCONFIRMED
+    assert judge(unsafe, hang("run:c", "finished")).is_bug  # the mutators' record decides nothing
+    trapped = hang("run:c", "finished")
+    trapped.oracle["checked"] = {"filter": "ub:out-of-bounds", "reason": "out-of-bounds write of `B` at [9]"}
+    assert judge(unsafe, trapped).filter == "ub:out-of-bounds"  # the checked run of the same inputs trapped
+    assert judge(unsafe, hang("pass:x", "finished")).is_bug  # before any run: the compiler's
+    assert judge(case, hang("run:c", None), ReferenceTry("finished", 30.0)).is_bug  # given as an argument
