@@ -34,6 +34,7 @@ from tirfuzz.fuzzer.execution.coverage import coverage_info_lines, find_sites
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig, ExecutorError
 from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
 from tirfuzz.oracles.filters import FilterError, load_filters
+from tirfuzz.oracles.standard import STANDARD_JOB, annotate, to_label
 from tirfuzz.oracles.verdict import judge
 from tirfuzz.reports.ci import KnownBugs, KnownBugsError, finish_night, replay_known
 from tirfuzz.reports.coverage import coverage_rows
@@ -138,9 +139,12 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
     miscompilation, roundtrip), 2 bad input, 3 tirfuzz's own code failed (a tool error, not a TVM bug).
     """
     case = _case(case_file, _pool(plugins))
-    config = ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=plugins, filters=tuple(_filters(filters)))
+    config = ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=plugins, filters=tuple(_filters(filters)),
+                            jobs=(STANDARD_JOB,))
     with Executor(config) as ex:
         res = checked(ex.run, case, True, False, None, not no_oracle, errors=(ExecutorError,), prefix="executor: ")
+        if judge(case, res).is_bug:  # an unmodified program: does tvm.compile fail on it the same way?
+            checked(annotate, ex, case, res, errors=(ExecutorError,), prefix="executor: ")
     if res.outcome == "rejected" and res.stage == "parse":
         raise Fail(f"{case_file}: the IR does not parse as TVMScript: {(res.message.splitlines() or [''])[0]}")
     verdict = judge(case, res)
@@ -148,6 +152,9 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
         click.echo(json.dumps({**res.summary(), "verdict": verdict.kind, "verdict_filter": verdict.filter,
                                "verdict_reason": verdict.reason}))
     else:
+        label = to_label(res.oracle)
+        if label:
+            console.print(f"[bold yellow]{label}[/]", highlight=False)
         print_result(console, res, verdict)
     if verdict.kind == "tool-error":
         err_console.print("tirfuzz's own code failed on this case (not a TVM bug); please report it to tirfuzz")

@@ -1,7 +1,7 @@
 """Pass-sequence and PassContext mutators (no IR parsing): insert, delete, swap, replace, splice, args, configs.
 
 Sequences are kept valid by simulating the documented preconditions (fuzzer.core.passes.PRECONDITIONS)
-over the case's passes followed by the completion the build adds (fuzzer.pipeline.COMPLETION).
+over the case's passes followed by the completion the build adds (runtime.completion_passes).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, builtin_pass_names
-from tirfuzz.fuzzer.core.tvmapi import COMPLETION, default_pipeline
+from tirfuzz.fuzzer.core.runtime import completion_passes
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 
 TRIES = 12          # random candidates drawn before a pass mutator declines
@@ -60,8 +61,7 @@ def short(name: str) -> str:
 
 def sequence_problems(passes: list[PassSpec], has_blocks: bool) -> list[str]:
     """Documented preconditions the sequence (then the build's completion) would break, as 'Pass:need'."""
-    named = {p.name for p in passes}
-    steps = list(passes) + [p for p in COMPLETION if p.name not in named]
+    steps = list(passes) + [PassSpec(n) for n in completion_passes([p.name for p in passes])]
     blocks, init, opaque, packed = has_blocks, has_blocks, not has_blocks, False
     problems = []
     for p in steps:

@@ -7,7 +7,8 @@ import platform
 from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.targets import cuda_device_present
-from tirfuzz.fuzzer.core.tvmapi import COMPLETION
+from tirfuzz.fuzzer.core.runtime import completion_passes
+from tirfuzz.oracles.standard import LABEL, same_failure
 
 
 def environment() -> dict[str, str]:
@@ -55,6 +56,9 @@ def write_bug_report(rec: BugRecord, case: TestCase, repro_text: str | None) -> 
     kind = rec.kind
     env = environment()
     out = [f"# {rec.title}", ""]
+    std = same_failure(rec.oracle)
+    if std is not None:  # an unmodified program tvm.compile fails on the same way: said before anything else
+        out += [f"> **{LABEL[0].upper() + LABEL[1:]}.** {std.get('how')}.", ""]
     out += ["## Environment", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in env.items()] + [""]
     m = rec.minimized if isinstance(rec.minimized, dict) else {}
     out += ["## Program", ""]
@@ -67,9 +71,8 @@ def write_bug_report(rec: BugRecord, case: TestCase, repro_text: str | None) -> 
             + ")`, then the passes a build needs that the list does not name, then the build:", ""]
     out += [f"1. `{p.name}{tuple(p.args) if p.args else ''}`" for p in case.passes] or ["(none)"]
 
-    named = {p.name for p in case.passes}
-    out += ["", "Then, as every build needs them: " + ", ".join(f"`{c.name.rsplit('.', 1)[1]}`" for c in COMPLETION
-                                                            if c.name not in named) + "."]
+    added = completion_passes([p.name for p in case.passes])
+    out += ["", "Then, as every build needs them: " + ", ".join(f"`{n.rsplit('.', 1)[1]}`" for n in added) + "."]
     if case.pass_config:
         out += ["", f"PassContext config: `{case.pass_config}`"]
     out += ["", "## Expected and actual", ""]

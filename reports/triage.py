@@ -18,6 +18,7 @@ from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.signature import signature
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
+from tirfuzz.oracles.standard import STANDARD_JOB, annotate, applies
 from tirfuzz.oracles.verdict import judge
 from tirfuzz.reports.bug_report import write_bug_report
 from tirfuzz.reports.minimize import Minimizer
@@ -58,7 +59,8 @@ class Triage:
         self.config = cfg
         self.executor_config = ExecutorConfig(timeout_s=float(cfg.get("timeout_s", 10.0)) * REPLAY_TIMEOUT_FACTOR,
                                               plugins=tuple(cfg.get("plugins", [])),
-                                              filters=tuple(cfg.get("filters", [])), jobs=(REDUCE_JOB,))
+                                              filters=tuple(cfg.get("filters", [])),
+                                              jobs=(REDUCE_JOB, STANDARD_JOB))
 
     def bug_dirs(self) -> list[Path]:
         root = self.out / "bugs"
@@ -132,6 +134,11 @@ class Triage:
             rec.save(d)
             return None
         rec.reproduces = True
+        if applies(case, res):  # an unmodified program: does tvm.compile fail on it the same way?
+            if res.outcome == "miscompilation":  # the check compares outputs
+                res = ex.run(case, want_outputs=True, oracle=True)
+            if annotate(ex, case, res) is not None:
+                rec.oracle["standard_build"] = res.oracle["standard_build"]
         if sig != d.name:  # the signature rules changed, or the bug now shows another way
             target = d.parent / sig
             if target.exists():

@@ -39,6 +39,10 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
         t.add_row("oracle", f"compared {', '.join(o.get('compared') or []) or 'nothing'} with the reference "
                   f"({o.get('family')})" + (f"; difference hidden by filter {o['filtered']}: {o['reason']}"
                                            if o.get("filtered") else ""))
+    std = res.oracle.get("standard_build")
+    if isinstance(std, dict):
+        t.add_row("tvm.compile", ("[yellow]fails the same way[/]: " if std.get("fails") else "does not fail the same "
+                                  "way: ") + str(std.get("how", "")))
     if res.message:
         t.add_row("message", res.message if len(res.message) < 600 else res.message[:600] + " ...")
     t.add_row("timings", ", ".join(f"{k} {v:.0f} ms" for k, v in res.timings_ms.items() if v >= 0.5))

@@ -96,12 +96,21 @@ def device_for(target: str):
 
 # ---- build --------------------------------------------------------------------------------------
 
-# Passes without which a module cannot be turned into runnable code, in default-pipeline order.
-# A build adds each one the case's own sequence does not name (by name, arguments ignored).
+# Passes without which a module cannot be turned into runnable code as TVM's default pipeline
+# (tvm.compile) turns it, in that pipeline's order. A build adds each one the case's own sequence does
+# not name (by name, arguments ignored). Besides lowering blocks and buffers, three stages decide what
+# a program means: CanonicalizeLoop (loops with a non-unit step start at 0 with step 1; a step not
+# proven positive is refused, as tvm.compile refuses it), CompactBufferAllocation (an intermediate
+# buffer is allocated for the region used, not its declared shape) and AnnotateIrregularLoop (a loop
+# holding a break/continue is marked, so LowerOpaqueBlock keeps even a one-iteration such loop).
+# Left out: optimizations (NarrowDataType, LoopPartition, UnrollLoop, StorageRewrite, ...) and the
+# GPU-only stages (thread binding, shared memory, tensor cores, ThreadSync) no CPU build needs.
 COMPLETION_PASSES: tuple[str, ...] = (
-    "s_tir.transform.LowerCrossThreadReduction", "s_tir.transform.LowerInitBlock",
-    "s_tir.transform.PlanAndUpdateBufferAllocationLocation", "s_tir.transform.ConvertBlocksToOpaque",
-    "s_tir.transform.LowerMatchBuffer", "s_tir.transform.LowerOpaqueBlock", "tirx.transform.FlattenBuffer",
+    "s_tir.transform.CanonicalizeLoop", "s_tir.transform.LowerCrossThreadReduction",
+    "s_tir.transform.LowerInitBlock", "s_tir.transform.PlanAndUpdateBufferAllocationLocation",
+    "s_tir.transform.ConvertBlocksToOpaque", "s_tir.transform.CompactBufferAllocation",
+    "s_tir.transform.LowerMatchBuffer", "s_tir.transform.AnnotateIrregularLoop",
+    "s_tir.transform.LowerOpaqueBlock", "tirx.transform.FlattenBuffer",
     "tirx.transform.BF16ComputeLegalize", "tirx.transform.VectorizeLoop", "tirx.transform.FP8ComputeLegalize",
     "s_tir.transform.LowerThreadAllreduce", "tirx.transform.SplitHostDevice", "tirx.transform.MakePackedAPI",
     "tirx.transform.FP8StorageLegalize", "tirx.transform.BF16StorageLegalize",
@@ -126,9 +135,16 @@ def builtin_pass(name: str, args: Sequence[Any] = ()):
     return ctor(*args)
 
 
+# Completion passes whose stage is over once the sequence names the given pass: they are not added then.
+# CompactBufferAllocation works on IR before the packed API (TVM's pipeline runs it on block IR); after
+# MakePackedAPI it raises TypeError ("Cannot treat type `ir.Call` as type `ir.Expr`") on every seed.
+COMPLETION_UNTIL: dict[str, str] = {"s_tir.transform.CompactBufferAllocation": "tirx.transform.MakePackedAPI"}
+
+
 def completion_passes(named: Sequence[str]) -> list[str]:
     """The completion passes a sequence naming `named` still needs, in order."""
-    return [n for n in COMPLETION_PASSES if n not in set(named)]
+    names = set(named)
+    return [n for n in COMPLETION_PASSES if n not in names and COMPLETION_UNTIL.get(n) not in names]
 
 
 def added_passes(target: str, named: Sequence[str]) -> tuple[list[str], list[str]]:
