@@ -1,12 +1,13 @@
-"""Undefined behaviour: decided by a checked run on the run's own inputs, with a static proof as fast path.
+"""Undefined behaviour: decided by a checked run on the run's own inputs, never by a proof that failed.
 
 `checked_run` builds the program with a check before every operation whose misuse is undefined
 (fuzzer/tir/checked.py) through TVM's default pipeline for llvm and runs it on the given inputs: the
 check that trips names the behaviour, the buffer or expression and the element. A difference or a
-crash is hidden only when it trips. `static_ub_reasons` is the fast path: the mutators' safety record
-(`case.extra["safe"]`, `ub_risks`), or for cases without one the prover (every index in bounds with
-`tvm.sym.Analyzer`, every divisor and shift amount safe, every internal read after its write): a program
-proven safe needs no checked run. Output elements the program never wrote are found at run time
+crash is hidden only when it trips. `explain_arithmetic_error` blames an internal error about an
+out-of-range literal or a division by zero on the program only when a check on the program shows it.
+`static_ub_reasons` (the mutators' safety record, or the prover for cases without one) decides no
+verdict: the differential oracle keeps its answer beside the checked run's (`static_safe`) so their
+agreement can be measured. Output elements the program never wrote are found at run time
 (differential.unstable_elements).
 """
 
