@@ -111,3 +111,12 @@ def test_run_case_reads_the_cli_json_and_the_summary_keeps_hand_written_text(tmp
 @pytest.mark.parametrize("outcome,verdict", [("crash", "bug"), ("rejected", "filtered"), ("ok", "ok")])
 def test_an_old_checkout_without_verdicts_gets_one_derived(outcome, verdict):
     assert load("run").derived_verdict(outcome) == verdict
+
+
+def test_classify_needs_tvms_own_build_to_fail_before_calling_an_input_invalid():
+    classify = load("classify").classify
+    kernel = 'for i in T.thread_binding(4, thread="threadIdx.x"):'
+    row = {"message": "not implemented", "standard": "error"}
+    assert classify(row, kernel)[:2] == ("invalid input", "gpu-kernel-on-cpu")
+    assert classify(dict(row, standard="ok"), kernel)[0] == "unclassified"
+    assert classify({"message": "dtype is only available on a Var with BufferType"}, "")[0] == "tool defect"

@@ -214,7 +214,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/work/runs/foreign/cases"))
     ap.add_argument("--manifest", type=Path, default=Path(__file__).resolve().parent / "manifest.jsonl")
     ap.add_argument("--dirs", nargs="*", default=list(DIRS), help="folders under tests/python")
-    ap.add_argument("--limit", type=int, default=220, help="programs to keep")
+    ap.add_argument("--limit", type=int, default=205, help="programs to keep")
     ap.add_argument("--timeout", type=float, default=120.0, help="per test file, seconds")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)

@@ -1,0 +1,90 @@
+"""A first classification of every bug verdict of a foreign-corpus run: tool defect, invalid input, or TVM bug.
+
+Each named rule matches the run's message (and the program's text) and says why. "invalid input"
+also needs TVM's own `tvm.compile(mod, target="llvm")` (run.py `--standard`) to fail, unless the
+rule names a reason that does not depend on the build (a test that calls an extern it defines at
+run time, a program that reads out of bounds by design). A bug verdict no rule matches is listed as
+"unclassified": read its test and decide by hand. The rules were written from reading each test.
+
+    python bench/foreign/classify.py /work/runs/foreign/now.jsonl /work/runs/foreign/cases \
+        --md bench/results/foreign-corpus.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import load, table  # noqa: E402
+
+TOOL, INVALID, TVM = "tool defect", "invalid input", "TVM bug"
+BEGIN, END = "<!-- classify.py:begin -->", "<!-- classify.py:end -->"
+
+# (name, class, message regex, program-text regex or None, needs tvm.compile to fail too, reason)
+RULES = [
+    ("gpu-kernel-on-cpu", INVALID, r"not implemented|Unknown device id|WebGPUFallbackModule|"
+     r"are used, but are not passed in as API arguments|are used, but are not|Module has no function",
+     r"thread_binding|launch_thread|blockIdx|threadIdx|calling_conv\": 2|T\.env_thread|vthread|warp", True,
+     "a GPU kernel (thread bindings / device calling convention) built for llvm/c; tvm.compile llvm refuses it too"),
+    ("gpu-intrinsic-on-cpu", INVALID, r"unknown intrinsic .*(fragment|mma|ptx|warp|shfl)", None, True,
+     "a tensor-core/GPU intrinsic the CPU backends have no lowering for; tvm.compile llvm refuses it too"),
+    ("scalable-vectors-on-x86", INVALID, r"Scalable vector|scalable|vscale|SIGABRT", r"vscale", True,
+     "scalable (SVE/RVV) vectors need an AArch64/RISC-V target; the x86 llvm target refuses them"),
+    ("index-overflow-int32", INVALID, r"small.has_value\(\)", None, True,
+     "buffers of 2^33 elements (32 GiB) with int32 indices, a test never meant to run; tvm.compile fails the same"),
+    ("duplicate-symbol-diagnostic", INVALID, r"Duplicate PrimFunc global_symbol", None, True,
+     "the test checks that duplicate global symbols are diagnosed: invalid by design"),
+    ("undefined-extern", INVALID, r"Cannot find function|SIGSEGV|undefined symbol", r"call_extern|call_packed",
+     False, "calls an extern function the test registers at run time; it does not exist in the test-less process"),
+    ("tool-attribute-error", TOOL, r"dtype is only available on a Var", None, False,
+     "input making reads `dtype` of a scalar parameter: tirfuzz's own code"),
+]
+
+
+def classify(row: dict, ir: str) -> tuple[str, str, str]:
+    """(class, rule name, reason) of one bug verdict."""
+    text = f"{row.get('message') or ''} {row.get('signal') or ''}"
+    for name, cls, msg, prog, needs_std, reason in RULES:
+        if re.search(msg, text) and (prog is None or re.search(prog, ir)):
+            if needs_std and row.get("standard") == "ok":
+                continue  # TVM's own build works: the rule's excuse does not hold
+            return cls, name, reason
+    return "unclassified", "", "no rule: read the test"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path, help="JSONL from run.py (with --standard)")
+    ap.add_argument("cases", type=Path)
+    ap.add_argument("--md", type=Path, help="markdown file whose classify.py block to (re)write")
+    a = ap.parse_args()
+    rows, counts = [], collections.Counter()
+    for r in load(a.run):
+        if r.get("verdict") != "bug":
+            continue
+        case = json.loads((a.cases / r["case"]).read_text())
+        cls, name, reason = classify(r, case["ir"])
+        counts[cls] += 1
+        src = case.get("foreign", {})
+        rows.append([r["case"][:60], f"{src.get('source', '?').removeprefix('tests/python/')} {src.get('name', '')}",
+                     f"{r['outcome']} @ {r.get('stage')}", cls, name, reason])
+    text = ("### Bug verdicts by class (" + a.run.stem + ")\n\n" + table(sorted(counts.items()), ["class", "cases"])
+            + "\n\n" + table(rows, ["case", "test file, program", "outcome @ stage", "class", "rule", "reason"]))
+    print(text)
+    if a.md:
+        old = a.md.read_text() if a.md.exists() else ""
+        block = f"{BEGIN}\n{text}\n{END}"
+        if BEGIN in old and END in old:
+            old = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+        else:
+            old = (old + "\n\n" if old else "") + block + "\n"
+        a.md.write_text(old)
+
+
+if __name__ == "__main__":
+    main()
