@@ -115,8 +115,9 @@ def test_an_old_checkout_without_verdicts_gets_one_derived(outcome, verdict):
 
 def test_classify_needs_tvms_own_build_to_fail_before_calling_an_input_invalid():
     classify = load("classify").classify
-    kernel = 'for i in T.thread_binding(4, thread="threadIdx.x"):'
-    row = {"message": "not implemented", "standard": "error"}
+    kernel = "for i in T.thread_binding(4, thread=\"threadIdx.x\"):"
+    row = {"case": "k.json", "message": "not implemented", "standard": "error", "stage": "build:llvm"}
     assert classify(row, kernel)[:2] == ("invalid input", "gpu-kernel-on-cpu")
-    assert classify(dict(row, standard="ok"), kernel)[0] == "unclassified"
-    assert classify({"message": "dtype is only available on a Var with BufferType"}, "")[0] == "tool defect"
+    assert classify(dict(row, standard="ok"), kernel)[:2] == ("tool defect", "completion-differs")
+    assert classify(dict(row, standard="ok", stage="run:llvm"), kernel)[0] == "unclassified"
+    assert classify({"case": "s.json", "message": "dtype is only available on a Var with BufferType"}, "")[0] == "tool defect"

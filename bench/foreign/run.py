@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +36,8 @@ text = json.load(open(sys.argv[1]))["ir"]
 obj = tvm.script.from_source(text, check_well_formed=False)
 mod = tvm.IRModule({"main": obj}) if isinstance(obj, tvm.tirx.PrimFunc) else obj
 try:
-    tvm.compile(mod, target="llvm")
+    ex = tvm.compile(mod, target="llvm")
+    ex.export_library(sys.argv[2])  # machine code is made lazily: exporting makes all of it
     print(json.dumps({"standard": "ok"}))
 except Exception as e:
     print(json.dumps({"standard": "error", "standard_message": type(e).__name__ + ": " + (str(e).strip().splitlines() or [""])[0]}))
@@ -90,14 +92,17 @@ def run_case(path: Path, pythonpath: str, timeout: float, python: str) -> dict:
 
 def standard_build(path: Path, python: str) -> dict:
     """TVM's own `tvm.compile(mod, target="llvm")` of the case's program, in a child."""
-    try:
-        r = subprocess.run([python, "-c", STANDARD, str(path)], capture_output=True, text=True, timeout=120, cwd="/tmp")
-    except subprocess.TimeoutExpired:
-        return {"standard": "timeout"}
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            r = subprocess.run([python, "-c", STANDARD, str(path), f"{tmp}/lib.so"], capture_output=True, text=True,
+                               timeout=120, cwd=tmp)
+        except subprocess.TimeoutExpired:
+            return {"standard": "timeout"}
     for line in reversed(r.stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    return {"standard": f"died (rc {r.returncode})", "standard_message": first_line(r.stderr.strip()[-300:])}
+    tail = [line for line in r.stderr.splitlines() if line.strip() and "Segfault" not in line]
+    return {"standard": f"died (rc {r.returncode})", "standard_message": first_line(tail[-1] if tail else "")}
 
 
 def origins(folder: Path) -> dict[str, dict]:
@@ -186,8 +191,17 @@ def main() -> None:
     ap.add_argument("--summary", type=Path, help="markdown file whose generated part to (re)write")
     ap.add_argument("--compare", type=Path, nargs="*", default=[], help="earlier JSONL runs to show beside")
     ap.add_argument("--summary-only", action="store_true", help="run nothing; summarize --out (and --compare)")
+    ap.add_argument("--restandard", action="store_true", help="run nothing but redo --standard on --out's bugs")
     a = ap.parse_args()
     cases = sorted(a.cases.glob("*.json"))
+    if a.restandard:
+        rows = load(a.out)
+        for r in rows:
+            if r["verdict"] in ("bug", "no-result", "tool-error"):
+                r.pop("standard_message", None)
+                r.update(standard_build(a.cases / r["case"], a.python))
+        a.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        a.summary_only = True
     if not a.summary_only:
         done = {r["case"]: r for r in load(a.out)} if a.resume else {}
         a.out.parent.mkdir(parents=True, exist_ok=True)
