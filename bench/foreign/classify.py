@@ -41,6 +41,9 @@ RULES = [
      "the test checks that duplicate global symbols are diagnosed: invalid by design"),
     ("undefined-extern", INVALID, r"Cannot find function|SIGSEGV|undefined symbol", r"call_(pure_)?extern|call_packed",
      False, "calls an extern function the test registers at run time; it does not exist in the test-less process"),
+    ("private-entry", INVALID, r"Compilation error", r"private=True", True,
+     "a private PrimFunc as the only function: tvm.compile refuses it (the entry func must be exposed "
+     "externally); tirfuzz builds it and names the C function `main`, which gcc rejects"),
     ("tool-attribute-error", TOOL, r"dtype is only available on a Var", None, False,
      "input making reads `dtype` of a scalar parameter: tirfuzz's own code"),
 ]
@@ -51,6 +54,16 @@ HAND = {
     "meta_schedule_arg_info__Matmul": (INVALID, "reads A[vi, vk] and B[vk, vj] with vk < 512 on 256-long axes: "
                                        "out of bounds by design (the test only reads argument info); the UB check "
                                        "did not catch it"),
+    "tir_transform_unroll_loop__test_unroll_loop_Module": (INVALID, "reads Ab[i] for i in [n, n+2) of an n-long "
+                                                           "buffer and writes Ab[1..8]: out of bounds by design"),
+    "tir_transform_bf16_legalize__": (TVM, "candidate: TVM's own tvm.compile llvm build, called with correct 100-element "
+                                      "bf16 tensors, corrupts the heap (malloc_consolidate abort); needs a minimal repro"),
+    "tir_transform_split_host_device__": (INVALID, "host + CUDA kernel module: needs a CUDA device to run"),
+    "target_codegen_webgpu__": (INVALID, "functions carry a WebGPU target: not runnable on the CPU (tvm.compile builds "
+                                "a WebGPU module that cannot run from C++)"),
+    "target_codegen__test_decl_buffer_offset": (TOOL, "a device kernel (calling_conv 2) alone: tvm.compile builds it "
+                                                "with nothing callable; tirfuzz reports its lookup as a TVM internal "
+                                                "error instead of rejecting a program with no entry"),
 }
 
 
@@ -69,6 +82,10 @@ def classify(row: dict, ir: str) -> tuple[str, str, str]:
             if needs_std and row.get("standard") == "ok":
                 continue  # TVM's own build works: the rule's excuse does not hold
             return cls, name, reason
+    std = row.get("standard_message") or ""
+    msg = (row.get("message") or "")[:60]
+    if row.get("standard") == "error" and msg and msg in std:
+        return INVALID, "same-as-tvm-compile", "tvm.compile llvm fails with the same error (invalid by design)"
     return "unclassified", "", "no rule: read the test"
 
 
