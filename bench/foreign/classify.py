@@ -56,8 +56,9 @@ HAND = {
                                        "did not catch it"),
     "tir_transform_unroll_loop__test_unroll_loop_Module": (INVALID, "reads Ab[i] for i in [n, n+2) of an n-long "
                                                            "buffer and writes Ab[1..8]: out of bounds by design"),
-    "tir_transform_bf16_legalize__": (TVM, "candidate: TVM's own tvm.compile llvm build, called with correct 100-element "
-                                      "bf16 tensors, corrupts the heap (malloc_consolidate abort); needs a minimal repro"),
+    "tir_transform_bf16_legalize__": (TOOL, "bare T.handle parameters get a tvm.runtime.tensor, so the kernel receives a "
+                                      "DLTensor* and writes 200 bytes over it (heap corruption); TVM's build run with "
+                                      "raw data pointers (ctypes.c_void_p) is correct (exp(0) = 0x3F80)"),
     "tir_transform_split_host_device__": (INVALID, "host + CUDA kernel module: needs a CUDA device to run"),
     "target_codegen_webgpu__": (INVALID, "functions carry a WebGPU target: not runnable on the CPU (tvm.compile builds "
                                 "a WebGPU module that cannot run from C++)"),
