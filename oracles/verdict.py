@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
+from tirfuzz.oracles.standard import LABEL, same_failure
 from tirfuzz.oracles.ub import explains_internal_error
 
 BUG, FILTERED, OK, TOOL_ERROR = "bug", "filtered", "ok", "tool-error"
@@ -23,6 +24,7 @@ TOO_SLOW = "too-slow-to-test"         # a hang whose reference build also ran pa
 HANG_REFERENCE_FAILS = "hang-reference-fails"  # a hang of a program the reference does not build or run
 HANG_UNCONFIRMED = "hang-unconfirmed"  # a hang whose reference build was not tried
 SLOW_RUN = TOO_SLOW                   # the name campaigns count as `slow_runs`
+FAILS_IN_TVM_COMPILE = "fails-in-tvm-compile"  # a user program plain tvm.compile fails on the same way
 CHECK_SLOW = "checked-run-too-slow"   # the checked run (to explain a difference) ran past the time limit
 RUN_MEMORY = "run-out-of-memory"      # compiled code ran past the memory limit
 
@@ -109,6 +111,10 @@ def judge(case: TestCase, res: ExecResult, reference: ReferenceTry | None = None
         explained = explains_internal_error(res)
         if explained:
             return Verdict(FILTERED, explained, res.oracle["program_error"].get("reason", ""))
+    standard = same_failure(res.oracle)
+    if standard is not None and res.outcome in ("crash", "internal-error", "hang"):
+        # an unmodified user program that plain tvm.compile fails on the same way: the input, not a find
+        return Verdict(FILTERED, FAILS_IN_TVM_COMPILE, f"{LABEL} ({standard.get('how')})")
     if res.is_bug:
         return Verdict(BUG)
     if res.oracle.get("filtered"):

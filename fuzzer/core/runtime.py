@@ -8,6 +8,8 @@ tirfuzz.
 
 from __future__ import annotations
 
+import ctypes
+
 import os
 import resource
 import zlib
@@ -454,9 +456,12 @@ def call(compiled, specs: list[ArgSpec], values: list[np.ndarray], device, keep:
     appended to `keep` before the call, so a caller can read them after the function raised."""
     import tvm
 
+    held: list = []  # the memory behind bare handles, alive for the call
+
     def arg(s: ArgSpec, v: np.ndarray):
-        if s.dtype == "handle":  # not a buffer of the function's: not among its outputs
-            return tvm.runtime.tensor(v, device)
+        if s.dtype == "handle":  # a bare pointer (not a buffer of the function's, not among its outputs):
+            held.append(tvm.runtime.tensor(v, device))  # pass the data's address, not the tensor object
+            return ctypes.c_void_p(held[-1].data_ptr())
         if s.shape is None:
             return v.item()
         if lanes(s.dtype)[1] > 1:  # numpy has no vector dtypes: the lanes are the array's last axis

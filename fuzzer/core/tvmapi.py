@@ -110,3 +110,52 @@ def cuda_to_ptx(device_modules: list, target: str) -> int:
 def run_funcs(compiled: dict[str, Any], funcs: dict[str, Any], seed: int, device) -> dict[str, list]:
     """Run every function on the seed's inputs; the buffers after the run, by function."""
     return run_functions(compiled, {n: f for n, f in funcs.items() if n != DEVICE_MODULES}, seed, device)
+
+
+GPU_THREAD_TAGS = ("threadIdx.", "blockIdx.", "warp")  # bindings only a GPU target can build
+CPU_KINDS = ("llvm", "c")
+
+
+def target_needs(mod) -> dict[str, str]:
+    """What the program needs of its target, by gap name, with where it says so: `needs-gpu-target` (GPU
+    thread bindings, a device-kernel calling convention, or a GPU target attached to a function),
+    `needs-scalable-vectors` (`T.vscale()`: AArch64 SVE). An x86 CPU build of such a program fails in
+    TVM's own build too, so the target drops out of the case (or the case is rejected)."""
+    import tvm
+    import tvm_ffi
+
+    needs: dict[str, str] = {}
+
+    def on_attr(a):
+        tag = str(getattr(a.node, "thread_tag", "") or "")
+        if a.attr_key == "thread_extent" and tag.startswith(GPU_THREAD_TAGS):
+            needs.setdefault("needs-gpu-target", f"binds {tag}")
+
+    def on_for(f):
+        tag = str(getattr(f.thread_binding, "thread_tag", "") or "") if f.thread_binding is not None else ""
+        if tag.startswith(GPU_THREAD_TAGS):
+            needs.setdefault("needs-gpu-target", f"binds {tag}")
+
+    def on_call(c):
+        if str(getattr(getattr(c, "op", None), "name", "")).endswith(".vscale"):
+            needs.setdefault("needs-scalable-vectors", "uses T.vscale()")
+
+    for gv, func in mod.functions.items():
+        attrs = func.attrs or {}
+        if "calling_conv" in attrs and int(attrs["calling_conv"]) == 2:
+            needs.setdefault("needs-gpu-target", f"{gv.name_hint} is a device kernel (calling_conv 2)")
+        if "target" in attrs and str(attrs["target"].kind.name) not in CPU_KINDS:
+            needs.setdefault("needs-gpu-target", f"{gv.name_hint} is for target {attrs['target'].kind.name}")
+    tvm_ffi.structural_walk(mod, [(tvm.tirx.AttrStmt, on_attr), (tvm.tirx.For, on_for), (tvm.ir.Call, on_call)])
+    return needs
+
+
+def unmet_needs(needs: dict[str, str], target: str) -> tuple[str, str] | None:
+    """The first of `needs` a target cannot meet, as (gap name, where), or None."""
+    kind = target.split()[0]
+    for gap, where in needs.items():
+        if gap == "needs-gpu-target" and kind in CPU_KINDS:
+            return gap, where
+        if gap == "needs-scalable-vectors" and not ("aarch64" in target and "+sve" in target):
+            return gap, where
+    return None

@@ -20,7 +20,7 @@ from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, compile_module,
                                          lowering_sequence, make_args)
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
 from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, default_pipeline, entry_functions,
-                                        has_blocks, loaded, parse, precheck, run_funcs)
+                                        has_blocks, loaded, parse, precheck, run_funcs, target_needs, unmet_needs)
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
 from tirfuzz.oracles.differential import explain_by_checks
@@ -149,7 +149,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         return
     builds: dict[str, tuple[Any, Any, dict]] = {}
     result.completion = completion_passes([s.name for s in case.passes])
-    for target in case.targets:
+    for target in stages.run("targets", None, lambda: _targets_that_can_build(case, mod, result)):
         try:
             built = _build_target(case, pool, passes, mod, funcs, target, stages, result)
         except StageFailure as f:
@@ -170,6 +170,35 @@ def _run_checked(case: TestCase, stages: _Stages, result: ExecResult) -> None:
     stages.run("precheck", None, lambda: precheck(mod))
     result.oracle["checked"] = explain_by_checks(case, mod, entry_functions(mod), case.input_seed, 0,
                                                  default_pipeline(), stages.run)
+
+
+class InputRefused(ValueError):
+    """A program no target of the case can build (it needs a GPU, or scalable vectors: tvmapi.target_needs),
+    or with nothing to call (every function private): refused before any build, under a named filter."""
+
+    def __init__(self, filter_name: str, message: str):
+        super().__init__(message)
+        self.filter = filter_name
+
+
+def _targets_that_can_build(case: TestCase, mod, result: ExecResult) -> list[str]:
+    """The case's targets that can build what the program needs; the others drop out (result.dropped)."""
+    if not entry_functions(mod):
+        raise InputRefused("no-entry-function", "every PrimFunc of the module is private (no global_symbol): "
+                           "there is nothing to call, and TVM's build refuses such a module too")
+    needs = target_needs(mod)
+    kept = []
+    for t in case.targets:
+        unmet = unmet_needs(needs, t)
+        if unmet is None:
+            kept.append(t)
+        else:
+            result.dropped[t] = unmet[0]
+    if not kept:
+        gap, where = unmet_needs(needs, case.targets[0]) or ("?", "")
+        raise InputRefused(gap, f"the program {where}: no target of the case ({', '.join(case.targets)}) can "
+                              "build it (TVM's own build for these targets refuses it too)")
+    return kept
 
 
 def backend_gap(f: StageFailure, filters: tuple = FILTERS) -> str | None:
@@ -267,6 +296,9 @@ def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTER
         return
     if f.stage == "parse":
         result.outcome, result.filter = "rejected", "unparseable-tvmscript"
+        return
+    if isinstance(exc, InputRefused):
+        result.outcome, result.filter = "rejected", exc.filter
         return
     if f.stage == "precheck":
         result.outcome, result.filter = "rejected", "ill-formed"
