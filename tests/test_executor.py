@@ -261,3 +261,20 @@ def test_a_program_bound_to_gpu_threads_is_not_built_for_a_cpu(executor):
     assert "binds threadIdx.x" in res.message and res.dropped == {"llvm": "needs-gpu-target", "c": "needs-gpu-target"}
     res = executor.run(TestCase(GPU_BOUND, targets=["llvm", "cuda"]), want_outputs=False)
     assert res.outcome == "ok" and res.dropped == {"llvm": "needs-gpu-target"}, (res.outcome, res.message)
+
+
+SCALARS = '''@T.prim_func
+def main(A: T.Buffer((8,), "float32"), alpha: T.float32, k: T.int32, B: T.Buffer((8,), "float32")):
+    for i in range(8):
+        B[i] = A[i] * alpha + T.Cast("float32", k)
+'''
+
+
+def test_scalar_parameters_of_every_kind_get_values_from_the_input_seed(executor):
+    """Issue 18, class 1: a PrimFunc with scalar parameters (not shape variables) failed in input making
+    (`dtype is only available on a Var with BufferType`), reported as a TVM internal error."""
+    runs = [executor.run(TestCase(SCALARS, targets=["llvm", "c"], input_seed=s), want_outputs=True, oracle=True)
+            for s in (1, 1, 4)]
+    assert [r.outcome for r in runs] == ["ok"] * 3, [(r.outcome, r.message) for r in runs]
+    b = [r.outputs["llvm"]["main"][1] for r in runs]
+    assert np.array_equal(b[0], b[1]) and not np.array_equal(b[0], b[2])  # from the seed, repeatably
