@@ -21,6 +21,7 @@ from tirfuzz.oracles.ub import explains_internal_error
 
 BUG, FILTERED, OK, TOOL_ERROR = "bug", "filtered", "ok", "tool-error"
 TOO_SLOW = "too-slow-to-test"         # a hang whose reference build also ran past the limit
+HANG_FACTOR = 10                      # a hang is a bug only when the reference finished in a tenth of the limit
 HANG_REFERENCE_FAILS = "hang-reference-fails"  # a hang of a program the reference does not build or run
 HANG_UNCONFIRMED = "hang-unconfirmed"  # a hang whose reference build was not tried
 SLOW_RUN = TOO_SLOW                   # the name campaigns count as `slow_runs`
@@ -61,17 +62,17 @@ def ran(res: ExecResult) -> bool:
 def hang_reason(res: ExecResult, ref: ReferenceTry) -> str:
     """What the reference try says about a hang, in words."""
     if ref.outcome == "finished":
-        return (f"the reference build (TVM's default pipeline) built and ran the same program on the same inputs "
+        return (f"the reference build (TVM's default pipeline, {ref.target}) built and ran the same program on the same inputs "
                 f"in {ref.elapsed_ms / 1e3:.1f} s, within the {ref.limit_s:g} s limit this case ran past")
     if ref.outcome == "hang":
-        return (f"the reference build (TVM's default pipeline) also ran past the {ref.limit_s:g} s limit: "
+        return (f"the reference build (TVM's default pipeline, {ref.target}) also ran past the {ref.limit_s:g} s limit: "
                 "the program is too slow to test, not a hang")
     return (f"the reference build (TVM's default pipeline) failed at {ref.stage or '?'} ({ref.message[:200]}), "
             "so a hang says nothing about the case's build")
 
 
 def judge_hang(case: TestCase, res: ExecResult, ref: ReferenceTry | None) -> Verdict:
-    """A time-limit hang: a bug only when the reference finished within the limit."""
+    """A time-limit hang: a bug only when the reference finished within a tenth of the limit (HANG_FACTOR)."""
     if ref is None:
         return Verdict(FILTERED, HANG_UNCONFIRMED, REASONS[HANG_UNCONFIRMED])
     why = hang_reason(res, ref)
@@ -79,6 +80,11 @@ def judge_hang(case: TestCase, res: ExecResult, ref: ReferenceTry | None) -> Ver
         return Verdict(FILTERED, TOO_SLOW, why)
     if ref.outcome != "finished":
         return Verdict(FILTERED, HANG_REFERENCE_FAILS, why)
+    if ref.elapsed_ms > ref.limit_s * 1e3 / HANG_FACTOR:
+        return Verdict(FILTERED, TOO_SLOW, f"the reference build (TVM's default pipeline, {ref.target}) took "
+                       f"{ref.elapsed_ms / 1e3:.1f} s of the {ref.limit_s:g} s limit: a build without its "
+                       f"optimizations may well run a few times longer; only a build over {HANG_FACTOR}x slower "
+                       "than the reference is called a hang")
     trapped = checked_trip(res)
     if trapped:  # the program's own undefined behaviour, shown by the checked run on these inputs
         return trapped

@@ -90,7 +90,7 @@ def write_bug_report(rec: BugRecord, case: TestCase, repro_text: str | None) -> 
     elif kind == "hang":
         ref = rec.reference_try or {}
         out += [f"Expected: the stage `{rec.stage}` finishes"
-                + (f", as TVM's default pipeline (llvm) builds and runs the same program on the same inputs in "
+                + (f", as TVM's default pipeline ({ref.get('target', 'llvm')}) builds and runs the same program on the same inputs in "
                    f"{ref['elapsed_ms'] / 1e3:.1f} s." if ref.get("outcome") == "finished" else "."),
                 f"Actual: it exceeded tirfuzz's {rec.resource or 'time'} limit"
                 + (f" of {ref['limit_s']:g} s." if ref.get("limit_s") else ".")]

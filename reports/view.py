@@ -26,7 +26,7 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
                   else f"bug (the checked run could not judge it: {checked['error'][:200]})")
     if res.reference_try is not None:
         r = res.reference_try
-        t.add_row("reference", f"TVM's default pipeline (llvm) on the same program: {r.outcome}"
+        t.add_row("reference", f"TVM's default pipeline ({r.target}) on the same program: {r.outcome}"
                   + (f" in {r.elapsed_ms / 1e3:.1f} s" if r.outcome == "finished" else
                      f" (past the {r.limit_s:g} s limit)" if r.outcome == "hang" else f" at {r.stage}: {r.message}"))
     if res.dropped:

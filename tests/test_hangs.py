@@ -53,8 +53,8 @@ def test_slow_program_whose_reference_is_slow_too_is_too_slow_to_test(tmp_path):
     assert "also ran past the 2 s limit: the program is too slow to test, not a hang" in out["verdict_reason"]
     assert p.returncode == 0, p.stderr
     table = tirfuzz("run", str(path), "--timeout", "2")
-    assert "too slow to test" in table.stdout and "TVM's default pipeline (llvm) on the same program: hang" \
-        in table.stdout, table.stdout
+    flat = " ".join(table.stdout.split())  # the table wraps long cells
+    assert "too slow to test" in flat and "TVM's default pipeline (llvm) on the same program: hang" in flat, flat
 
 
 def test_hang_whose_reference_finishes_is_a_hang_bug(tmp_path):
@@ -88,3 +88,18 @@ def test_hang_verdict_follows_the_reference_try():
     assert judge(unsafe, trapped).filter == "ub:out-of-bounds"  # the checked run of the same inputs trapped
     assert judge(unsafe, hang("pass:x", "finished")).is_bug  # before any run: the compiler's
     assert judge(case, hang("run:c", None), ReferenceTry("finished", 30.0)).is_bug  # given as an argument
+    # the reference needed 10.5 of 30 s (a matmul of TVM's tests on c): the case's build without the
+    # default pipeline's optimizations may run 3x longer; a hang is called only past 10x
+    near = judge(case, hang("run:c", None), ReferenceTry("finished", 30.0, 10500.0, "run", "", "c"))
+    assert near.filter == TOO_SLOW and "took 10.5 s of the 30 s limit" in near.reason
+
+
+def test_the_reference_is_built_for_the_target_that_hung(tmp_path):
+    """A C build runs slower than an llvm one: a hang of the c build is judged against TVM's default
+    pipeline for c (three matmuls of TVM's own tests ran past 30 s on c while llvm's reference finished,
+    and were reported as hangs)."""
+    path = tmp_path / "slow_c.json"
+    save_case(TestCase(SLOW, targets=["c"]), path)
+    out = json.loads(tirfuzz("run", str(path), "--timeout", "2", "--json").stdout.strip().splitlines()[-1])
+    assert (out["outcome"], out["stage"], out["verdict_filter"]) == ("hang", "run:c", TOO_SLOW), out
+    assert out["reference_try"]["target"] == "c" and "TVM's default pipeline, c" in out["verdict_reason"]

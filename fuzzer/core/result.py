@@ -13,14 +13,16 @@ BUG_OUTCOMES = ("crash", "hang", "internal-error", "miscompilation", "roundtrip"
 
 @dataclass
 class ReferenceTry:
-    """TVM's reference build of a case that ran past its time limit (default pipeline, llvm, default pass
-    config, none of the case's passes), built and run on the same inputs in a child under the same limit."""
+    """TVM's reference build of a case that ran past its time limit (default pipeline, default pass config,
+    none of the case's passes; for the target that hung when this machine runs it, else llvm), built and
+    run on the same inputs in a child under the same limit."""
 
     outcome: str              # "finished", "hang" (it ran past the limit too), "failed" (it did not build or run)
     limit_s: float
     elapsed_ms: float = 0.0
     stage: str = ""           # where it ended: "run" when it finished, "parse"/"build"/"run" when it failed
     message: str = ""         # why it failed
+    target: str = "llvm"      # the target it was built for
 
 
 @dataclass

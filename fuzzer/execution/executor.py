@@ -13,6 +13,7 @@ import numpy as np
 
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
+from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.reference import REFERENCE_JOB
 from tirfuzz.oracles.verdict import ran
@@ -116,7 +117,8 @@ class Executor:
         if check or ran_case is None:
             return res
         if self.config.reference_on_hang and res.outcome == "hang" and res.resource == "time":
-            res.reference_try, sites = self._try_reference(ran_case, want_sites)
+            target = res.target if res.target and runnable_here(res.target) else "llvm"
+            res.reference_try, sites = self._try_reference(ran_case, want_sites, target)
             res.new_sites += [s for s in sites if s not in set(res.new_sites)]  # the campaign's map stays whole
         finished = res.reference_try is not None and res.reference_try.outcome == "finished"
         if ran(res) and "checked" not in res.oracle and (res.outcome == "crash" or res.outcome == "hang" and finished):
@@ -136,18 +138,18 @@ class Executor:
         and run it on the case's inputs, in a child under this executor's time limit: did it finish?"""
         return self._try_reference(case, False)[0]
 
-    def _try_reference(self, case: TestCase, want_sites: bool) -> tuple[ReferenceTry, list[int]]:
+    def _try_reference(self, case: TestCase, want_sites: bool, target: str = "llvm") -> tuple[ReferenceTry, list[int]]:
         limit = self.config.timeout_s
-        r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0]}, False, False)
+        r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0], "target": target}, False, False)
         total = float(r.timings_ms.get("total", 0.0))
         if r.outcome == "declined":  # the job ran to its end: its info says how the reference went
             info = r.mutation or {}
             tried = ReferenceTry(str(info.get("reference", "failed")), limit, float(info.get("elapsed_ms", total)),
-                                 str(info.get("stage", "")), str(info.get("message", "")))
+                                 str(info.get("stage", "")), str(info.get("message", "")), target)
         elif r.outcome == "hang" and r.resource == "time":
-            tried = ReferenceTry("hang", limit, total, "", f"the reference ran past the {limit:g} s limit")
+            tried = ReferenceTry("hang", limit, total, "", f"the reference ran past the {limit:g} s limit", target)
         else:  # it crashed or ran out of memory: it did not finish either
-            tried = ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}")
+            tried = ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}", target)
         return tried, list(r.new_sites)
 
     def _request(self, case: TestCase, want_outputs: bool, want_sites: bool, mutate: dict[str, Any] | None,

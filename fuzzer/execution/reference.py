@@ -1,8 +1,8 @@
 """The reference try: does TVM's own build of a case's program finish within the limit it ran past?
 
-A `hang` is a compiler bug only when TVM's reference build of the same program (its default pipeline for
-llvm, none of the case's passes, the default pass config) builds and runs on the same inputs within the
-same time limit. `reference_job` is the executor child job that tries it (registered by every executor,
+A `hang` is a compiler bug only when TVM's reference build of the same program (its default pipeline, none
+of the case's passes, the default pass config, for the target that hung: a C build runs slower than an
+llvm one, and a slow backend is not a hang) builds and runs on the same inputs within the same time limit. `reference_job` is the executor child job that tries it (registered by every executor,
 see `Executor.try_reference`); the verdict (oracles/verdict.py) reads the `ReferenceTry` it gives.
 """
 
@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.runtime import device_for
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline, entry_functions, parse, run_funcs
 from tirfuzz.fuzzer.execution.pipeline import compiler
 
@@ -27,9 +28,10 @@ def reference_job(case: TestCase, spec: dict[str, Any], pool: Any) -> tuple[None
     try:
         mod = parse(case.ir)
         stage = "build"
-        built = compiler(mod, case, pool)("llvm", default_pipeline(), {})
+        target = str(spec.get("target") or "llvm")
+        built = compiler(mod, case, pool)(target, default_pipeline(), {})
         stage = "run"
-        run_funcs(built, entry_functions(mod), case.input_seed, tvm.cpu(0))
+        run_funcs(built, entry_functions(mod), case.input_seed, device_for(target) if target != "llvm" else tvm.cpu(0))
     except Exception as e:  # noqa: BLE001  (TVM refused the program: the reference cannot confirm a hang)
         line = (str(e).strip().splitlines() or [""])[0][:300]
         return None, {"reason": f"the reference {stage} failed", "reference": "failed", "stage": stage,
