@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from tirfuzz import __version__
@@ -154,7 +155,7 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
     else:
         label = to_label(res.oracle)
         if label:
-            console.print(f"[bold yellow]{label}[/]", highlight=False)
+            console.print(f"[bold yellow]{escape(label)}[/]", highlight=False)
         print_result(console, res, verdict)
     if verdict.kind == "tool-error":
         err_console.print("tirfuzz's own code failed on this case (not a TVM bug); please report it to tirfuzz")

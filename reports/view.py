@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tirfuzz.fuzzer.core.result import ExecResult
@@ -18,9 +19,9 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
     checked = res.oracle.get("checked") or {}
     if verdict.kind == "filtered" and res.outcome != "rejected":
         why = verdict.reason or REASONS.get(verdict.filter or "", "")
-        t.add_row("verdict", f"not a bug: filter {verdict.filter}" + (f" ({why})" if why else ""))
+        t.add_row("verdict", escape(f"not a bug: filter {verdict.filter}" + (f" ({why})" if why else "")))
     elif verdict.is_bug and verdict.reason:
-        t.add_row("verdict", f"bug: {verdict.reason}")
+        t.add_row("verdict", escape(f"bug: {verdict.reason}"))
     elif verdict.is_bug and res.outcome in ("crash", "hang") and checked:
         t.add_row("verdict", "bug: the checked run of the same inputs trips no check" if not checked.get("error")
                   else f"bug (the checked run could not judge it: {checked['error'][:200]})")
@@ -44,7 +45,7 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
         t.add_row("tvm.compile", ("[yellow]fails the same way[/]: " if std.get("fails") else "does not fail the same "
                                   "way: ") + str(std.get("how", "")))
     if res.message:
-        t.add_row("message", res.message if len(res.message) < 600 else res.message[:600] + " ...")
+        t.add_row("message", escape(res.message if len(res.message) < 600 else res.message[:600] + " ..."))
     t.add_row("timings", ", ".join(f"{k} {v:.0f} ms" for k, v in res.timings_ms.items() if v >= 0.5))
     for target, funcs in res.outputs.items():
         for fname, arrays in funcs.items():

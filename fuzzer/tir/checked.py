@@ -83,6 +83,8 @@ def _num(v: float) -> str:
 
 
 def _script(e) -> str:
+    if type(e).__name__ == "Var" and getattr(e, "name", None):  # a bare variable prints as nothing
+        return str(e.name)
     try:
         text = e.script()
     except Exception:  # noqa: BLE001  (printing is only for the message)
