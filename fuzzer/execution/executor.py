@@ -106,7 +106,7 @@ class Executor:
         With `oracle`, the child also runs the round-trip and differential oracles (`result.oracle`).
         With `want_json` (always when mutating), `result.ir_json` is the parsed case in TVM's JSON; pass it
         back as mutate["ir_json"] (or ["donor_json"]) and the child loads it instead of parsing the text.
-        A case that runs past the time limit is followed by the reference try (`try_reference`), whose
+        A case that runs past the time limit is followed by the reference try (`_try_reference`), whose
         outcome is `result.reference_try`: every command sees it, so every command judges a hang alike.
         A crash once compiled code ran (or such a hang whose reference finished) is followed by the
         checked run of the same case in another child (`check`), its record in `result.oracle["checked"]`.
@@ -133,12 +133,9 @@ class Executor:
             return got.oracle["checked"]
         return {"filter": None, "error": f"{got.outcome} at {got.stage}: {got.message[:300]}"}
 
-    def try_reference(self, case: TestCase) -> ReferenceTry:
-        """Build the case's program with TVM's default pipeline for llvm (no case passes, default config)
+    def _try_reference(self, case: TestCase, want_sites: bool, target: str) -> tuple[ReferenceTry, list[int]]:
+        """Build the case's program with TVM's default pipeline for `target` (no case passes, default config)
         and run it on the case's inputs, in a child under this executor's time limit: did it finish?"""
-        return self._try_reference(case, False)[0]
-
-    def _try_reference(self, case: TestCase, want_sites: bool, target: str = "llvm") -> tuple[ReferenceTry, list[int]]:
         limit = self.config.timeout_s
         r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0], "target": target}, False, False)
         total = float(r.timings_ms.get("total", 0.0))

@@ -10,7 +10,7 @@ operation in it that can be undefined on the run's inputs:
 - `uninitialized-read`: reads of a function-internal buffer's element that nothing wrote before (a shadow
   byte per element, set by every store);
 - `signed-overflow`: signed integer add, subtract and multiply (TVM's simplifier and LLVM's `nsw` treat
-  overflow as impossible), computed in int64 (int64 operations in float64);
+  overflow as impossible), the exact result computed in float64;
 - `float-to-int-overflow`: a float converted to an integer type that cannot hold it (or NaN).
 A check that fails records (site, value, indices) in an extra float64 parameter `tirfuzz_trap` and stops
 the function with an assertion. Parallel and vectorized loops run serially: the checks decide, not timing.
@@ -98,8 +98,9 @@ def _int_limits(dt: str) -> tuple[int, int]:
     return (0, 2 ** bits - 1) if dt.startswith("uint") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
 
 
-def _is_int(dt: str | None) -> bool:
-    return dt is not None and dt.startswith("int") and "x" not in dt
+def _is_int(dt: str | None, kind: str = "int") -> bool:
+    """A scalar (not vector) dtype of that kind: "int" (signed) or "uint"."""
+    return dt is not None and dt.startswith(kind) and "x" not in dt
 
 
 class _Instrumenter:
@@ -248,9 +249,9 @@ class _Instrumenter:
                 return []
             if name == "if_then_else" and len(e.args) == 3:
                 c, t, f = e.args
-                both = (lambda g: c) if guard is None else (lambda g: tx.And(guard, c))
+                taken = c if guard is None else tx.And(guard, c)
                 other = tx.Not(c) if guard is None else tx.And(guard, tx.Not(c))
-                return self.expr(c, guard) + self.expr(t, both(guard)) + self.expr(f, other)
+                return self.expr(c, guard) + self.expr(t, taken) + self.expr(f, other)
             out = [x for a in e.args for x in self.expr(a, guard)]
             if name in ("shift_left", "shift_right") and len(e.args) == 2:
                 out += self.shift(e, e.args[1], guard)
@@ -259,17 +260,8 @@ class _Instrumenter:
                                             "stride") if hasattr(e, f)]
         out = [x for ch in children if ch is not None and not isinstance(ch, (int, float)) for x in self.expr(ch, guard)]
         dt = dtype_of(e)
-        if isinstance(e, (tx.Div, tx.Mod, tx.FloorDiv, tx.FloorMod)) and _is_int(dt) or \
-                isinstance(e, (tx.Div, tx.Mod, tx.FloorDiv, tx.FloorMod)) and dt and dt.startswith("uint") and "x" not in dt:
-            idx, const = self.element[1], int(e.b.value) if isinstance(e.b, tx.IntImm) else None
-            if const is None:
-                out.append(self.check(tx.NE(e.b, tx.const(0, dt)), guard, self.site("division-by-zero", e), e.b, idx))
-            elif const == 0:
-                out.append(self.check(tx.IntImm("bool", 0), guard, self.site("division-by-zero", e), e.b, idx))
-            if _is_int(dt) and const in (None, -1):  # compared in float64: as an integer literal the
-                lo, _ = _int_limits(dt)                 # simplifier folded it out of range (see overflow)
-                ok = tx.Or(tx.NE(e.b, tx.const(-1, dt)), tx.NE(tx.Cast("float64", e.a), _f64(lo)))
-                out.append(self.check(ok, guard, self.site("division-overflow", e), e.a, idx))
+        if isinstance(e, (tx.Div, tx.Mod, tx.FloorDiv, tx.FloorMod)) and (_is_int(dt) or _is_int(dt, "uint")):
+            out += self.division(e, dt, guard)
         elif isinstance(e, (tx.LShift, tx.RShift)) and dt and "x" not in dt:
             out += self.shift(e, e.b, guard)
         elif isinstance(e, (tx.Add, tx.Sub, tx.Mul)) and _is_int(dt):
@@ -281,6 +273,20 @@ class _Instrumenter:
                 v = tx.Cast("float64", e.value) if src != "float64" else e.value
                 ok = tx.And(tx.GE(v, _f64(lo)), tx.LT(v, _f64(hi + 1)))
                 out.append(self.check(ok, guard, self.site("float-to-int-overflow", e), v, self.element[1]))
+        return out
+
+    def division(self, e, dt: str, guard) -> list:
+        """Divisor non-zero (a constant one needs no check) and, signed, not MIN / -1 (compared in float64:
+        as an integer literal the simplifier folded it out of range, see overflow)."""
+        tx = self.tvm.tirx
+        idx, const = self.element[1], int(e.b.value) if isinstance(e.b, tx.IntImm) else None
+        out = []
+        if const is None or const == 0:
+            ok = tx.NE(e.b, tx.const(0, dt)) if const is None else tx.IntImm("bool", 0)
+            out.append(self.check(ok, guard, self.site("division-by-zero", e), e.b, idx))
+        if _is_int(dt) and const in (None, -1):
+            ok = tx.Or(tx.NE(e.b, tx.const(-1, dt)), tx.NE(tx.Cast("float64", e.a), _f64(_int_limits(dt)[0])))
+            out.append(self.check(ok, guard, self.site("division-overflow", e), e.a, idx))
         return out
 
     def shift(self, e, amount, guard) -> list:
