@@ -49,6 +49,16 @@ def mutate_case(case: TestCase, rng_seed: int, pool: PassPool | None = None, mut
                 donor: TestCase | None = None, *, check: bool = False,
                 parsed: tuple[str | None, str | None] = (None, None)) -> tuple[TestCase | None, dict[str, Any]]:
     """One mutation of `case` by a mutator drawn by weight; (new case, info) or (None, info with `reason`).
+    `mutate_module` below, less the module."""
+    new, info, _ = mutate_module(case, rng_seed, pool, mutators, donor, check=check, parsed=parsed)
+    return new, info
+
+
+def mutate_module(case: TestCase, rng_seed: int, pool: PassPool | None = None, mutators: list[Mutator] | None = None,
+                  donor: TestCase | None = None, *, check: bool = False,
+                  parsed: tuple[str | None, str | None] = (None, None)) -> tuple[TestCase | None, dict[str, Any], Any]:
+    """One mutation of `case` by a mutator drawn by weight: (new case, info, the mutant's IRModule for an
+    IR mutation, else None), or (None, info with `reason`, None).
 
     `parsed` is the case's and the donor's module as TVM JSON (from an earlier run), loaded instead of
     parsing their TVMScript when given.
@@ -72,17 +82,17 @@ def mutate_case(case: TestCase, rng_seed: int, pool: PassPool | None = None, mut
     if out is None:
         info.setdefault("reason", "not-applicable")
         info["ms"], info["parse_ms"] = (time.perf_counter() - t0) * 1e3, ctx.parse_ms
-        return None, info
+        return None, info, None
     risks = list(out.risks)
     try:
-        new = _finish(m, out, ctx, case, info, risks, check)
+        new, mod = _finish(m, out, ctx, case, info, risks, check)
     except Exception as e:  # noqa: BLE001  (safety pass or printer failed on the mutant: counted, never fatal)
         if os.environ.get("TIRFUZZ_MUTATOR_DEBUG"):
             traceback.print_exc()
-        new, info["reason"] = None, f"error: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        new, mod, info["reason"] = None, None, f"error: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
     if new is None:
         info["ms"], info["parse_ms"] = (time.perf_counter() - t0) * 1e3, ctx.parse_ms
-        return None, info
+        return None, info, None
     safe = not risks
     entry = {"mutator": m.name, "detail": _short(out.detail), "safe": safe}
     history = list(case.extra.get("history", [])) + [entry]
@@ -94,30 +104,41 @@ def mutate_case(case: TestCase, rng_seed: int, pool: PassPool | None = None, mut
     if risks:
         new.extra["ub_risks"] = sorted(set(case.extra.get("ub_risks", [])) | set(risks))
     info.update(safe=safe, ms=(time.perf_counter() - t0) * 1e3, parse_ms=ctx.parse_ms, detail=entry["detail"])
-    return new, info
+    return new, info, mod
 
 
 def _finish(m: Mutator, out: MutationOutcome, ctx: MutationContext, case: TestCase, info: dict[str, Any],
-            risks: list[str], check: bool) -> TestCase | None:
-    """The new case from an outcome: IR made index-safe and printed (None with info['reason'] if unusable)."""
+            risks: list[str], check: bool) -> tuple[TestCase | None, Any]:
+    """The new case from an outcome, IR made index-safe and printed, with the module printed ((None, None)
+    with info['reason'] if unusable)."""
     if m.kind != "ir":
-        return replace(out.case, extra=dict(case.extra))
+        return replace(out.case, extra=dict(case.extra)), None
     mod = out.mod
     if out.safety:
         mod, report = make_safe(mod)
         info["clamped"] = report.clamped
         if not report.safe:
             risks += report.reasons
-    text = mod.script()
-    if mod.same_as(ctx.mod) or text == ctx.mod.script():
+    if mod.same_as(ctx.mod) or _same_module(mod, ctx.mod):
         info["reason"] = "no-change"
-        return None
+        return None, None
+    text = mod.script()
+    if text == case.ir:  # printed alike all the same (the parent's text, when TVM printed it)
+        info["reason"] = "no-change"
+        return None, None
     if check:
         reason = well_formed_reason(text)
         if reason is not None:
             info["reason"] = reason
-            return None
-    return replace(case, ir=text, extra=dict(case.extra))
+            return None, None
+    return replace(case, ir=text, extra=dict(case.extra)), mod
+
+
+def _same_module(a, b) -> bool:
+    """Whether two modules are structurally equal (names aside): a mutant that is no change."""
+    import tvm_ffi
+
+    return bool(tvm_ffi.structural_equal(a, b, map_free_vars=True))
 
 
 def well_formed_reason(text: str) -> str | None:
@@ -135,8 +156,9 @@ def well_formed_reason(text: str) -> str | None:
     return None
 
 
-def mutate_job(case: TestCase, spec: dict[str, Any], pool: PassPool) -> tuple[TestCase | None, dict[str, Any]]:
-    """The executor child's `mutate` job: one mutation of `case` as the campaign asked for it.
+def mutate_job(case: TestCase, spec: dict[str, Any], pool: PassPool) -> tuple[TestCase | None, dict[str, Any], Any]:
+    """The executor child's `mutate` job: one mutation of `case` as the campaign asked for it; with the
+    mutant's module (IR mutations), which a run without oracles runs as it is (forkserver.py).
 
     spec: {"seed", "kinds" (mutation kinds allowed), "donor" (a case dict for splicing), "mutators"
     (names, to restrict the set), "ir_json"/"donor_json" (parsed modules kept from earlier runs)}.
@@ -145,6 +167,6 @@ def mutate_job(case: TestCase, spec: dict[str, Any], pool: PassPool) -> tuple[Te
     names = spec.get("mutators")
     muts = [m for m in all_mutators() if m.kind in kinds and (names is None or m.name in names)]
     if not muts:
-        return None, {"reason": f"no mutator of kinds {sorted(kinds)}"}
+        return None, {"reason": f"no mutator of kinds {sorted(kinds)}"}, None
     donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
-    return mutate_case(case, int(spec["seed"]), pool, muts, donor, parsed=(spec.get("ir_json"), spec.get("donor_json")))
+    return mutate_module(case, int(spec["seed"]), pool, muts, donor, parsed=(spec.get("ir_json"), spec.get("donor_json")))

@@ -1,5 +1,7 @@
 """The round-trip oracle: print a module as TVMScript, parse it back, and require the same module
 (up to the normalization block regions get when parsed: then one more round must change nothing).
+A module whose printed text is the case's own text is its own round trip (a mutant, printed by TVM): no
+second parse.
 
 The check lives in fuzzer/core/runtime.py, which every repro.py embeds.
 """
@@ -19,5 +21,5 @@ class RoundTripOracle(Oracle):
     point = PARSED
 
     def check(self, ctx: OracleContext) -> Finding | None:
-        problem = ctx.stage(STAGE, None, lambda: check_roundtrip(ctx.mod))
+        problem = ctx.stage(STAGE, None, lambda: check_roundtrip(ctx.mod, ctx.case.ir))
         return Finding("roundtrip", STAGE, problem) if problem else None

@@ -54,6 +54,9 @@ class ExecResult:
     oracle: dict[str, Any] = field(default_factory=dict)    # the oracles' records: the differential comparison
     ir_json: str | None = None      # the parsed module as TVM JSON: the next mutation loads it, not the text
     reference_try: ReferenceTry | None = None  # for a time-limit hang: did TVM's reference build finish?
+    builds_reused: int = 0          # builds not generated again: same lowered module as one built in the case
+    ran_module: bool = False        # ran the mutator's module, not its text parsed (no oracles: forkserver.py)
+    module_run: dict[str, Any] | None = None  # a bug on the module, confirmed from the text (Executor.run)
 
     @property
     def is_bug(self) -> bool:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec
+from tirfuzz.fuzzer.core.hostcc import PendingLoad
 from tirfuzz.fuzzer.core.runtime import (COMPLETION_PASSES, GPU_BINDING_PASS, added_passes, codegen, entry_functions,
-                                         load, make_target, parse, parse_target, run_functions)
+                                         make_target, parse, parse_target, run_functions)
 
 __all__ = ["COMPLETION", "DEVICE_MODULES", "GPU_BINDING", "blocks", "build", "cuda_to_ptx", "default_pipeline",
            "entry_functions", "gpu_binding", "has_blocks", "loaded", "parse", "precheck", "run_funcs"]
@@ -83,14 +84,19 @@ def precheck(mod) -> None:
 DEVICE_MODULES = "__device_modules__"  # key of the built device modules in build's result
 
 
-def build(mod, tgt, names: list[str]) -> dict[str, Any]:
+def build(mod, tgt, names: list[str], host_cc: Any = None) -> dict[str, Any]:
     """Runnable functions by name: codegen, the host compiler (c) and machine code (llvm) all happen here."""
-    return loaded(codegen(mod, tgt), names)
+    return loaded(codegen(mod, tgt), names, host_cc)
 
 
-def loaded(raw, names: list[str]) -> dict[str, Any]:
-    """`load`'s functions by name, and the generated device modules under DEVICE_MODULES."""
-    funcs: dict[str, Any] = load(raw, names)
+def loaded(raw, names: list[str], host_cc: Any = None) -> dict[str, Any]:
+    """`load`'s functions by name, and the generated device modules under DEVICE_MODULES. With `host_cc`
+    (a fuzzer.core.hostcc.HostCompiler), C source compiles with its precompiled prelude."""
+    return with_device_modules(raw, PendingLoad(raw, names, host_cc).finish())
+
+
+def with_device_modules(raw, funcs: dict[str, Any]) -> dict[str, Any]:
+    """A build's runnable functions with its generated device modules (under DEVICE_MODULES)."""
     funcs[DEVICE_MODULES] = [m for m in raw.imports if m.kind == "cuda"]
     return funcs
 

@@ -111,11 +111,15 @@ class Executor:
         A crash once compiled code ran (or such a hang whose reference finished) is followed by the
         checked run of the same case in another child (`check`), its record in `result.oracle["checked"]`.
         With `check`, the child runs only the checked run (pipeline.run_case(check=True)).
+        Without oracles a mutant runs as the mutator's module (`result.ran_module`); a bug found so is run
+        again from the mutant's text, and that run's verdict is the case's (`_from_text`).
         """
         res = self._request(case, want_outputs, want_sites, mutate, oracle, want_json, check)
         ran_case = TestCase.from_dict(res.case) if res.case is not None else case if not mutate else None
         if check or ran_case is None:
             return res
+        if res.ran_module and (res.is_bug or res.outcome == "tool-error"):
+            res = self._from_text(res, ran_case, want_outputs, want_sites, oracle, want_json)
         if self.config.reference_on_hang and res.outcome == "hang" and res.resource == "time":
             target = res.target if res.target and runnable_here(res.target) else "llvm"
             res.reference_try, sites = self._try_reference(ran_case, want_sites, target)
@@ -124,6 +128,21 @@ class Executor:
         if ran(res) and "checked" not in res.oracle and (res.outcome == "crash" or res.outcome == "hang" and finished):
             res.oracle["checked"] = self.check(ran_case)
         return res
+
+    def _from_text(self, res: ExecResult, case: TestCase, want_outputs: bool, want_sites: bool, oracle: bool,
+                   want_json: bool) -> ExecResult:
+        """The verdict on a mutant that failed as the mutator's module, from its text parsed in a fresh child
+        (what a report's reproducer runs); the module's run is kept in `module_run`, its coverage merged."""
+        text = self._request(case, want_outputs, want_sites, None, oracle, want_json)
+        text.case, text.mutation, text.ir_json = res.case, res.mutation, text.ir_json or res.ir_json
+        text.module_run = {"outcome": res.outcome, "stage": res.stage, "target": res.target,
+                           "message": res.message[:500]}
+        seen = set(text.new_sites)
+        text.new_sites += [s for s in res.new_sites if s not in seen]
+        text.new_blocks += res.new_blocks
+        text.cov_total = max(text.cov_total, res.cov_total)
+        text.timings_ms["total"] = text.timings_ms.get("total", 0.0) + res.timings_ms.get("total", 0.0)
+        return text
 
     def check(self, case: TestCase) -> dict[str, Any]:
         """The checked run's record for `case` (oracles/differential.explain_by_checks), from its own child;

@@ -34,13 +34,18 @@ from typing import Any, Callable
 
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.crashinfo import SEGFAULT_BANNER, frames_from_stderr, top_frame
+from tirfuzz.fuzzer.core.hostcc import HostCompiler
 from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.coverage import NativeCoverage
+from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
 from tirfuzz.fuzzer.execution.pipeline import run_case
 from tirfuzz.oracles.filters import load_filters
 
+# A child lives for one case: collecting cyclic garbage every 700 allocations (Python's default) costs it
+# more than the memory it would give back. Its memory limit still holds whatever it allocates.
+CHILD_GC_THRESHOLD = (50_000, 20, 100)
 STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
 _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
 # What a child says when memory it did not own was overwritten and it died of it other than by a fault:
@@ -63,13 +68,15 @@ class ForkServer:
     def __init__(self, options: dict[str, Any], server_fds: tuple[int, ...] = ()):
         import tvm  # noqa: F401  (the point of a fork server: import once)
 
-
         self.options = options
         self.server_fds = server_fds  # the executor's pipes: children close them
         self.pool = PassPool(options.get("plugins", ()))
 
         self.filters = load_filters(options.get("filters", ()))
         self.jobs = self._load_jobs(options.get("jobs", ()))
+        # The C backend's headers precompiled once, before the coverage map is planted (preparing the
+        # header generates a little C with TVM: no case should be credited with that).
+        self.host_cc = HostCompiler.prepare(cache_dir()) if options.get("host_pch", True) else None
         self.coverage = None
         if options.get("coverage"):
             self.coverage = NativeCoverage(scope=options["coverage"], granularity=options.get("granularity", "block"),
@@ -79,7 +86,7 @@ class ForkServer:
             if preload is not None:
                 self.coverage.preload(preload)
         for ir in self._warm_up_irs() if options.get("warmup", True) else []:
-            run_case(TestCase(ir), self.pool, want_outputs=False)
+            run_case(TestCase(ir), self.pool, want_outputs=False, host_cc=self.host_cc)
         gc.collect()
         gc.freeze()  # children never scan (and so never copy) the server's objects
         self.stderr_file = tempfile.TemporaryFile(prefix="tirfuzz-child-stderr-")
@@ -115,7 +122,8 @@ class ForkServer:
         import tvm_ffi
 
         out = {"tvm": tvm.__version__, "tvm_ffi": getattr(tvm_ffi, "__version__", "?"), "pid": os.getpid(),
-               "passes": self.pool.names()}
+               "passes": self.pool.names(),
+               "host_pch": (self.host_cc.folder or self.host_cc.error) if self.host_cc is not None else "off"}
         if self.coverage is not None:
             out["coverage"] = asdict(self.coverage.info)
             out["cov_total"] = self.coverage.total()
@@ -243,14 +251,18 @@ class ForkServer:
             if limit > 0:
                 cap = _vm_size_bytes() + limit
                 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-            case = TestCase.from_dict(req["case"])
+            gc.set_threshold(*CHILD_GC_THRESHOLD)
+            case, module = TestCase.from_dict(req["case"]), None
             if req.get("mutate"):
-                case = self._job(case, req["mutate"], w)
+                case, module = self._job(case, req["mutate"], w)
                 if case is None:
                     os._exit(0)
+            # Without oracles, a mutant runs as the mutator made it: parsing its printed text again is the
+            # round trip, an oracle's work (the executor confirms a bug from the text: Executor.run).
             res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
                            want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")), filters=self.filters,
-                           want_json=bool(req.get("want_json")), check=bool(req.get("check")))
+                           want_json=bool(req.get("want_json")), check=bool(req.get("check")), host_cc=self.host_cc,
+                           module=None if req.get("oracle") else module)
             wire.send(w, ("result", res))
         except BaseException:  # anything escaping run_case is tirfuzz's own error: report it
             try:
@@ -261,20 +273,21 @@ class ForkServer:
         finally:
             os._exit(code)
 
-    def _job(self, case: TestCase, spec: dict[str, Any], w: int) -> TestCase | None:
+    def _job(self, case: TestCase, spec: dict[str, Any], w: int) -> tuple[TestCase | None, Any]:
         """Run the job the request names (mutate, reduce, ...) on the case in the child; tell the server
-        what came out. Jobs are registered by name (ExecutorConfig.jobs): this module knows none of them."""
+        what came out: (the case to run or None, the IRModule the job made of it or None). Jobs are
+        registered by name (ExecutorConfig.jobs): this module knows none of them."""
         wire.send(w, ("stage", "mutate", None))
         name = spec.get("job", "mutate")
         job = self.jobs.get(name)
         if job is None:
-            new, info = None, {"reason": f"no job {name!r} registered with this executor (ExecutorConfig.jobs)"}
+            new, info, made = None, {"reason": f"no job {name!r} registered with this executor (ExecutorConfig.jobs)"}, []
         else:
-            new, info = job(case, spec, self.pool)
+            new, info, *made = job(case, spec, self.pool)
         wire.send(w, ("mutated", new.to_dict() if new is not None else None, info))
         if new is None:
             wire.send(w, ("result", ExecResult(outcome="declined", stage="mutate", message=str(info.get("reason")))))
-        return new
+        return new, (made[0] if made else None)
 
     @staticmethod
     def _await_warm(r: int, deadline: float) -> None:

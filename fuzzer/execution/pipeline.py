@@ -6,21 +6,24 @@ executor's own cost. Parsing TVMScript evaluates Python, so only isolated proces
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, compile_module, completion_passes, device_for,
-                                         lowering_sequence, make_args)
+from tirfuzz.fuzzer.core.hostcc import PendingLoad
+from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, codegen, completion_passes, device_for, kind_of,
+                                         lower, lowering_sequence, make_args)
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
-from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, build, cuda_to_ptx, default_pipeline, entry_functions,
-                                        has_blocks, loaded, parse, precheck, run_funcs, target_needs, unmet_needs)
+from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, cuda_to_ptx, default_pipeline, entry_functions,
+                                        has_blocks, loaded, parse, precheck, run_funcs, target_needs, unmet_needs,
+                                        with_device_modules)
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
 from tirfuzz.oracles.differential import explain_by_checks
@@ -74,7 +77,8 @@ class _Stages:
 
 def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None], None] | None = None,
              want_outputs: bool = True, oracle: bool = False, filters: tuple = FILTERS,
-             want_json: bool = False, oracles: Sequence[Oracle] = DEFAULT_ORACLES, check: bool = False) -> ExecResult:
+             want_json: bool = False, oracles: Sequence[Oracle] = DEFAULT_ORACLES, check: bool = False,
+             host_cc: Any = None, module: Any = None) -> ExecResult:
     """Execute every stage of the case and return what happened; never raises for TVM's errors.
 
     With `oracle`, each of `oracles` runs at its point (oracles/base.py): by default the TVMScript round
@@ -84,6 +88,9 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
     cheaper than parsing the TVMScript again when the case is mutated next).
     With `check`, only the checked run (oracles/ub.py) on the case's inputs, nothing else: its record is
     `result.oracle["checked"]` (what a crash once compiled code ran is judged by).
+    `host_cc` (fuzzer.core.hostcc.HostCompiler) makes the C backend's host compiler cheaper, same output.
+    `module`: the case's IRModule as a mutator made it (the case's text is its print): run as it is, not
+    parsed from the text (`result.ran_module`); only without oracles, whose round trip is that parse.
     """
     result = ExecResult(outcome="ok")
     stages = _Stages(on_stage, result)
@@ -91,7 +98,8 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
         if check:
             _run_checked(case, stages, result)
         else:
-            _run_stages(case, pool, stages, result, want_outputs, oracles if oracle else (), want_json, filters)
+            _run_stages(case, pool, stages, result, want_outputs, oracles if oracle else (), want_json, filters,
+                        host_cc, None if oracle else module)
         if result.outcome == "ok":
             result.stage, result.target = "done", None
     except StageFailure as f:
@@ -114,23 +122,63 @@ def _blame_program(case: TestCase, result: ExecResult) -> None:
         result.oracle["program_error"] = found
 
 
-def compiler(mod, case: TestCase, pool: PassPool) -> Callable[..., Any]:
+def compiler(mod, case: TestCase, pool: PassPool, builds: "BuildCache | None" = None,
+             host_cc: Any = None) -> Callable[..., Any]:
     """A function (target, pass specs) -> runnable functions: the specs, then the completion passes they
-    do not name, then the build; under the case's pass config, or `config` (the reference passes {})."""
+    do not name, then the build; under the case's pass config, or `config` (the reference passes {}).
+    A lowered module already built in this case (`builds`) is not built again: its functions are reused."""
     funcs = list(entry_functions(mod))
 
     def make_pass(name: str, args) -> Any:
         return pool.instantiate(PassSpec(name, tuple(args)))
 
     def compile_with(target: str, specs: list, config: dict | None = None) -> dict[str, Any]:
-        raw = compile_module(mod, target, [(s.name, s.args) for s in specs],
-                             case.pass_config if config is None else config, make_pass)
-        return loaded(raw, funcs)
+        import tvm
+
+        cfg = case.pass_config if config is None else config
+        with tvm.transform.PassContext(opt_level=3, config=cfg):
+            m, tgt = lower(mod, target, [(s.name, s.args) for s in specs], make_pass)
+            if builds is not None and (hit := builds.get(target, cfg, m)) is not None:
+                return hit
+            built = loaded(codegen(m, tgt), funcs, host_cc)
+        if builds is not None:
+            builds.put(target, cfg, m, built)
+        return built
     return compile_with
 
 
+class BuildCache:
+    """The builds of one case by (target, pass config, lowered module): a build whose lowered module is
+    structurally equal to one built before in the case (the reference, when the case's own sequence
+    lowers to the same module; a culprit-search prefix that equals the whole sequence) reuses its
+    runnable functions instead of generating and compiling the same code again. `hits` counts reuses."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str, int], list[tuple[Any, dict[str, Any]]]] = {}
+        self.hits = 0
+
+    @staticmethod
+    def _key(target: str, config: dict, lowered) -> tuple[str, str, int]:
+        import tvm_ffi
+
+        return target, json.dumps(config, sort_keys=True, default=str), int(tvm_ffi.structural_hash(lowered))
+
+    def get(self, target: str, config: dict, lowered) -> dict[str, Any] | None:
+        import tvm_ffi
+
+        for m, built in self.entries.get(self._key(target, config, lowered), ()):
+            if tvm_ffi.structural_equal(m, lowered):  # the hash found it; equality decides
+                self.hits += 1
+                return built
+        return None
+
+    def put(self, target: str, config: dict, lowered, built: dict[str, Any]) -> None:
+        self.entries.setdefault(self._key(target, config, lowered), []).append((lowered, built))
+
+
 def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
-                oracles: Sequence[Oracle] = (), want_json: bool = False, filters: tuple = FILTERS) -> None:
+                oracles: Sequence[Oracle] = (), want_json: bool = False, filters: tuple = FILTERS,
+                host_cc: Any = None, module: Any = None) -> None:
     import tvm
 
     def check_inputs():
@@ -139,30 +187,54 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         return [pool.instantiate(s) for s in case.passes]
 
     passes = stages.run("setup", None, check_inputs)
-    mod = stages.run("parse", None, lambda: parse(case.ir))
+    if module is not None:
+        mod, result.ran_module = module, True
+    else:
+        mod = stages.run("parse", None, lambda: parse(case.ir))
     stages.run("precheck", None, lambda: precheck(mod))
     if want_json:
         result.ir_json = tvm.ir.save_json(mod)
     funcs = entry_functions(mod)
-    seen = OracleContext(case, mod, funcs, stages.run, compiler(mod, case, pool) if oracles else None)
+    cache = BuildCache()
+    seen = OracleContext(case, mod, funcs, stages.run, compiler(mod, case, pool, cache, host_cc) if oracles else None)
     if _run_oracles(oracles, PARSED, seen, result):
         return
     builds: dict[str, tuple[Any, Any, dict]] = {}
     result.completion = completion_passes([s.name for s in case.passes])
-    for target in stages.run("targets", None, lambda: _targets_that_can_build(case, mod, result)):
-        try:
-            built = _build_target(case, pool, passes, mod, funcs, target, stages, result)
-        except StageFailure as f:
-            gap = backend_gap(f, filters)
-            if gap is None or len(result.dropped) + 1 == len(case.targets):  # a bug, or no target left
-                raise
-            result.dropped[target] = gap  # a known gap of this backend: the case goes on with the others
-            continue
-        if built is not None:
-            builds[target] = built
-            if want_outputs:
-                result.outputs[target] = built[2]
-    _run_oracles(oracles, BUILT, replace(seen, builds=builds), result)
+    targets = stages.run("targets", None, lambda: _targets_that_can_build(case, mod, result))
+    started: dict[str, _Started | StageFailure] = {}
+    try:
+        # Targets whose code goes through the host compiler start first, so g++ runs while the others
+        # build; each target's verdict is still taken in the case's order (a failure waits its turn).
+        for target in [t for t in targets if kind_of(t) == "c" and len(targets) > 1]:
+            try:
+                started[target] = _start_target(case, pool, passes, mod, target, stages, result, host_cc)
+            except StageFailure as f:
+                started[target] = f
+        for target in targets:
+            try:
+                s = started.get(target) or _start_target(case, pool, passes, mod, target, stages, result, host_cc)
+                if isinstance(s, StageFailure):
+                    raise s
+                built = _finish_target(case, s, funcs, stages, result, cache)
+            except StageFailure as f:
+                gap = backend_gap(f, filters)
+                if gap is None or len(result.dropped) + 1 == len(case.targets):  # a bug, or no target left
+                    raise
+                result.dropped[target] = gap  # a known gap of this backend: the case goes on with the others
+                continue
+            if built is not None:
+                builds[target] = built
+                if want_outputs:
+                    result.outputs[target] = built[2]
+    finally:
+        for s in started.values():
+            if isinstance(s, _Started):
+                s.pending.abandon()
+    try:
+        _run_oracles(oracles, BUILT, replace(seen, builds=builds), result)
+    finally:
+        result.builds_reused = cache.hits
 
 
 def _run_checked(case: TestCase, stages: _Stages, result: ExecResult) -> None:
@@ -209,10 +281,20 @@ def backend_gap(f: StageFailure, filters: tuple = FILTERS) -> str | None:
     return flt.name if flt is not None and flt.target is not None else None
 
 
-def _build_target(case: TestCase, pool: PassPool, passes: list, mod, funcs: dict[str, Any], target: str,
-                  stages: _Stages, result: ExecResult) -> tuple[Any, Any, dict] | None:
-    """Bind the target, run the case's passes and the completion, build, and run on this machine when it
-    can: (runnable functions, device, outputs), or None for a target built but not runnable here."""
+@dataclass
+class _Started:
+    """A target lowered and its code generated, its load under way (the host compiler, for C)."""
+
+    target: str
+    ctx: Any                # the case's PassContext
+    lowered: Any            # the module after the case's passes and the completion
+    raw: Any                # the generated runtime module
+    pending: PendingLoad
+
+
+def _start_target(case: TestCase, pool: PassPool, passes: list, mod, target: str, stages: _Stages,
+                  result: ExecResult, host_cc: Any = None) -> _Started:
+    """Bind the target, run the case's passes and the completion, generate code and start loading it."""
     import tvm
     import tvm_ffi
 
@@ -237,7 +319,24 @@ def _build_target(case: TestCase, pool: PassPool, passes: list, mod, funcs: dict
             packed = packed or name.endswith(".MakePackedAPI")
             m = m_next
             result.pass_changed[target] = changed
-        rt = stages.run(f"build:{target}", target, lambda m=m: build(m, tgt, list(funcs)))
+        names = list(entry_functions(mod))
+
+        def generate(m=m, tgt=tgt):
+            raw = codegen(m, tgt)
+            return raw, PendingLoad(raw, names, host_cc)
+        raw, pending = stages.run(f"build:{target}", target, generate)
+    return _Started(target, ctx, m, raw, pending)
+
+
+def _finish_target(case: TestCase, s: _Started, funcs: dict[str, Any], stages: _Stages, result: ExecResult,
+                   cache: BuildCache | None = None) -> tuple[Any, Any, dict] | None:
+    """Finish loading a started target and run it on this machine when it can: (runnable functions, device,
+    outputs), or None for a target built but not runnable here."""
+    target = s.target
+    with s.ctx:
+        rt = stages.run(f"build:{target}", target, lambda: with_device_modules(s.raw, s.pending.finish()))
+    if cache is not None:
+        cache.put(target, case.pass_config, s.lowered, rt)
     if not runnable_here(target):  # no GPU, or an -mcpu/+feature this CPU lacks: built, not run
         result.skipped_runs.append(target)
         if rt.get(DEVICE_MODULES) and nvcc_present():

@@ -1,0 +1,127 @@
+"""What issue 19 made cheaper must test the same thing: the precompiled C prelude, builds reused within a
+case, the round trip that needs no second parse, and a mutant run as the mutator's module."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tirfuzz.corpus import load_seed
+from tirfuzz.corpus.cases import seed_case
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.hostcc import HostCompiler, PendingLoad
+from tirfuzz.fuzzer.core.passes import PassPool
+from tirfuzz.fuzzer.core.runtime import check_roundtrip, codegen, lower, parse
+from tirfuzz.fuzzer.core.signature import signature
+from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.execution.pipeline import run_case
+from tirfuzz.mutators.mutate import MUTATE_JOB
+
+JOBS = Path(__file__).resolve().parent / "jobs"
+
+# The C backend prints an infinite float constant as `inff`, which g++ does not know: a build failure
+# of the C target only (a C backend bug this campaign finds; here, a failing host compile).
+INF_IR = '''@T.prim_func
+def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+    for i in range(4):
+        B[i] = T.if_then_else(A[i] <= T.float32("inf"), A[i], T.float32(0))
+'''
+
+
+@pytest.fixture(scope="module")
+def host_cc(tmp_path_factory) -> HostCompiler:
+    hc = HostCompiler.prepare(tmp_path_factory.mktemp("cache"))
+    assert hc.error == "" and hc.folder, hc.error
+    return hc
+
+
+def _c_source(name: str):
+    case = seed_case(load_seed(name), ["c"])
+    m, tgt = lower(parse(case.ir), "c", [(s.name, s.args) for s in case.passes])
+    return codegen(m, tgt)
+
+
+@pytest.mark.parametrize("seed", ["conv2d_nchw", "softmax_lastaxis"])
+def test_precompiled_prelude_gives_the_same_shared_object(seed, host_cc, tmp_path):
+    raw = _c_source(seed)
+    opts = host_cc.options(raw.inspect_source())
+    assert opts == [f"-I{host_cc.folder}"]
+    raw.export_library(str(tmp_path / "plain.so"))
+    raw.export_library(str(tmp_path / "pch.so"), options=opts)
+    assert (tmp_path / "plain.so").read_bytes() == (tmp_path / "pch.so").read_bytes()
+
+
+def test_other_openings_compile_without_the_header(host_cc):
+    assert host_cc.options("// tvm target: c\n#include <stdio.h>\nint x;\n") == []
+    assert HostCompiler(error="no g++").options(_c_source("relu_f32").inspect_source()) == []
+
+
+def test_background_host_compile_runs_and_fails_as_tvm_words_it(host_cc):
+    raw = _c_source("relu_f32")
+    pending = PendingLoad(raw, ["main"], host_cc)
+    assert pending.thread is not None and pending.folder and os.path.isdir(pending.folder)
+    funcs = pending.finish()
+    assert callable(funcs["main"]) and pending.folder is None  # loaded, its files gone
+    pool = PassPool()
+    case = TestCase(INF_IR, targets=["c"])
+    plain, fast = run_case(case, pool, oracle=False), run_case(case, pool, oracle=False, host_cc=host_cc)
+    assert plain.outcome == fast.outcome == "internal-error" and fast.stage == "build:c"
+    assert fast.message.startswith("Compilation error") and "inff" in fast.message
+    assert signature(plain) == signature(fast)
+
+
+def test_c_failure_waits_for_llvm_verdict(host_cc):
+    """The C target starts first (its compile overlaps llvm's build), but verdicts keep the case's order:
+    llvm built and ran before the C failure is reported."""
+    res = run_case(TestCase(INF_IR, targets=["llvm", "c"]), PassPool(), oracle=False, host_cc=host_cc)
+    assert res.outcome == "internal-error" and res.target == "c"
+    assert "run@llvm" in res.timings_ms
+
+
+def test_reference_reuses_the_llvm_build_only_when_lowered_alike(host_cc):
+    pool = PassPool()
+    case = seed_case(load_seed("add_int32"))  # the default pipeline: the llvm build is the reference's
+    res = run_case(case, pool, want_outputs=True, oracle=True, host_cc=host_cc)
+    assert res.outcome == "ok" and res.builds_reused == 1
+    assert res.oracle["compared"] == ["llvm", "c"]
+    other = seed_case(load_seed("add_int32"))
+    other.pass_config = {"tirx.disable_vectorize": True}  # another config: never the reference's build
+    res = run_case(other, pool, oracle=True, host_cc=host_cc)
+    assert res.outcome == "ok" and res.builds_reused == 0
+
+
+def test_round_trip_skips_the_second_parse_only_for_its_own_text():
+    mod = parse(seed_case(load_seed("relu_f32")).ir)
+    printed = mod.script()
+    assert check_roundtrip(mod, printed) is None
+    assert check_roundtrip(mod, "something else") is None  # the full check, which this module passes
+
+
+def test_mutant_without_oracles_runs_as_the_mutators_module(executor):
+    case = seed_case(load_seed("conv2d_nchw"), ["llvm"])
+    for seed in range(6):
+        res = executor.run(case, want_outputs=False, mutate={"seed": seed, "kinds": ["ir"]}, oracle=False)
+        if res.outcome == "declined":
+            continue
+        assert res.ran_module and "parse" not in res.timings_ms
+        back = executor.run(TestCase.from_dict(res.case), want_outputs=False, oracle=False)
+        assert back.outcome == res.outcome and not back.ran_module  # its text says the same
+        with_oracle = executor.run(case, want_outputs=False, mutate={"seed": seed, "kinds": ["ir"]}, oracle=True)
+        assert not with_oracle.ran_module and "parse" in with_oracle.timings_ms
+        return
+    pytest.fail("no IR mutation applied in 6 tries")
+
+
+def test_bug_on_the_module_is_judged_from_the_text():
+    env = {"PYTHONPATH": os.pathsep.join([str(JOBS), os.environ.get("PYTHONPATH", "")])}
+    config = ExecutorConfig(timeout_s=20.0, jobs=(MUTATE_JOB, ("module", "module_job:module_job")), env=env)
+    case = seed_case(load_seed("relu_f32"), ["llvm"])
+    with Executor(config) as ex:
+        res = ex.run(case, want_outputs=False, mutate={"job": "module"}, oracle=False)
+    assert res.module_run is not None and res.module_run["outcome"] == "internal-error"
+    assert "NarrowDataType" in res.module_run["stage"]
+    assert res.outcome == "ok" and not res.ran_module  # the text (the relu seed) builds and runs
+    assert json.loads(json.dumps(res.summary()))["module_run"]["outcome"] == "internal-error"
