@@ -123,15 +123,19 @@ def replay_worker(cases_path: Path, results_path: Path, start: int) -> int:
     from tirfuzz.fuzzer.core.passes import PassPool
     from tirfuzz.fuzzer.execution.pipeline import run_case
 
+    from tirfuzz.fuzzer.core.hostcc import HostCompiler
+    from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
+
     pool = PassPool()
+    host_cc = HostCompiler.prepare(cache_dir())  # the C prelude precompiled, as the fork server has it
     for ir in ForkServer._warm_up_irs():  # the first-use costs the fork server pays before any case
-        run_case(TestCase(ir), pool, want_outputs=False)
+        run_case(TestCase(ir), pool, want_outputs=False, host_cc=host_cc)
     lines = cases_path.read_text().splitlines()
     with open(results_path, "a") as f:
         for i in range(start, len(lines)):
             case = TestCase.from_dict(json.loads(lines[i]))
             t0 = time.perf_counter()
-            res = run_case(case, pool, want_outputs=False, oracle=True)
+            res = run_case(case, pool, want_outputs=False, oracle=True, host_cc=host_cc)
             ms = (time.perf_counter() - t0) * 1e3
             f.write(json.dumps({"i": i, "ms": ms, "outcome": res.outcome}) + "\n")
             f.flush()
@@ -200,12 +204,12 @@ def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
     out["child_outside_stages"] = round(statistics.mean(a - b for a, b in zip(rt, stages)), 1)
     out["other"] = round(statistics.mean(totals) - statistics.mean(stages) - sum(out.values()), 1)
     out["cases"] = len(totals)
-    out["isolation"] = _isolation(server.pool, cases)
+    out["isolation"] = _isolation(server.pool, cases, server.host_cc)
     out_path.write_text(json.dumps(out))
     return 0
 
 
-def _isolation(pool, cases: list) -> dict[str, Any]:
+def _isolation(pool, cases: list, host_cc: Any = None) -> dict[str, Any]:
     """What running in a fresh fork costs by itself: each case run twice in one forked child.
 
     The first run pays for every page it writes being copied (copy-on-write) and cold in the cache;
@@ -220,7 +224,7 @@ def _isolation(pool, cases: list) -> dict[str, Any]:
         got = []
         for _ in range(2):
             u0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            run_case(case, pool, want_outputs=False, oracle=True)
+            run_case(case, pool, want_outputs=False, oracle=True, host_cc=host_cc)
             u1 = resource.getrusage(resource.RUSAGE_SELF)
             got.append({"ms": (time.perf_counter() - t0) * 1e3, "page_faults": u1.ru_minflt - u0.ru_minflt,
                         "system_ms": (u1.ru_stime - u0.ru_stime) * 1e3})

@@ -125,3 +125,18 @@ def test_bug_on_the_module_is_judged_from_the_text():
     assert "NarrowDataType" in res.module_run["stage"]
     assert res.outcome == "ok" and not res.ran_module  # the text (the relu seed) builds and runs
     assert json.loads(json.dumps(res.summary()))["module_run"]["outcome"] == "internal-error"
+
+
+def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
+    ok = seed_case(load_seed("add_int32"), ["llvm"])
+    with Executor(ExecutorConfig(timeout_s=20.0, persistent=3)) as ex:
+        first = [ex.run(ok, want_outputs=True, oracle=True) for _ in range(4)]
+        assert [r.cases_before for r in first] == [0, 1, 2, 0]  # three cases per child, then a fresh one
+        assert all(r.outcome == "ok" for r in first)
+        assert all((r.outputs["llvm"]["main"][2] == first[0].outputs["llvm"]["main"][2]).all() for r in first)
+        bad = ex.run(TestCase(INF_IR, targets=["c"]), want_outputs=False, oracle=False)  # 2nd case of a child
+        assert bad.outcome == "internal-error" and bad.cases_before == 0
+        assert bad.kept_run is not None and bad.kept_run["outcome"] == "internal-error"
+        assert ex.run(ok, oracle=True).cases_before == 0  # the child that failed was not kept
+    with Executor(ExecutorConfig(timeout_s=20.0)) as ex:  # the default: a fresh child per case
+        assert [ex.run(ok).cases_before for _ in range(3)] == [0, 0, 0]

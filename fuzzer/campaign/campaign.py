@@ -30,6 +30,10 @@ from tirfuzz.mutators.mutate import MUTATE_JOB
 from tirfuzz.oracles.verdict import FILTERED, TOO_SLOW, TOOL_ERROR, difference_kind, judge
 
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
+# Cases a campaign's executor child runs one after another before a fresh one (AFL's persistent mode):
+# a fresh child pays for every page it writes (copy-on-write) and a cold cache. Any result other than ok
+# from a child that ran cases before is judged again in a fresh child, so verdicts never depend on it.
+PERSISTENT_CASES = 16
 COVERAGE_EVERY_S = 30.0   # coverage.npy
 
 
@@ -37,7 +41,7 @@ def executor_config(config: CampaignConfig, preload_sites: Any = None) -> Execut
     """The executor a campaign's cases run in: its limits, plugins, filters, coverage and the mutate job."""
     return ExecutorConfig(timeout_s=config.timeout_s, memory_mb=config.memory_mb, coverage=config.coverage,
                           plugins=tuple(config.plugins), filters=tuple(config.filters),
-                          preload_sites=preload_sites, jobs=(MUTATE_JOB,))
+                          preload_sites=preload_sites, jobs=(MUTATE_JOB,), persistent=PERSISTENT_CASES)
 
 
 class Campaign:

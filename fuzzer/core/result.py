@@ -57,6 +57,8 @@ class ExecResult:
     builds_reused: int = 0          # builds not generated again: same lowered module as one built in the case
     ran_module: bool = False        # ran the mutator's module, not its text parsed (no oracles: forkserver.py)
     module_run: dict[str, Any] | None = None  # a bug on the module, confirmed from the text (Executor.run)
+    kept_run: dict[str, Any] | None = None    # not ok in a child that ran cases before: judged again fresh
+    cases_before: int = 0           # cases its child ran before this one (0: a fresh child)
 
     @property
     def is_bug(self) -> bool:

@@ -54,6 +54,9 @@ class ExecutorConfig:
     env: dict[str, str] = field(default_factory=dict)
     jobs: tuple[tuple[str, str], ...] = ()  # (name, "module:function") a child may run before its case
     reference_on_hang: bool = True       # a time-limit hang is followed by the reference try (see `run`)
+    # Cases one child may run one after another (1: a fresh child per case). A result other than ok from
+    # a child that ran cases before is judged again in a fresh one (forkserver.ForkServer.run).
+    persistent: int = 1
 
 
 class Executor:
@@ -81,7 +84,7 @@ class Executor:
         self._w, self._r = to_srv_w, from_srv_r
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
-                   "warmup": c.warmup, "preload_sites": c.preload_sites,
+                   "warmup": c.warmup, "preload_sites": c.preload_sites, "persistent": c.persistent,
                    "jobs": list(c.jobs) + ([REFERENCE_JOB] if REFERENCE_JOB[0] not in dict(c.jobs) else [])}
         try:
             wire.send(self._w, options)

@@ -93,6 +93,8 @@ class ForkServer:
         self.devnull = os.open(os.devnull, os.O_WRONLY)
         self.standby: tuple[int, int, int] | None = None  # (pid, request fd, result fd)
         self.unreaped: list[int] = []  # children whose result came: reaped while the next case runs
+        self.keep = max(1, int(options.get("persistent", 1)))  # cases a child may run, one after another
+        self.kept: tuple[int, int, int, int] | None = None  # (pid, request fd, result fd, cases it ran)
         self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
 
@@ -189,33 +191,79 @@ class ForkServer:
         return struct.unpack("i", buf)[0]
 
     def run(self, req: dict[str, Any]) -> ExecResult:
-        timeout = float(req.get("timeout_s", 10.0))
-        if self.standby is None:
-            self._spawn()
-        pid, req_w, r = self.standby
-        self.standby = None
+        """Run one request in a child (the kept one when it may, else a fresh one from the zygote). A result
+        other than ok from a kept child, which ran cases before this one, is judged again in a fresh
+        child: what earlier cases left in its memory must never make a verdict."""
         start = time.perf_counter()
-        self._await_warm(r, start + timeout)  # forked and ready: what it hits from now on is this case's
+        mark = self.coverage.mark() if self.coverage is not None else 0
+        result, fresh = self._run_once(req, start)
+        if not fresh and result.outcome not in ("ok", "declined"):
+            again = dict(req, mutate=None, case=result.case) if result.case is not None else req
+            confirmed, _ = self._run_once(again, time.perf_counter(), fresh_only=True)
+            if result.case is not None:
+                confirmed.case, confirmed.mutation = result.case, result.mutation
+            confirmed.kept_run = {"outcome": result.outcome, "stage": result.stage, "target": result.target,
+                                  "message": result.message[:500]}
+            result = confirmed
+        result.timings_ms["total"] = (time.perf_counter() - start) * 1e3
+        hits = self.coverage.hits_since(mark) if self.coverage is not None else None
+        if hits is not None:
+            result.new_blocks = int(len(hits))
+            result.cov_total = int(self.coverage.total())
+            if req.get("want_sites"):
+                result.new_sites = [int(x) for x in hits]
+        return result
+
+    def _reusable(self, req: dict[str, Any]) -> bool:
+        """Whether a request may run in a child that ran cases before: a case, or a mutation and its case."""
+        job = (req.get("mutate") or {}).get("job", "mutate")
+        return self.keep > 1 and not req.get("check") and job == "mutate"
+
+    def _let_go(self) -> None:
+        """The kept child gets EOF on its request pipe and exits (reaped during the next case)."""
+        if self.kept is not None:
+            pid, req_w, r, _ = self.kept
+            os.close(req_w)
+            os.close(r)
+            self.unreaped.append(pid)
+            self.kept = None
+
+    def _run_once(self, req: dict[str, Any], start: float, fresh_only: bool = False) -> tuple[ExecResult, bool]:
+        """(the request's result, whether it ran in a fresh child)."""
+        timeout = float(req.get("timeout_s", 10.0))
+        kept = self.kept if not fresh_only and self._reusable(req) else None
+        if kept is None:
+            self._let_go()
+            if self.standby is None:
+                self._spawn()
+            pid, req_w, r = self.standby
+            self.standby = None
+            done = 0
+            self._await_warm(r, start + timeout)  # forked and ready: what it hits from now on is this case's
+        else:
+            pid, req_w, r, done = kept
+            self.kept = None
         self.stderr_file.seek(0)
         self.stderr_file.truncate()
-        mark = self.coverage.mark() if self.coverage is not None else 0
         try:
             wire.send(req_w, req)
         except OSError:
             pass  # the child died while warming up: reaped and reported below
-        os.close(req_w)
-        for done in self.unreaped:  # earlier children, exited by now
-            self._reap(done)
-        self.unreaped = []
-        self._spawn()  # forked while this case runs
+        if kept is None:
+            for gone in self.unreaped:  # earlier children, exited by now
+                self._reap(gone)
+            self.unreaped = []
+            self._spawn()  # forked while this case runs
         result, last_stage, timed_out, stage_times, mutated, began = self._collect(r, pid, start + timeout)
-        os.close(r)
         if result is None:  # it died or hung: wait for it, so its exit status and coverage are complete
+            os.close(req_w)
+            os.close(r)
             status = self._reap(pid)
-        else:  # it sent its result and exits without running TVM code: reaped during the next case
+        else:  # it sent its result: kept for the next case, or told to exit (reaped during the next case)
             status = 0
-            self.unreaped.append(pid)
-        hits = self.coverage.hits_since(mark) if self.coverage is not None else None
+            self.kept = (pid, req_w, r, done + 1)
+            if done + 1 >= self.keep or not self._reusable(req) or result.outcome not in ("ok", "declined"):
+                self._let_go()  # a child is kept only while all it ran was ok
         self.stderr_file.seek(0)
         stderr = self.stderr_file.read().decode("utf-8", "replace")
         if result is None:
@@ -224,16 +272,12 @@ class ForkServer:
         if mutated is not None:
             result.case, result.mutation = mutated
         result.stderr_tail = stderr[-STDERR_KEEP:]
-        result.timings_ms["total"] = (time.perf_counter() - start) * 1e3
-        if hits is not None:
-            result.new_blocks = int(len(hits))
-            result.cov_total = int(self.coverage.total())
-            if req.get("want_sites"):
-                result.new_sites = [int(x) for x in hits]
-        return result
+        result.cases_before = done
+        return result, kept is None
 
     def _child(self, req_fd: int, w: int) -> None:
-        """A child's whole life: say it is ready, wait for one request, run it, send the result, exit."""
+        """A child's whole life: say it is ready, then run requests until the server closes the pipe (after
+        one, unless the server keeps it: `ExecutorConfig.persistent`), each answered with a result."""
         code = 0
         try:
             os.dup2(self.stderr_file.fileno(), 2)
@@ -243,27 +287,12 @@ class ForkServer:
             # Nothing else before the request: it runs alongside the previous case, and any TVM code it
             # ran would count in that case's coverage.
             wire.send(w, ("warm",))
-            try:
-                req = wire.recv(req_fd)
-            except EOFError:  # the server is shutting down
-                os._exit(0)
-            limit = int(req.get("memory_mb", 4096)) << 20
-            if limit > 0:
-                cap = _vm_size_bytes() + limit
-                resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-            gc.set_threshold(*CHILD_GC_THRESHOLD)
-            case, module = TestCase.from_dict(req["case"]), None
-            if req.get("mutate"):
-                case, module = self._job(case, req["mutate"], w)
-                if case is None:
+            while True:
+                try:
+                    req = wire.recv(req_fd)
+                except EOFError:  # no more cases for this child
                     os._exit(0)
-            # Without oracles, a mutant runs as the mutator made it: parsing its printed text again is the
-            # round trip, an oracle's work (the executor confirms a bug from the text: Executor.run).
-            res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
-                           want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")), filters=self.filters,
-                           want_json=bool(req.get("want_json")), check=bool(req.get("check")), host_cc=self.host_cc,
-                           module=None if req.get("oracle") else module)
-            wire.send(w, ("result", res))
+                self._serve(req, w)
         except BaseException:  # anything escaping run_case is tirfuzz's own error: report it
             try:
                 wire.send(w, ("error", traceback.format_exc()))
@@ -272,6 +301,31 @@ class ForkServer:
             code = 3
         finally:
             os._exit(code)
+
+    def _serve(self, req: dict[str, Any], w: int) -> None:
+        """One request in a child: its limits, its job (a mutation), its case; the result sent."""
+        limit = int(req.get("memory_mb", 4096)) << 20
+        if limit > 0:
+            cap = _vm_size_bytes() + limit
+            resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        gc.set_threshold(*CHILD_GC_THRESHOLD)
+        case, module = TestCase.from_dict(req["case"]), None
+        if req.get("mutate"):
+            case, module = self._job(case, req["mutate"], w)
+            if case is None:  # declined: its result is sent
+                return
+        # Without oracles, a mutant runs as the mutator made it: parsing its printed text again is the
+        # round trip, an oracle's work (the executor confirms a bug from the text: Executor.run).
+        res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
+                       want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")),
+                       filters=self.filters, want_json=bool(req.get("want_json")), check=bool(req.get("check")),
+                       host_cc=self.host_cc, module=None if req.get("oracle") else module)
+        # Freed here, while the case's coverage is still counted: freeing a TVM object runs TVM code, and
+        # after the result is sent it would race the server's mark for the next case (a kept child).
+        del case, module
+        if self.keep > 1:
+            gc.collect()  # the same for cyclic garbage (a helper thread's allocations move when gc would run)
+        wire.send(w, ("result", res))
 
     def _job(self, case: TestCase, spec: dict[str, Any], w: int) -> tuple[TestCase | None, Any]:
         """Run the job the request names (mutate, reduce, ...) on the case in the child; tell the server
