@@ -202,20 +202,34 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     builds: dict[str, tuple[Any, Any, dict]] = {}
     result.completion = completion_passes([s.name for s in case.passes])
     targets = stages.run("targets", None, lambda: _targets_that_can_build(case, mod, result))
-    started: dict[str, _Started | StageFailure] = {}
+    names = list(funcs)
+    lowered: dict[str, Any] = {}  # target -> (PassContext, lowered module, Target), or its StageFailure
+    started: dict[str, _Started] = {}
     try:
-        # Targets whose code goes through the host compiler start first, so g++ runs while the others
-        # build; each target's verdict is still taken in the case's order (a failure waits its turn).
-        for target in [t for t in targets if kind_of(t) == "c" and len(targets) > 1]:
-            try:
-                started[target] = _start_target(case, pool, passes, mod, target, stages, result, host_cc)
-            except StageFailure as f:
-                started[target] = f
+        # Every target's passes first, in the case's order (stopping at a failure, as building one target
+        # after another would); then the C targets' code is generated and g++ started, so it runs while
+        # the others build. A failure waits its target's turn: verdicts come in the case's order.
+        if len(targets) > 1 and any(kind_of(t) == "c" for t in targets):
+            for target in targets:
+                try:
+                    lowered[target] = _lower_target(case, pool, passes, mod, target, stages, result)
+                except StageFailure as f:
+                    lowered[target] = f
+                    break
+            for target in targets:
+                low = lowered.get(target)
+                if kind_of(target) == "c" and isinstance(low, tuple):
+                    try:
+                        started[target] = _generate(target, low, names, stages, host_cc)
+                    except StageFailure as f:
+                        lowered[target] = f
         for target in targets:
             try:
-                s = started.get(target) or _start_target(case, pool, passes, mod, target, stages, result, host_cc)
-                if isinstance(s, StageFailure):
-                    raise s
+                low = lowered.get(target) or _lower_target(case, pool, passes, mod, target, stages, result)
+                if isinstance(low, StageFailure):
+                    raise low
+                s = started.get(target) or _generate(target, low, names, stages, host_cc)
+                started[target] = s
                 built = _finish_target(case, s, funcs, stages, result, cache)
             except StageFailure as f:
                 gap = backend_gap(f, filters)
@@ -229,8 +243,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
                     result.outputs[target] = built[2]
     finally:
         for s in started.values():
-            if isinstance(s, _Started):
-                s.pending.abandon()
+            s.pending.abandon()
     try:
         _run_oracles(oracles, BUILT, replace(seen, builds=builds), result)
     finally:
@@ -292,9 +305,9 @@ class _Started:
     pending: PendingLoad
 
 
-def _start_target(case: TestCase, pool: PassPool, passes: list, mod, target: str, stages: _Stages,
-                  result: ExecResult, host_cc: Any = None) -> _Started:
-    """Bind the target, run the case's passes and the completion, generate code and start loading it."""
+def _lower_target(case: TestCase, pool: PassPool, passes: list, mod, target: str, stages: _Stages,
+                  result: ExecResult) -> tuple[Any, Any, Any]:
+    """Bind the target, run the case's passes and the completion: (PassContext, lowered module, Target)."""
     import tvm
     import tvm_ffi
 
@@ -319,11 +332,18 @@ def _start_target(case: TestCase, pool: PassPool, passes: list, mod, target: str
             packed = packed or name.endswith(".MakePackedAPI")
             m = m_next
             result.pass_changed[target] = changed
-        names = list(entry_functions(mod))
+    return ctx, m, tgt
 
-        def generate(m=m, tgt=tgt):
-            raw = codegen(m, tgt)
-            return raw, PendingLoad(raw, names, host_cc)
+
+def _generate(target: str, low: tuple[Any, Any, Any], names: list[str], stages: _Stages,
+              host_cc: Any = None) -> _Started:
+    """Generate a lowered target's code and start loading it (g++ in the background, for C)."""
+    ctx, m, tgt = low
+
+    def generate():
+        raw = codegen(m, tgt)
+        return raw, PendingLoad(raw, names, host_cc)
+    with ctx:
         raw, pending = stages.run(f"build:{target}", target, generate)
     return _Started(target, ctx, m, raw, pending)
 
