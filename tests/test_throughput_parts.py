@@ -93,6 +93,26 @@ def test_reference_reuses_the_llvm_build_only_when_lowered_alike(host_cc):
     assert res.outcome == "ok" and res.builds_reused == 0
 
 
+@pytest.mark.parametrize("seed", ["conv2d_nchw", "batch_norm_inference", "flat_argmax_axis1"])
+def test_parse_without_caller_frames_gives_the_same_module(seed):
+    import inspect
+
+    import tvm.tirx.script.parser.entry as tir_entry
+    import tvm_ffi
+
+    from tirfuzz.fuzzer.core import tvmapi
+
+    text = parse(seed_case(load_seed(seed)).ir).script()  # printed as mutants are: `@T.prim_func(s_tir=True)`
+    assert "@T.prim_func(" in text
+    fast, plain = tvmapi.parse(text), parse(text)
+    assert tvm_ffi.structural_equal(fast, plain) and fast.script() == plain.script()
+    assert tir_entry.inspect is inspect  # put back
+    with pytest.raises(Exception) as e:
+        tvmapi.parse(text.replace("T.Buffer", "T.NoSuchBuffer", 1))
+    assert tir_entry.inspect is inspect  # also after a parse error
+    assert "NoSuchBuffer" in str(e.value)
+
+
 def test_round_trip_skips_the_second_parse_only_for_its_own_text():
     mod = parse(seed_case(load_seed("relu_f32")).ir)
     printed = mod.script()
@@ -138,5 +158,12 @@ def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
         assert bad.outcome == "internal-error" and bad.cases_before == 0
         assert bad.kept_run is not None and bad.kept_run["outcome"] == "internal-error"
         assert ex.run(ok, oracle=True).cases_before == 0  # the child that failed was not kept
+    # A kept child gets kept_timeout_s; past it the fresh child, with the whole limit, gives the verdict.
+    with Executor(ExecutorConfig(timeout_s=20.0, persistent=3, kept_timeout_s=0.001)) as ex:
+        assert ex.run(ok, oracle=True).cases_before == 0
+        slow = ex.run(ok, oracle=True)  # no kept child finishes a case in a millisecond
+        assert slow.outcome == "ok" and slow.cases_before == 0
+        assert slow.kept_run is not None and slow.kept_run["outcome"] == "hang"
+        assert "0.001 s" in slow.kept_run["message"]
     with Executor(ExecutorConfig(timeout_s=20.0)) as ex:  # the default: a fresh child per case
         assert [ex.run(ok).cases_before for _ in range(3)] == [0, 0, 0]

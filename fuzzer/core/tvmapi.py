@@ -9,12 +9,15 @@ gives them PassSpecs.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import inspect
+from typing import Any, Iterator
 
 from tirfuzz.fuzzer.core.case import PassSpec
 from tirfuzz.fuzzer.core.hostcc import PendingLoad
 from tirfuzz.fuzzer.core.runtime import (COMPLETION_PASSES, GPU_BINDING_PASS, added_passes, codegen, entry_functions,
-                                         make_target, parse, parse_target, run_functions)
+                                         make_target, parse_target, run_functions)
+from tirfuzz.fuzzer.core import runtime
 
 __all__ = ["COMPLETION", "DEVICE_MODULES", "GPU_BINDING", "blocks", "build", "cuda_to_ptx", "default_pipeline",
            "entry_functions", "gpu_binding", "has_blocks", "loaded", "parse", "precheck", "run_funcs"]
@@ -25,6 +28,44 @@ COMPLETION: tuple[PassSpec, ...] = tuple(PassSpec(n) for n in COMPLETION_PASSES)
 
 
 GPU_BINDING = PassSpec(GPU_BINDING_PASS)
+
+
+class _NoCallerFrames:
+    """`inspect` as TVM's decorator modules see it while a text is parsed, with an empty `stack()`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(inspect, name)
+
+    @staticmethod
+    def stack(context: int = 1) -> list:
+        return []
+
+
+@contextlib.contextmanager
+def _no_caller_frames() -> Iterator[None]:
+    """While text is parsed, TVM's `@T.prim_func(...)` and `@I.ir_module(...)` skip `inspect.stack()`.
+
+    Called with arguments, as the printer writes `@T.prim_func(s_tir=True)`, the decorators capture every
+    caller's frame with its source line (a third of a parse, more in a deep stack) for one use: resolving
+    the closure variables of a decorated Python function. Parsing from text never decorates one.
+    """
+    import tvm.script.parser.ir.entry as ir_entry
+    import tvm.tirx.script.parser.entry as tir_entry
+
+    mods = [m for m in (tir_entry, ir_entry) if getattr(m, "inspect", None) is inspect]
+    for m in mods:
+        m.inspect = _NoCallerFrames()
+    try:
+        yield
+    finally:
+        for m in mods:
+            m.inspect = inspect
+
+
+def parse(text: str):
+    """runtime.parse without the decorators' frame capture (the same module: tests/test_throughput_parts.py)."""
+    with _no_caller_frames():
+        return runtime.parse(text)
 
 
 def gpu_binding(target: str, passes: list[PassSpec]) -> list[PassSpec]:

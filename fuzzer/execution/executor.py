@@ -57,6 +57,10 @@ class ExecutorConfig:
     # Cases one child may run one after another (1: a fresh child per case). A result other than ok from
     # a child that ran cases before is judged again in a fresh one (forkserver.ForkServer.run).
     persistent: int = 1
+    # A kept child's verdict counts only when ok: a case running past this many seconds there (or the
+    # case's limit, if shorter) is killed and run again, with the whole limit, in a fresh child. A hang
+    # then costs this plus the limit, not the limit twice.
+    kept_timeout_s: float = 2.0
 
 
 class Executor:
@@ -85,6 +89,7 @@ class Executor:
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
                    "warmup": c.warmup, "preload_sites": c.preload_sites, "persistent": c.persistent,
+                   "kept_timeout_s": c.kept_timeout_s,
                    "jobs": list(c.jobs) + ([REFERENCE_JOB] if REFERENCE_JOB[0] not in dict(c.jobs) else [])}
         try:
             wire.send(self._w, options)

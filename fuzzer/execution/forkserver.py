@@ -43,7 +43,7 @@ from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
 from tirfuzz.fuzzer.execution.pipeline import run_case
 from tirfuzz.oracles.filters import load_filters
 
-# A child lives for one case: collecting cyclic garbage every 700 allocations (Python's default) costs it
+# A child lives for one case or a few: collecting cyclic garbage every 700 allocations (Python's default) costs it
 # more than the memory it would give back. Its memory limit still holds whatever it allocates.
 CHILD_GC_THRESHOLD = (50_000, 20, 100)
 STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
@@ -94,6 +94,7 @@ class ForkServer:
         self.standby: tuple[int, int, int] | None = None  # (pid, request fd, result fd)
         self.unreaped: list[int] = []  # children whose result came: reaped while the next case runs
         self.keep = max(1, int(options.get("persistent", 1)))  # cases a child may run, one after another
+        self.kept_timeout = float(options.get("kept_timeout_s", 2.0))  # ExecutorConfig.kept_timeout_s
         self.kept: tuple[int, int, int, int] | None = None  # (pid, request fd, result fd, cases it ran)
         self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
@@ -243,6 +244,7 @@ class ForkServer:
         else:
             pid, req_w, r, done = kept
             self.kept = None
+            timeout = min(timeout, self.kept_timeout)  # past it, the fresh child's run is needed anyway
         self.stderr_file.seek(0)
         self.stderr_file.truncate()
         try:
