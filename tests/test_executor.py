@@ -38,7 +38,9 @@ def test_ok_case_returns_outputs_per_target(executor):
     a_c, b_c = res.outputs["c"]["main"]
     np.testing.assert_array_equal(b_llvm, a_llvm * 3 + 1)
     np.testing.assert_array_equal(b_llvm, b_c)
-    assert {"parse", "build@llvm", "run@llvm", "build@c", "run@c"} <= set(res.timings_ms)
+    assert {"parse", "build@llvm", "run@llvm", "build@c", "run@c", "unstaged"} <= set(res.timings_ms)
+    staged = sum(v for k, v in res.timings_ms.items() if k != "total")  # the case's time, stages and between
+    assert 0 <= res.timings_ms["unstaged"] < staged <= res.timings_ms["total"]
 
 
 def test_inputs_are_deterministic_and_seed_dependent(executor):

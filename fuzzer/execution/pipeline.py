@@ -94,6 +94,7 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
     """
     result = ExecResult(outcome="ok")
     stages = _Stages(on_stage, result)
+    t0 = time.perf_counter()
     try:
         if check:
             _run_checked(case, stages, result)
@@ -106,6 +107,9 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
         _record_failure(result, f, filters)
         if result.outcome == "internal-error" and oracle and program_arithmetic_error(result.message):
             _blame_program(case, result)
+    # The case's work between its stages (inputs, output comparisons, results): its own cost, timed too.
+    staged = sum(v for k, v in result.timings_ms.items() if not k.startswith("pass:"))
+    result.timings_ms["unstaged"] = max(0.0, (time.perf_counter() - t0) * 1e3 - staged)
     return result
 
 

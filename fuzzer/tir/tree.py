@@ -15,6 +15,25 @@ OPAQUE_CALLS = {"address_of", "tvm_access_ptr", "type_annotation", "reinterpret"
                 "tvm_stack_make_array", "tvm_call_packed", "tvm_thread_allreduce", "ptr_to", "tvm_thread_context"}
 
 
+_KINDS: dict[type, str] = {}  # node type -> how the walk treats it (isinstance on TVM's types is slow)
+
+
+def _kind_of(cls: type) -> str:
+    """"leaf" (not walked), "var", "node" (a statement or expression: a site) or "other" (walked through)."""
+    tvm = tvm_mod()
+    ir = tvm.ir
+    if issubclass(cls, (ir.Range, ir.TensorRegion, tvm.tirx.IterVar, ir.Op, ir.Type)):
+        kind = "leaf"
+    elif issubclass(cls, ir.Var):
+        kind = "var"
+    elif issubclass(cls, (tvm.tirx.Stmt, ir.Expr)):
+        kind = "node"
+    else:
+        kind = "other"
+    _KINDS[cls] = kind
+    return kind
+
+
 @dataclass(frozen=True)
 class VarInfo:
     """A variable in scope: its dtype, and its range when it is a loop or block iterator."""
@@ -157,13 +176,12 @@ class Walker:
         return None
 
     def _cb(self, value, m):
-        tvm = tvm_mod()
-        ir = tvm.ir
-        if isinstance(value, (ir.Range, ir.TensorRegion, tvm.tirx.IterVar, ir.Op, ir.Type)):
+        kind = _KINDS.get(type(value)) or _kind_of(type(value))
+        if kind == "leaf":
             return value
-        if isinstance(value, ir.Var) and (is_buffer(value) or dtype_of(value) is None):
+        if kind == "var" and (is_buffer(value) or dtype_of(value) is None):
             return value
-        if not isinstance(value, (tvm.tirx.Stmt, ir.Expr)):
+        if kind == "other":
             return m.default_mutate(value)
         e = self._take(value)
         if e is None:
