@@ -266,6 +266,11 @@ def passes() -> None:
 @click.option("--no-ir-mutation", is_flag=True, help="Ablation: mutate pass sequences only.")
 @click.option("--no-pass-mutation", is_flag=True, help="Ablation: mutate IR only.")
 @click.option("--no-feedback", is_flag=True, help="Ablation: never grow the corpus from coverage.")
+@click.option("--stack", type=click.IntRange(1, 16), default=None,
+              help="Most mutations stacked in one exec (1 to N, mean (N+1)/2) [default: the mode's, 4; tzer 1]. "
+                   "1: one mutation per exec (ablation).")
+@click.option("--fixed-weights", is_flag=True,
+              help="Ablation: draw mutators by their fixed weights, not by what each one yielded so far.")
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
 @click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
 @click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
@@ -277,7 +282,7 @@ def passes() -> None:
                    "one-node instance). The corpus, coverage and bugs stay in --out here. Needs tirfuzz[ray].")
 @FILTERS
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, timeout, cov_scope, no_oracle, jobs, ray_address, filters) -> None:
+         no_feedback, stack, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters) -> None:
     """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
@@ -297,7 +302,8 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 targets=_targets(targets) if targets else None,
                                 plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
                                 ir_mutation=not no_ir_mutation, pass_mutation=not no_pass_mutation,
-                                feedback=not no_feedback, timeout_s=timeout, coverage=cov_scope,
+                                feedback=not no_feedback, stack=stack, learn=False if fixed_weights else None,
+                                timeout_s=timeout, coverage=cov_scope,
                                 oracle=False if no_oracle else None, filters=_filters(filters))
     engine = preset(config.mode).engine
     if engine == "libfuzzer" and (resume or jobs or ray_address or config.time_s is None or config.time_s <= 0):

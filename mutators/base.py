@@ -48,6 +48,7 @@ class MutationContext:
     donor: TestCase | None = None
     mod_json: str | None = None         # the module as TVM JSON, when a run of the case kept it
     donor_json: str | None = None
+    ir_changed: bool = False            # an earlier mutation of the same stack changed the module
     _mod: Any = None
     _sites: Any = None
     _donor_mod: Any = None

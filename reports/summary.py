@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.campaign.stats import StatsRow, read_stats
+from tirfuzz.fuzzer.campaign.yields import Yields
 from tirfuzz.fuzzer.core.case import atomic_write
 
 FORMATS = ("html", "md", "json")
@@ -39,6 +40,7 @@ class CampaignReport:
     stats: list[StatsRow] = field(default_factory=list)
     bugs: list[BugRecord] = field(default_factory=list)
     links: dict[str, dict[str, str]] = field(default_factory=dict)   # signature -> file name -> href
+    mutators: list[dict[str, Any]] = field(default_factory=list)     # Yields.table(): what each mutator yielded
 
     @property
     def last(self) -> StatsRow:
@@ -88,9 +90,11 @@ def load_campaign(campaign_dir: Path) -> CampaignReport:
     meta = _read_json(campaign_dir / "campaign.json")
     meta = meta if isinstance(meta, dict) else {}
     bugs, links = read_bugs(campaign_dir / "bugs")
+    yields = _read_json(campaign_dir / "mutators.json")
     return CampaignReport(path=campaign_dir, config=meta.get("config") or {}, versions=meta.get("versions") or {},
                           started=meta.get("started"), stats=read_stats(campaign_dir / "stats.jsonl"),
-                          bugs=bugs, links=links)
+                          bugs=bugs, links=links,
+                          mutators=Yields.from_dict(yields).table() if isinstance(yields, dict) else [])
 
 
 def bug_view(b: BugRecord, links: dict[str, str]) -> dict[str, Any]:
@@ -122,7 +126,8 @@ def summary_dict(c: CampaignReport) -> dict[str, Any]:
     return {"format": "tirfuzz-report/1", "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "campaign": {"name": c.path.resolve().name, "config": c.config, "versions": c.versions,
                          "started": c.started},
-            "totals": totals, "bugs_by_kind": bugs_by_kind(c.bugs), "bugs": [bug_view(b, c.links.get(b.signature, {})) for b in c.bugs]}
+            "totals": totals, "bugs_by_kind": bugs_by_kind(c.bugs), "bugs": [bug_view(b, c.links.get(b.signature, {})) for b in c.bugs],
+            "mutators": [{k: v for k, v in row.items() if k != "weight"} for row in c.mutators]}
 
 
 def _dur(seconds: float) -> str:
@@ -190,6 +195,10 @@ def render_markdown(c: CampaignReport) -> str:
                          f"{_md_cell(b.first_exec)} | {_status(b)} | {files} |")
     else:
         lines.append("No bugs found.")
+    if c.mutators:
+        lines += ["", "## Mutators", "", "What each mutator's applications came to (a stack credits each of its mutators).", "",
+                  "| mutator | applied | valid % | finds | bugs |", "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {m['mutator']} | {m['applied']:,} | {m['valid_pct']} | {m['finds']} | {m['bugs']} |" for m in c.mutators]
     if c.config:
         lines += ["", "## Configuration", "", "```json", json.dumps(c.config, indent=1, default=str), "```"]
     return "\n".join(lines) + "\n"
@@ -345,6 +354,10 @@ def render_html(c: CampaignReport) -> str:
                      "<th>target</th><th>status</th><th>files</th></tr>" + "".join(body) + "</table>")
     else:
         bugs_html = "<p class=muted>No bugs found.</p>"
+    mut_rows = "".join(f"<tr><td>{e(m['mutator'])}</td><td class=n>{m['applied']:,}</td><td class=n>{m['valid_pct']}</td>"
+                       f"<td class=n>{m['finds']}</td><td class=n>{m['bugs']}</td></tr>" for m in c.mutators)
+    mutators_html = ("<h2>Mutators</h2><table class=small><tr><th>mutator</th><th class=n>applied</th><th class=n>valid %</th>"
+                     f"<th class=n>finds</th><th class=n>bugs</th></tr>{mut_rows}</table>") if c.mutators else ""
     config_html = (f"<details><summary>full configuration</summary><pre>{e(json.dumps(cfg, indent=1, default=str))}"
                    "</pre></details>") if cfg else ""
     generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
@@ -364,6 +377,7 @@ def render_html(c: CampaignReport) -> str:
 <div class=meta>{len(c.stats)} statistics rows; declined {c.last.declined:,}, mutator crashes {c.last.mutator_crashes:,},
 too slow to test (hangs whose reference also ran past the limit) {c.last.slow_runs:,}, crashes a check explained {c.last.ub_crashes:,}, lost runs {c.last.lost_runs:,},
 tirfuzz's own errors (cases in tool-errors/, not TVM bugs) {c.last.tool_errors:,}.</div>
+{mutators_html}
 {config_html}
 <p class=muted>Generated {generated}. Also: <a href="summary.md">summary.md</a>, <a href="summary.json">summary.json</a>.</p>
 </main></body></html>

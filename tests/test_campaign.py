@@ -39,6 +39,16 @@ def test_short_campaign_writes_the_design_layout(tmp_path):
     assert config["versions"]["tvm"] == "0.27.0.post1" and config["config"]["seed"] == 3
     again = fuzz("--out", str(out), "--execs", "3")
     assert again.returncode == 2 and "--resume" in again.stderr
+    # Mutator yields (what the learned weights come from) persist, and a resumed campaign goes on from them.
+    yields = json.loads((out / "mutators.json").read_text())["mutators"]
+    applied = sum(m["applied"] for m in yields.values())
+    assert applied >= final["execs"] - len(SEEDS.split(",")) - final.get("declined", 0)
+    assert config["config"]["stack"] == 4 and config["config"]["learn"] is True
+    more = fuzz("--out", str(out), "--resume", "--execs", str(final["execs"] + 4))
+    assert more.returncode == 0, more.stderr
+    after = json.loads((out / "mutators.json").read_text())["mutators"]
+    assert sum(m["applied"] for m in after.values()) > applied
+    assert all(after.get(n, {}).get("applied", 0) >= m["applied"] for n, m in yields.items())
 
 
 def _snapshot(out: Path) -> tuple[set[str], set[str]]:

@@ -22,11 +22,13 @@ from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
 from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.presets import preset
 from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow
+from tirfuzz.fuzzer.campaign.yields import Yields
 from tirfuzz.fuzzer.campaign.store import CampaignDir, case_id
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase, read_cases
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.mutators.mutate import MUTATE_JOB
+from tirfuzz.mutators.registry import all_mutators
 from tirfuzz.oracles.verdict import FILTERED, TOO_SLOW, TOOL_ERROR, difference_kind, judge
 
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
@@ -35,6 +37,7 @@ STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 # from a child that ran cases before is judged again in a fresh child, so verdicts never depend on it.
 PERSISTENT_CASES = 16
 COVERAGE_EVERY_S = 30.0   # coverage.npy
+MIXED_STACKS = 0.25       # with stacking, the share of IR turns whose stack may also change passes, config, target
 
 
 def executor_config(config: CampaignConfig, preload_sites: Any = None) -> ExecutorConfig:
@@ -57,7 +60,10 @@ class Campaign:
         p = preset(config.mode)
         self.schedule = UniformSchedule() if p.schedule == "uniform" else PowerSchedule()
         self.mutators = list(p.mutators) if p.mutators is not None else None
-        self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation)
+        self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation,
+                                  MIXED_STACKS if (config.stack or 1) > 1 else 0.0)
+        self.yields = Yields(learn=bool(config.learn))
+        self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
         self.elapsed_before = 0.0
         self.start = time.monotonic()
@@ -75,6 +81,7 @@ class Campaign:
             for rec in self.bugs.records.values():
                 self.stats.bugs[rec.kind or "crash"] += 1
             state = self._load_state()
+            self.yields = Yields.from_dict(self._load_json("mutators.json"), learn=bool(self.config.learn))
             self.stats.execs = int(state.get("execs", 0))
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
             self.rng = random.Random(f"{self.config.seed}:{self.stats.execs}")
@@ -82,6 +89,12 @@ class Campaign:
         self.cov_blocks = int(info.get("cov_total", 0))
         if not len(self.corpus):
             self._run_seeds()
+
+    def _load_json(self, name: str) -> dict[str, Any]:
+        try:
+            return json.loads((self.store.root / name).read_text()) if self.store is not None else {}
+        except (OSError, ValueError):
+            return {}
 
     def _load_state(self) -> dict[str, Any]:
         try:
@@ -182,12 +195,25 @@ class Campaign:
         kinds = self.policy.kinds(entry, self.rng)
         donor_id = self.corpus.donor(self.rng).id if "ir" in kinds else None
         donor = self.corpus.cases[donor_id] if donor_id else None
-        spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None}
+        spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None,
+                "stack": int(self.config.stack or 1)}
+        weights = self.yields.weights(self.base_weights(kinds))
+        if weights is not None:
+            spec["weights"] = weights
         if "ir" in kinds:  # the child loads these instead of parsing the TVMScript again
             spec["ir_json"], spec["donor_json"] = self.corpus.ir_json.get(entry.id), self.corpus.ir_json.get(donor_id)
         if self.mutators is not None:
             spec["mutators"] = list(self.mutators)
         return entry, kinds, spec
+
+    def base_weights(self, kinds: list[str]) -> dict[str, float]:
+        """The fixed weights of the mutators an exec of these kinds may draw (name -> weight)."""
+        key = tuple(sorted(kinds))
+        if key not in self._base:
+            allowed = set(self.mutators) if self.mutators is not None else None
+            self._base[key] = {m.name: m.weight for m in all_mutators()
+                               if m.kind in kinds and (allowed is None or m.name in allowed)}
+        return self._base[key]
 
     def absorb(self, entry: Entry, kinds: list[str], res: ExecResult) -> ExecResult:
         """Count a mutant's result; keep it when it reached new blocks; save it when it is a bug."""
@@ -204,6 +230,7 @@ class Campaign:
         new = res.new_blocks >= MIN_NEW_BLOCKS and self.config.feedback
         if kinds == ["ir"]:
             entry.stale = 0 if new else entry.stale + 1
+        kept = False
         if new and res.outcome == "ok":  # valid cases only, as Tzer: rejected ones seed nothing
             child = Entry(case_id(case), f"new-coverage:{res.new_blocks}", res.new_blocks, parent=entry.id,
                           found_at=self.stats.execs)
@@ -211,11 +238,16 @@ class Campaign:
                 self.corpus.add(child, case, res.ir_json)
                 entry.finds += 1
                 self.stats.last_find = self.elapsed()
-        self._judge(entry, case, res)
+                kept = True
+        bug = self._judge(entry, case, res)
+        names = (res.mutation or {}).get("mutators") if isinstance(res.mutation, dict) else None
+        if names:
+            self.yields.record(names, res.outcome not in ("rejected", "tool-error"), kept, bug)
         return res
 
-    def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> None:
-        """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which)."""
+    def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> bool:
+        """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which).
+        Whether the result was a bug not seen before."""
         v = judge(case, res)
         if v.kind == FILTERED and self.store is not None and difference_kind(res) == v.filter:
             reason = res.oracle.get("reason") or (res.oracle.get("checked") or {}).get("reason") or ""
@@ -228,6 +260,7 @@ class Campaign:
                 self.stats.bugs[res.outcome] += 1
                 self.stats.last_bug = f"{res.outcome} at {res.stage}: {(res.frame or res.message)[:70]}"
                 self.on_event(f"new bug {rec.signature}: {self.stats.last_bug}")
+                return True
         elif v.kind == TOOL_ERROR:  # kept for whoever fixes tirfuzz; never reported as a TVM bug
             self.stats.tool_errors += 1
             if self.store is not None:
@@ -240,6 +273,7 @@ class Campaign:
             self.stats.filtered[v.filter] += 1
         elif res.outcome in ("internal-error", "hang"):  # rejected and oracle-filtered results are counted in _count
             self.stats.filtered[v.filter] += 1
+        return False
 
     def _count(self, res: ExecResult) -> None:
         self.stats.execs += 1
@@ -268,6 +302,7 @@ class Campaign:
         row = self.stats_row()
         self.store.append_stats(row)
         self.store.write_json("state.json", row)
+        self.store.write_json("mutators.json", self.yields.to_dict())
         sites = (self.covered_fn() if self.covered_fn is not None else self.runner.covered()) if coverage else None
         if sites is not None:
             self.store.save_coverage(sites)

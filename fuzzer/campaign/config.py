@@ -48,6 +48,8 @@ class CampaignConfig:
     memory_mb: int = 4096
     patience: int = 8
     oracle: bool | None = None            # differential and round-trip oracles on every case
+    stack: int | None = None              # most mutations one exec stacks (None: the mode's; 1: one)
+    learn: bool | None = None             # mutator weights follow their yields (None: the mode's)
 
     def __post_init__(self) -> None:
         p = preset(self.mode)
@@ -55,6 +57,10 @@ class CampaignConfig:
             self.targets = list(p.targets)
         if self.oracle is None:
             self.oracle = p.oracle
+        if self.stack is None:
+            self.stack = p.stack
+        if self.learn is None:
+            self.learn = p.learn
 
     @property
     def replay_timeout_s(self) -> float:

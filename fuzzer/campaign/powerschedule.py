@@ -46,6 +46,7 @@ class JointPolicy:
     patience: int = 8
     ir: bool = True
     passes: bool = True
+    mix: float = 0.0    # with stacked mutations: the share of IR turns whose stack may hold every kind
 
     def kinds(self, e: Entry, rng: random.Random) -> list[str]:
         if not self.passes:
@@ -55,4 +56,6 @@ class JointPolicy:
         if e.stale >= self.patience:
             e.stale = 0
             return ["pass", "config", "target"]
+        if self.mix and rng.random() < self.mix:
+            return ["ir", "pass", "config", "target"]
         return ["ir"]
