@@ -269,6 +269,8 @@ def passes() -> None:
 @click.option("--stack", type=click.IntRange(1, 16), default=None,
               help="Most mutations stacked in one exec (1 to N, mean (N+1)/2) [default: the mode's, 4; tzer 1]. "
                    "1: one mutation per exec (ablation).")
+@click.option("--no-structure", is_flag=True,
+              help="Ablation: keep mutants for new coverage only, not for IR structure no case showed before.")
 @click.option("--fixed-weights", is_flag=True,
               help="Ablation: draw mutators by their fixed weights, not by what each one yielded so far.")
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
@@ -282,7 +284,7 @@ def passes() -> None:
                    "one-node instance). The corpus, coverage and bugs stay in --out here. Needs tirfuzz[ray].")
 @FILTERS
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, stack, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters) -> None:
+         no_feedback, stack, no_structure, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters) -> None:
     """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
@@ -303,6 +305,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
                                 ir_mutation=not no_ir_mutation, pass_mutation=not no_pass_mutation,
                                 feedback=not no_feedback, stack=stack, learn=False if fixed_weights else None,
+                                structure=False if no_structure else None,
                                 timeout_s=timeout, coverage=cov_scope,
                                 oracle=False if no_oracle else None, filters=_filters(filters))
     engine = preset(config.mode).engine

@@ -17,6 +17,7 @@ from typing import Any
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.tvmapi import parse, precheck
+from tirfuzz.fuzzer.tir.features import structure_features
 from tirfuzz.fuzzer.tir.safety import make_safe
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 from tirfuzz.mutators.registry import all_mutators
@@ -64,7 +65,8 @@ def stack_size(rng: random.Random, most: int) -> int:
 def mutate_module(case: TestCase, rng_seed: int, pool: PassPool | None = None, mutators: list[Mutator] | None = None,
                   donor: TestCase | None = None, *, check: bool = False,
                   parsed: tuple[str | None, str | None] = (None, None),
-                  stack: int = 1, weights: dict[str, float] | None = None) -> tuple[TestCase | None, dict[str, Any], Any]:
+                  stack: int = 1, weights: dict[str, float] | None = None,
+                  features: bool = False) -> tuple[TestCase | None, dict[str, Any], Any]:
     """A stack of mutations of `case`, each by a mutator drawn by weight: (new case, info, the mutant's
     IRModule when the IR changed, else None), or (None, info with `reason`, None).
 
@@ -73,7 +75,9 @@ def mutate_module(case: TestCase, rng_seed: int, pool: PassPool | None = None, m
     safety pass and one print after; pass, config and target mutations to the case. A mutator that does
     not apply is passed over (at most twice as many draws as places). `info["mutators"]` names the applied
     ones in order, and the case's history gets one entry each. `weights` (name -> weight) replaces the
-    mutators' own weights (the campaign's learned ones: fuzzer/campaign/yields.py).
+    mutators' own weights (the campaign's learned ones: fuzzer/campaign/yields.py). With `features`, a
+    mutant whose IR changed has its IR-structure features and its parent's in info["features"] and
+    info["parent_features"] (fuzzer/tir/features.py).
     `parsed` is the case's and the donor's module as TVM JSON (from an earlier run), loaded instead of
     parsing their TVMScript when given.
     `check=True` also re-parses the printed module and runs the well-formedness pre-check, declining
@@ -136,6 +140,8 @@ def mutate_module(case: TestCase, rng_seed: int, pool: PassPool | None = None, m
     new.extra["safe"] = bool(case.extra.get("safe", True)) and safe
     if risks:
         new.extra["ub_risks"] = sorted(set(case.extra.get("ub_risks", [])) | set(risks))
+    if features and mod is not None:
+        info["features"], info["parent_features"] = sorted(structure_features(mod)), sorted(structure_features(first.mod))
     info.update(safe=safe, ms=(time.perf_counter() - t0) * 1e3, parse_ms=parse_ms,
                 detail=entries[0]["detail"] if len(entries) == 1 else [e["detail"] for e in entries])
     return new, info, mod
@@ -218,4 +224,5 @@ def mutate_job(case: TestCase, spec: dict[str, Any], pool: PassPool) -> tuple[Te
         return None, {"reason": f"no mutator of kinds {sorted(kinds)}"}, None
     donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
     return mutate_module(case, int(spec["seed"]), pool, muts, donor, parsed=(spec.get("ir_json"), spec.get("donor_json")),
-                         stack=int(spec.get("stack", 1)), weights=spec.get("weights"))
+                         stack=int(spec.get("stack", 1)), weights=spec.get("weights"),
+                         features=bool(spec.get("features")))

@@ -43,7 +43,9 @@ def test_short_campaign_writes_the_design_layout(tmp_path):
     yields = json.loads((out / "mutators.json").read_text())["mutators"]
     applied = sum(m["applied"] for m in yields.values())
     assert applied >= final["execs"] - len(SEEDS.split(",")) - final.get("declined", 0)
-    assert config["config"]["stack"] == 4 and config["config"]["learn"] is True
+    assert config["config"]["stack"] == 4 and config["config"]["learn"] is True and config["config"]["structure"]
+    features = json.loads((out / "features.json").read_text())["features"]
+    assert rows[-1]["features"] == len(features) > 20 and set(rows[-1]["kept"]) <= {"coverage", "structure"}
     more = fuzz("--out", str(out), "--resume", "--execs", str(final["execs"] + 4))
     assert more.returncode == 0, more.stderr
     after = json.loads((out / "mutators.json").read_text())["mutators"]

@@ -86,3 +86,27 @@ def test_weights_follow_yields_with_a_floor():
     for _ in range(DECAY_EVERY):
         y.record(["bad"], True, False, False)
     assert y.by_name["good"].applied == before // 2  # old yields fade
+
+
+TWO_FEATURES = '''@T.prim_func
+def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32"), n: T.int32):
+    if n > 0:
+        for i in T.vectorized(16):
+            B[i] = A[i] * T.float32(2)
+    k = T.alloc_buffer((1,), "int32")
+    k[0] = 0
+    while k[0] < 4:
+        B[k[0]] = T.Select(A[k[0]] > T.float32(0), A[k[0]], T.float32(0))
+        k[0] = k[0] + 1
+'''
+
+
+def test_structure_features_name_what_sits_inside_what():
+    from tirfuzz.fuzzer.tir.features import structure_features
+
+    feats = structure_features(parse(TWO_FEATURES))
+    assert "under|If.then|For:vectorized" in feats and "nest|If.then|For:vectorized" in feats
+    assert "in|While|Select:float" in feats and "in|For:vectorized|Mul:float" in feats
+    assert "in|If.then|Select:float" not in feats  # the Select is in the while loop, not the branch
+    plain = structure_features(parse(seed_case(load_seed("relu_f32")).ir))
+    assert not any("While" in f or "If." in f for f in plain)

@@ -63,6 +63,7 @@ class Campaign:
         self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation,
                                   MIXED_STACKS if (config.stack or 1) > 1 else 0.0)
         self.yields = Yields(learn=bool(config.learn))
+        self.features: set[str] = set()   # IR-structure features of every valid case run (tir/features.py)
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
         self.elapsed_before = 0.0
@@ -82,6 +83,8 @@ class Campaign:
                 self.stats.bugs[rec.kind or "crash"] += 1
             state = self._load_state()
             self.yields = Yields.from_dict(self._load_json("mutators.json"), learn=bool(self.config.learn))
+            self.features = set(self._load_json("features.json").get("features", []))
+            self.stats.features = len(self.features)
             self.stats.execs = int(state.get("execs", 0))
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
             self.rng = random.Random(f"{self.config.seed}:{self.stats.execs}")
@@ -196,7 +199,7 @@ class Campaign:
         donor_id = self.corpus.donor(self.rng).id if "ir" in kinds else None
         donor = self.corpus.cases[donor_id] if donor_id else None
         spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None,
-                "stack": int(self.config.stack or 1)}
+                "stack": int(self.config.stack or 1), "features": bool(self.config.structure)}
         weights = self.yields.weights(self.base_weights(kinds))
         if weights is not None:
             spec["weights"] = weights
@@ -231,19 +234,35 @@ class Campaign:
         if kinds == ["ir"]:
             entry.stale = 0 if new else entry.stale + 1
         kept = False
-        if new and res.outcome == "ok":  # valid cases only, as Tzer: rejected ones seed nothing
-            child = Entry(case_id(case), f"new-coverage:{res.new_blocks}", res.new_blocks, parent=entry.id,
-                          found_at=self.stats.execs)
+        fresh = self._new_features(res)
+        if (new or fresh) and res.outcome == "ok":  # valid cases only, as Tzer: rejected ones seed nothing
+            reason = f"new-coverage:{res.new_blocks}" if new else f"new-structure:{len(fresh)}"
+            child = Entry(case_id(case), reason, res.new_blocks, parent=entry.id, found_at=self.stats.execs)
             if child.id not in self.corpus:
                 self.corpus.add(child, case, res.ir_json)
                 entry.finds += 1
                 self.stats.last_find = self.elapsed()
+                self.stats.kept["coverage" if new else "structure"] += 1
                 kept = True
         bug = self._judge(entry, case, res)
         names = (res.mutation or {}).get("mutators") if isinstance(res.mutation, dict) else None
         if names:
             self.yields.record(names, res.outcome not in ("rejected", "tool-error"), kept, bug)
         return res
+
+    def _new_features(self, res: ExecResult) -> list[str]:
+        """The IR-structure features of a valid mutant that no case showed before (its parent's count as
+        seen); all of a valid mutant's features are seen from now on."""
+        info = res.mutation if isinstance(res.mutation, dict) else {}
+        feats, parents = info.pop("features", None), info.pop("parent_features", None)  # not kept with bugs
+        if not feats or not self.config.structure or not self.config.feedback:
+            return []
+        self.features.update(parents or [])
+        fresh = [f for f in feats if f not in self.features] if res.outcome == "ok" else []
+        if res.outcome == "ok":
+            self.features.update(feats)
+        self.stats.features = len(self.features)
+        return fresh
 
     def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> bool:
         """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which).
@@ -303,6 +322,7 @@ class Campaign:
         self.store.append_stats(row)
         self.store.write_json("state.json", row)
         self.store.write_json("mutators.json", self.yields.to_dict())
+        self.store.write_json("features.json", {"features": sorted(self.features)})
         sites = (self.covered_fn() if self.covered_fn is not None else self.runner.covered()) if coverage else None
         if sites is not None:
             self.store.save_coverage(sites)

@@ -50,6 +50,7 @@ class CampaignConfig:
     oracle: bool | None = None            # differential and round-trip oracles on every case
     stack: int | None = None              # most mutations one exec stacks (None: the mode's; 1: one)
     learn: bool | None = None             # mutator weights follow their yields (None: the mode's)
+    structure: bool | None = None         # IR-structure feedback beside coverage (None: the mode's)
 
     def __post_init__(self) -> None:
         p = preset(self.mode)
@@ -61,6 +62,8 @@ class CampaignConfig:
             self.stack = p.stack
         if self.learn is None:
             self.learn = p.learn
+        if self.structure is None:
+            self.structure = p.structure
 
     @property
     def replay_timeout_s(self) -> float:

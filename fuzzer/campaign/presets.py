@@ -18,6 +18,7 @@ class Preset:
     engine: str = "mutate"                  # "mutate" (corpus + mutation), "generate", "libfuzzer"
     stack: int = 4                          # most mutations stacked in one exec (1: one per exec)
     learn: bool = True                      # mutator weights follow their yields (campaign/yields.py)
+    structure: bool = True                  # keep mutants with IR-structure features never seen (tir/features.py)
 
 
 # `--mode tzer`: the mutators standing in for Tzer's defaults (OOPSLA'22; its JointSeedPool). Its IR
@@ -33,7 +34,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tirfuzz", "tirfuzz's own choices: power schedule, every mutator, llvm and c, oracles on"),
     Preset("tzer", "Tzer's own choices: uniform seed choice, its mutator set, llvm only, no oracles "
                    "(crashes and internal errors only: its result comparison was off)",
-           targets=("llvm",), oracle=False, schedule="uniform", mutators=TZER_MUTATORS, stack=1, learn=False),
+           targets=("llvm",), oracle=False, schedule="uniform", mutators=TZER_MUTATORS, stack=1, learn=False,
+           structure=False),
     Preset("generate", "after the seeds, a fresh random program every exec, no feedback (TVMFuzz-like baseline)",
            engine="generate"),
     Preset("libfuzzer", "libFuzzer (atheris) mutates the seeds' TVMScript bytes, fed TVM's block coverage "

@@ -30,6 +30,8 @@ class StatsRow:
     dropped: dict[str, int] = field(default_factory=dict)    # backend gap -> targets it dropped from a case
     differences: dict[str, int] = field(default_factory=dict)  # verdict on each difference/crash seen (DIFF_KEYS)
     outcomes: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)        # channel (coverage, structure) -> mutants it kept
+    features: int = 0                                         # IR-structure features seen (fuzzer/tir/features.py)
     last_find_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)      # a mode's own keys (libfuzzer, seed_blocks)
 
@@ -94,6 +96,8 @@ class Stats:
     # that hid it ("ub:<check>" when a check of the checked run tripped), or "unexplained" (the checked run
     # itself failed: nothing known, counted as a tool error)
     differences: Counter = field(default_factory=Counter)
+    kept: Counter = field(default_factory=Counter)       # channel -> mutants kept: "coverage" (new blocks), "structure"
+    features: int = 0
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -108,4 +112,5 @@ class Stats:
                         tool_errors=self.tool_errors,
                         filtered=dict(self.filtered), dropped=dict(self.dropped),
                         differences=dict(self.differences), outcomes=dict(self.outcomes),
+                        kept=dict(self.kept), features=self.features,
                         last_find_s=round(self.last_find, 1))
