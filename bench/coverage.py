@@ -13,6 +13,10 @@ stats.jsonl reports it.
     no-pass-mutation   tirfuzz fuzz --no-pass-mutation   (ablation)
     no-ir-mutation     tirfuzz fuzz --no-ir-mutation     (ablation)
     no-feedback        tirfuzz fuzz --no-feedback        (ablation)
+    no-stack           tirfuzz fuzz --stack 1            (ablation: one mutation per exec)
+    fixed-weights      tirfuzz fuzz --fixed-weights      (ablation: mutator weights do not learn)
+    no-structure       tirfuzz fuzz --no-structure       (ablation: no IR-structure feedback)
+    one-fixed-blocks   all three ablations at once (tirfuzz's search before issue 20)
 
 Writes OUT.json (every run's series and summary), OUT.png (coverage over time) and OUT.md (the table);
 prints the table, and as its last line one JSON object with ratio_vs_best_baseline (tirfuzz over the best
@@ -50,6 +54,10 @@ CONFIGS: dict[str, list[str]] = {
     "no-pass-mutation": FUZZ + ["--no-pass-mutation"],
     "no-ir-mutation": FUZZ + ["--no-ir-mutation"],
     "no-feedback": FUZZ + ["--no-feedback"],
+    "no-stack": FUZZ + ["--stack", "1"],                   # issue 20's ablations: one mutation per exec,
+    "fixed-weights": FUZZ + ["--fixed-weights"],           # mutators drawn by fixed weights,
+    "no-structure": FUZZ + ["--no-structure"],             # corpus kept for new blocks only,
+    "one-fixed-blocks": FUZZ + ["--stack", "1", "--fixed-weights", "--no-structure"],  # all three: before issue 20
 }
 BASELINES = ("libfuzzer", "generate")   # the tools that are not tirfuzz (Tzer's LibFuzzer and TVMFuzz)
 BUG_KINDS = ("crash", "hang", "internal-error", "miscompilation", "roundtrip")
