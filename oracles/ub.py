@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tirfuzz.fuzzer.core.runtime import ArgSpec, call, compile_module, entry_functions, load
-from tirfuzz.fuzzer.tir.checked import TRAP_NAME, TRAP_SLOTS, Trip, instrument, read_trip
+from tirfuzz.fuzzer.tir.checked import TRAP_NAME, TRAP_SLOTS, Trip, instrument, read_trip, trip_from_message
 from tirfuzz.fuzzer.tir.safety import find_unsafe
 from tirfuzz.fuzzer.tir.uninit import unproven_internal_reads
 
@@ -136,6 +136,7 @@ def checked_run(mod, values_for: Callable[[Any, str], tuple[list, list]], refere
             call(compiled[name], specs, values, tvm.cpu(0), kept)
         except Exception as e:  # noqa: BLE001  (a failed check stops the function with an assertion)
             trip = read_trip(kept[-1].numpy(), sites) if len(kept) == len(specs) else None
+            trip = trip or trip_from_message(str(e), sites)  # the check's own assertion names it
             if trip is None:
                 out.error = f"checked run failed: {type(e).__name__}: {str(e).strip()[:300]}"
                 break

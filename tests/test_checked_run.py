@@ -171,3 +171,22 @@ def test_an_internal_error_from_the_programs_own_overflowing_arithmetic_is_named
     v = judge(case, res)
     assert (v.kind, v.filter) == ("filtered", "index-overflow-in-program"), res.oracle
     assert "TVM's default pipeline refuses the program with the same error" in v.reason
+
+
+def test_a_check_whose_trap_record_is_missing_is_named_from_its_own_assertion():
+    """A stacked mutant (vthread loop of extent 0, found 2026-12-01): check 1's assertion fires, the trap
+    parameter does not hold its number; the trip is read from the assertion, not called tirfuzz's error."""
+    import json
+    from pathlib import Path
+
+    from tirfuzz.fuzzer.tir.checked import CheckSite, trip_from_message
+
+    case = TestCase.from_dict(json.loads((Path(__file__).parent / "data" / "checked_trip_without_trap.json").read_text()))
+    mod = parse(case.ir)
+    r = checked_run(mod, lambda f, n: make_args(f, case.input_seed, n), default_pipeline())
+    assert r.error == "" and r.filter == "ub:out-of-bounds", r.error
+    sites = [CheckSite("out-of-bounds", "main", "A"), CheckSite("division-by-zero", "main", "x // y")]
+    assert trip_from_message("... tirfuzz check 2 failed: division-by-zero", sites).site is sites[1]
+    assert trip_from_message("tirfuzz check 2 failed: out-of-bounds", sites) is None  # another check's name
+    assert trip_from_message("tirfuzz check 3 failed: out-of-bounds", sites) is None
+    assert trip_from_message("Check failed: x", sites) is None

@@ -20,6 +20,7 @@ conditions, expressions under a `Let`, opaque calls, vector accesses other than 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,6 +337,16 @@ def _pass(name: str):
     tvm = tvm_mod()
     ns, _, short = name.rpartition(".")
     return getattr(tvm.s_tir.transform if ns.startswith("s_tir") else tvm.tirx.transform, short)()
+
+
+def trip_from_message(message: str, sites: list[CheckSite]) -> Trip | None:
+    """The check that failed, from the assertion it raised ("tirfuzz check K failed: NAME"), or None: for
+    a run whose trap parameter does not hold the check's number although the check's assertion fired
+    (seen on a mutant whose vthread loop has extent 0). The offending value and element are not known."""
+    m = re.search(r"tirfuzz check (\d+) failed: ([a-z-]+)", message)
+    if m is None or not 0 < int(m.group(1)) <= len(sites) or sites[int(m.group(1)) - 1].check != m.group(2):
+        return None
+    return Trip(sites[int(m.group(1)) - 1], float("nan"), ())
 
 
 def read_trip(trap_values, sites: list[CheckSite]) -> Trip | None:
