@@ -82,8 +82,9 @@ class Campaign:
             for rec in self.bugs.records.values():
                 self.stats.bugs[rec.kind or "crash"] += 1
             state = self._load_state()
-            self.yields = Yields.from_dict(self._load_json("mutators.json"), learn=bool(self.config.learn))
-            self.features = set(self._load_json("features.json").get("features", []))
+            self.yields = Yields.from_dict(self.store.read_json("mutators.json"), learn=bool(self.config.learn))
+            saved = self.store.read_json("features.json").get("features")
+            self.features = {f for f in saved if isinstance(f, str)} if isinstance(saved, list) else set()
             self.stats.features = len(self.features)
             self.stats.execs = int(state.get("execs", 0))
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
@@ -93,22 +94,16 @@ class Campaign:
         if not len(self.corpus):
             self._run_seeds()
 
-    def _load_json(self, name: str) -> dict[str, Any]:
-        try:
-            return json.loads((self.store.root / name).read_text()) if self.store is not None else {}
-        except (OSError, ValueError):
-            return {}
-
     def _load_state(self) -> dict[str, Any]:
+        state = self.store.read_json("state.json")
+        if state:
+            return state
+        rows = self.store.root / "stats.jsonl"  # state.json lost: the last stats row says the same
+        lines = [ln for ln in rows.read_text().splitlines() if ln.strip()] if rows.exists() else []
         try:
-            return json.loads((self.store.root / "state.json").read_text())
-        except (OSError, ValueError):
-            rows = self.store.root / "stats.jsonl"
-            lines = [ln for ln in rows.read_text().splitlines() if ln.strip()] if rows.exists() else []
-            try:
-                return json.loads(lines[-1]) if lines else {}
-            except ValueError:
-                return {}
+            return json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            return {}
 
     def _seed_cases(self) -> list[tuple[str, TestCase]]:
         if self.config.corpus_dir:

@@ -57,6 +57,14 @@ class CampaignDir:
         except (OSError, json.JSONDecodeError) as e:
             raise StoreError(f"{self.root / 'campaign.json'}: unreadable: {e}") from None
 
+    def read_json(self, rel: str) -> dict[str, Any]:
+        """A JSON object the campaign wrote (state.json, mutators.json, ...); {} when missing or unreadable."""
+        try:
+            obj = json.loads((self.root / rel).read_text())
+        except (OSError, ValueError):
+            return {}
+        return obj if isinstance(obj, dict) else {}
+
     def write_json(self, rel: str, obj: Any) -> None:
         atomic_write(self.root / rel, json.dumps(obj, indent=1, default=str) + "\n")
 

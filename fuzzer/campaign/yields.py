@@ -73,9 +73,13 @@ class Yields:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], learn: bool = True) -> "Yields":
-        out = cls(learn=learn, since_decay=int(d.get("since_decay", 0)))
-        for n, y in (d.get("mutators") or {}).items():
-            out.by_name[str(n)] = MutatorYield(**{k: int(y.get(k, 0)) for k in ("applied", "valid", "finds", "bugs")})
+        """Counts saved by `to_dict`; what does not read as counts (a damaged file) starts from nothing."""
+        try:
+            out = cls(learn=learn, since_decay=int(d.get("since_decay", 0)))
+            for n, y in (d.get("mutators") or {}).items():
+                out.by_name[str(n)] = MutatorYield(**{k: int(y.get(k, 0)) for k in ("applied", "valid", "finds", "bugs")})
+        except (AttributeError, TypeError, ValueError):
+            return cls(learn=learn)
         return out
 
     def table(self, base: dict[str, float] | None = None) -> list[dict[str, Any]]:
