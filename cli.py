@@ -38,6 +38,7 @@ from tirfuzz.oracles.filters import FilterError, load_filters
 from tirfuzz.oracles.standard import STANDARD_JOB, annotate, to_label
 from tirfuzz.oracles.verdict import judge
 from tirfuzz.reports.ci import KnownBugs, KnownBugsError, finish_night, replay_known
+from tirfuzz.reports.closing import closing_lines
 from tirfuzz.reports.coverage import coverage_rows
 from tirfuzz.reports.minimize import Minimizer
 from tirfuzz.reports.seeds import check_seeds
@@ -283,13 +284,18 @@ def passes() -> None:
               help="Run the workers as Ray actors on a cluster (auto: the one `ray start` set up here; local: a new "
                    "one-node instance). The corpus, coverage and bugs stay in --out here. Needs tirfuzz[ray].")
 @FILTERS
+@click.option("--json", "as_json", is_flag=True,
+              help="At the end print one JSON object (the last stats row) instead of the summary for a person.")
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, stack, no_structure, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters) -> None:
+         no_feedback, stack, no_structure, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
+         as_json) -> None:
     """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
     child, runs it for every target, keeps it if it reached new blocks of TVM's compiler library, and
-    saves bugs as found in OUT/bugs/<signature>/. Ctrl-C stops cleanly; --resume continues.
+    saves bugs as found in OUT/bugs/<signature>/. Ctrl-C stops cleanly; --resume continues. At the end
+    it writes OUT/reports/index.html (before any triage) and prints the bugs, the coverage and the next
+    command: `tirfuzz triage OUT`.
     """
     if resume and out is None:
         raise Fail("--resume needs --out DIR (the campaign to continue)")
@@ -321,9 +327,14 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         sys.exit(1 if code else 0)
     campaign = make_campaign(config, store, resume, GenerateCampaign if engine == "generate" else Campaign)
     interrupted = checked(run_with_screen, campaign, out, resume, workers, errors=ENV_ERRORS)
-    click.echo(json.dumps(campaign.stats_row()))
-    if interrupted:
-        err_console.print(f"stopped. Resume with: tirfuzz fuzz --out {out} --resume")
+    write_reports(Path(out))
+    if as_json:
+        click.echo(json.dumps(campaign.stats_row()))
+        if interrupted:
+            err_console.print(f"stopped. Resume with: tirfuzz fuzz --out {out} --resume")
+    else:
+        for line in closing_lines(Path(out), bool(interrupted)):
+            click.echo(line)
 
 
 @main.command()

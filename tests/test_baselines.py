@@ -45,7 +45,7 @@ def test_random_case_mutates_the_pipeline_with_known_passes():
 
 def test_generate_mode_runs_a_campaign(tmp_path):
     out = tmp_path / "g"
-    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--mode", "generate", "--out", str(out),
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--json", "--mode", "generate", "--out", str(out),
                         "--execs", "6", "--seeds", "relu_f32", "--targets", "llvm", "--seed", "1"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
@@ -61,7 +61,7 @@ def test_tzer_mode_uses_tzer_choices_only(tmp_path):
 
     assert set(TZER_MUTATORS) <= {m.name for m in all_mutators()}
     out = tmp_path / "t"
-    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--mode", "tzer", "--out", str(out),
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--json", "--mode", "tzer", "--out", str(out),
                         "--execs", "30", "--seeds", "relu_f32,add_int32", "--seed", "3"],
                        capture_output=True, text=True, timeout=400)
     assert p.returncode == 0, p.stderr

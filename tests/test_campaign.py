@@ -13,9 +13,9 @@ from pathlib import Path
 SEEDS = "relu_f32,add_int32,flat_argmax_axis1"
 
 
-def fuzz(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", *args], capture_output=True, text=True,
-                          timeout=timeout)
+def fuzz(*args: str, timeout: float = 400, as_json: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", *(["--json"] if as_json else []), *args],
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_short_campaign_writes_the_design_layout(tmp_path):
@@ -105,7 +105,7 @@ def test_plugin_pass_bug_that_needs_a_mutation_is_found(tmp_path):
     plugin.write_text(PLUGIN)
     out = tmp_path / "p"
     p = fuzz("--out", str(out), "--execs", "120", "--seeds", SEEDS, "--targets", "llvm", "--seed", "11",
-             "--pass-plugin", str(plugin), "--no-pass-mutation")
+             "--pass-plugin", str(plugin), "--no-pass-mutation", as_json=False)
     assert p.returncode == 0, p.stderr
     hits = []
     for d in (out / "bugs").iterdir():
@@ -116,6 +116,15 @@ def test_plugin_pass_bug_that_needs_a_mutation_is_found(tmp_path):
     assert hits[0]["kind"] == "internal-error" and "unrolled" in hits[0]["message"]
     case = json.loads((out / "bugs" / hits[0]["signature"] / "case.json").read_text())
     assert case["passes"][0] == "plugin:userpasses.refuse_unrolled" and "T.unroll" in case["ir"]
+    # The end screen is for a person: each bug with its title, the report (written at exit, before any
+    # triage) and the next command; no JSON without --json.
+    screen = p.stdout.strip().splitlines()
+    assert screen[0].startswith("campaign finished after") and not screen[-1].startswith("{")
+    line = next(x for x in screen if hits[0]["signature"] in x)
+    assert "internal-error in pass:plugin:userpasses.refuse_unrolled" in line
+    assert screen[-1] == f"next:   tirfuzz triage {out}    (replay, merge duplicates, minimize, verified repro.py and report.md per bug)"
+    index = (out / "reports" / "index.html").read_text()
+    assert hits[0]["signature"] in index
 
 
 def test_same_seed_and_execs_give_the_same_corpus(tmp_path):

@@ -88,7 +88,7 @@ def test_two_jobs_share_one_corpus_and_one_bug_set(tmp_path):
     plugin = tmp_path / "picky.py"
     plugin.write_text(PICKY)
     out = tmp_path / "j"
-    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--out", str(out), "--execs", "40",
+    p = subprocess.run([sys.executable, "-m", "tirfuzz.cli", "fuzz", "--json", "--out", str(out), "--execs", "40",
                         "--seeds", "relu_f32,add_int32,flat_argmax_axis1", "--targets", "llvm", "--jobs", "2",
                         "--pass-plugin", str(plugin)], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr

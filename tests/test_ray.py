@@ -46,7 +46,7 @@ def cluster():
 
 
 def _fuzz(out: Path, plugin: Path, address: str, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "tirfuzz.cli", "fuzz", "--out", str(out), "--seeds", "relu_f32,add_int32,flat_argmax_axis1",
+    cmd = [sys.executable, "-m", "tirfuzz.cli", "fuzz", "--json", "--out", str(out), "--seeds", "relu_f32,add_int32,flat_argmax_axis1",
            "--targets", "llvm", "--pass-plugin", str(plugin), "--ray", address, "--jobs", "2", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=RAY_ENV)
 
