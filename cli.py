@@ -44,6 +44,7 @@ from tirfuzz.reports.minimize import Minimizer
 from tirfuzz.reports.seeds import check_seeds
 from tirfuzz.reports.summary import write_reports
 from tirfuzz.reports.triage import Triage
+from tirfuzz.reports.upstream import KnownUpstreamError, load_known
 from tirfuzz.reports.view import print_coverage, print_mapping, print_result, print_seed_check, print_seed_list
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # piped output: do not truncate names
@@ -343,7 +344,10 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
 @click.option("--no-minimize", is_flag=True, help="Replay, dedup and write reproducers without minimizing.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Bugs minimized and verified at once, one fork server each (use the cores you have).")
-def triage(out, budget, no_minimize, jobs) -> None:
+@click.option("--known-upstream", "known_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="More known apache/tvm issues (TOML, like reports/known_upstream.toml): a bug "
+                                 "matching one is labelled known upstream and sorts last.")
+def triage(out, budget, no_minimize, jobs, known_file) -> None:
     """Replay every bug of campaign OUT, merge duplicates, minimize, write and verify repro.py, write
     report.md per bug and the campaign report (OUT/reports/index.html, summary.md, summary.json).
 
@@ -352,10 +356,14 @@ def triage(out, budget, no_minimize, jobs) -> None:
     """
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
-    t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=err_console.print, jobs=jobs)
+    known = checked(load_known, known_file, errors=(KnownUpstreamError,))
+    t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=err_console.print, jobs=jobs, known=known)
     r = checked(t.run, errors=(ExecutorError,), prefix="executor: ")
+    for old, new in r.merged.items():  # which signatures became one, and on what
+        verb = "merged into" if old in r.joined else "renamed to"
+        err_console.print(f"{old} {verb} {new}: {escape(r.why.get(old, ''))}")
     click.echo(json.dumps({"bugs_before": r.bugs_before, "bugs_after": r.bugs_after, "not_reproduced": r.not_reproduced,
-                           "merged": r.merged, "verified": sum(r.verified.values()), "reproducers": len(r.verified),
+                           "merged": r.merged, "joined": r.joined, "why": r.why, "verified": sum(r.verified.values()), "reproducers": len(r.verified),
                            "report": str(out / "reports" / "index.html")}))
 
 

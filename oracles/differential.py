@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tirfuzz.fuzzer.core.inputs import PROFILES, arg_specs, make_args, make_value
-from tirfuzz.fuzzer.core.runtime import ToolError, buffer_bytes, call, check_comparison_size
+from tirfuzz.fuzzer.core.runtime import ToolError, buffer_bytes, call, check_comparison_size, node_name, path_nodes
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.oracles.base import BUILT, Finding, Oracle, OracleContext
 from tirfuzz.oracles.compare import Difference, compare_outputs, op_family
@@ -38,6 +38,7 @@ class Comparison:
     target: str | None = None               # the build that disagreed with the reference
     diff: dict[str, Any] | None = None
     culprit: str | None = None              # first pass after which the output differs
+    transformation: str | None = None       # what the culprit pass changed (pass_change), when isolated
     family: str = ""
     compared: list[str] = field(default_factory=list)
     checked: dict[str, Any] | None = None   # the checked run that judged undefined behaviour (explain_by_checks)
@@ -168,7 +169,9 @@ def compare_builds(case, mod, funcs: dict[str, Any], builds: dict[str, tuple[Any
             v.filtered, v.reason, v.target, v.diff = name, reason, target, diff.as_dict()
             continue
         v.outcome, v.target, v.diff = "miscompilation", target, diff.as_dict()
-        v.culprit = culprit(case, funcs, ref0, target, device, compile_with, v.family, stage)
+        v.culprit, at = culprit(case, funcs, ref0, target, device, compile_with, v.family, stage)
+        if at is not None:
+            v.transformation = pass_change(compile_with, target, case.passes, at)
         return v
     return v
 
@@ -205,11 +208,12 @@ def _explain(diff: Difference, checked: dict[str, Any], ref_unstable: int, unsta
     return None, ""
 
 
-def culprit(case, funcs, ref0, target: str, device, compile_with, family: str, stage) -> str:
+def culprit(case, funcs, ref0, target: str, device, compile_with, family: str, stage) -> tuple[str, int | None]:
     """The pass at the prefix boundary where the build's output starts to differ from the reference,
-    checked both ways: the prefix without it builds and agrees, the prefix with it builds and differs.
-    A prefix that does not build says nothing about its passes: when the search cannot isolate one pass
-    (the prefixes between the last agreeing one and the first differing one do not build), the range."""
+    checked both ways: the prefix without it builds and agrees, the prefix with it builds and differs;
+    with its index in the case's passes. A prefix that does not build says nothing about its passes:
+    when the search cannot isolate one pass (the prefixes between the last agreeing one and the first
+    differing one do not build), the range, and no index."""
     seed, passes = case.input_seed, case.passes
     agrees: int | None = None  # the longest prefix seen to build and agree
     for k in range(len(passes) + 1):
@@ -222,10 +226,65 @@ def culprit(case, funcs, ref0, target: str, device, compile_with, family: str, s
             agrees = k
             continue
         if k == 0:
-            return f"(build for {target}: completion passes and codegen)"
+            return f"(build for {target}: completion passes and codegen)", None
         if agrees == k - 1:
-            return passes[k - 1].name
+            return passes[k - 1].name, k - 1
         names = [p.name for p in passes[(agrees or 0):k]]
         return (f"(not isolated: one of {len(names)} passes {names[0]} .. {names[-1]}"
-                + ("" if agrees is not None else ", or the completion") + "; the prefixes between do not build)")
-    return "(not isolated: no prefix differs)"
+                + ("" if agrees is not None else ", or the completion") + "; the prefixes between do not build)"), None
+    return "(not isolated: no prefix differs)", None
+
+
+# Nodes that hold a value rather than compute one: a change below an operator is named from the operator.
+_LEAVES = ("TensorLoad", "BufferLoad", "Var", "SizeVar", "IntImm", "FloatImm", "StringImm")
+
+
+def _fields(node) -> list[str]:
+    """A node's compared fields (reflection; spans left out)."""
+    names: list[str] = []
+    info = getattr(type(node), "__tvm_ffi_type_info__", None)
+    while info is not None:
+        names += [f.name for f in info.fields if getattr(f, "c_structural_eq", None) != "ignore"]
+        info = info.parent_type_info
+    return names
+
+
+def _operator(node) -> bool:
+    import tvm
+
+    return isinstance(node, tvm.tirx.Stmt) or (isinstance(node, tvm.ir.Expr) and type(node).__name__ not in _LEAVES)
+
+
+def pass_change(compile_with, target: str, passes: list, at: int) -> str | None:
+    """What pass `at` did to the module it received (after BindTarget and the passes before it), named
+    without where in the program it happened, so one wrong rewrite gets one name on every program, target
+    and op family that shows it: at the first structural difference, the innermost operator or statement
+    holding it; when several of its fields changed, the operator and those fields (`Sub{a,b}`: the
+    operands swapped); when one field changed into another kind of node, the two kinds (`Mul->Add`);
+    else the operator and the field. None when a side does not lower."""
+    import tvm_ffi
+
+    try:
+        before = compile_with(target, passes[:at], lower_only=True)
+        after = compile_with(target, passes[:at + 1], lower_only=True)
+    except Exception:  # noqa: BLE001  (a description only)
+        return None
+    mismatch = tvm_ffi.get_first_structural_mismatch(before, after, map_free_vars=True)
+    if not mismatch:
+        return "no change to the module"
+    left = [n for f, n in path_nodes(before, mismatch[0]) if f or n is not None]
+    right = [n for f, n in path_nodes(after, mismatch[1]) if f or n is not None]
+    holders = [i for i, n in enumerate(left[:-1]) if n is not None and _operator(n)]
+    if not holders or len(right) <= holders[-1]:
+        return node_name(left[-1]) if left and left[-1] is not None else "?"
+    i = holders[-1]
+    old, new = left[i], right[i]
+    if type(old) is not type(new):
+        return f"{node_name(old)}->{node_name(new)}"
+    changed = [f for f in _fields(old)
+               if not tvm_ffi.structural_equal(getattr(old, f, None), getattr(new, f, None), map_free_vars=False)]
+    if len(changed) == 1:
+        a, b = getattr(old, changed[0], None), getattr(new, changed[0], None)
+        if type(a) is not type(b) and _operator(a) and _operator(b):
+            return f"{node_name(a)}->{node_name(b)}"
+    return f"{node_name(old)}{{{','.join(changed)}}}"

@@ -21,6 +21,7 @@ from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.campaign.stats import StatsRow, read_stats
 from tirfuzz.fuzzer.campaign.yields import Yields
 from tirfuzz.fuzzer.core.case import atomic_write
+from tirfuzz.reports.upstream import KnownIssue, load_known, match
 
 FORMATS = ("html", "md", "json")
 KIND_ORDER = ("crash", "hang", "internal-error", "miscompilation", "roundtrip")
@@ -69,19 +70,29 @@ def _kind_key(kind: str) -> tuple[int, str]:
     return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), kind)
 
 
-def read_bugs(bugs_dir: Path) -> tuple[list[BugRecord], dict[str, dict[str, str]]]:
-    """One record per bug folder, sorted by kind then first execution, and each one's files as links."""
+def read_bugs(bugs_dir: Path, known: list[KnownIssue] | None = None) -> tuple[list[BugRecord], dict[str, dict[str, str]]]:
+    """One record per bug folder, sorted by kind then first execution, bugs known upstream last (matched
+    against `known` when triage has not), and each one's files as links."""
     out: list[BugRecord] = []
     links: dict[str, dict[str, str]] = {}
     if not bugs_dir.is_dir():
         return out, links
     for d in sorted(p for p in bugs_dir.iterdir() if p.is_dir()):
         rec = BugRecord.load(d)
+        if rec.known_upstream is None and known:
+            hit = match(known, rec.kind, rec.stage, rec.message)
+            rec.known_upstream = hit.record() if hit is not None else None
         out.append(rec)
         links[rec.signature] = {f: f"../bugs/{quote(d.name)}/{f}" for f in BUG_FILES if (d / f).is_file()}
-    out.sort(key=lambda b: (_kind_key(b.kind), b.first_exec if b.first_exec is not None else math.inf,
-                            b.signature))
+    out.sort(key=lambda b: (b.known_upstream is not None, _kind_key(b.kind),
+                            b.first_exec if b.first_exec is not None else math.inf, b.signature))
     return out, links
+
+
+def upstream_label(b: BugRecord) -> str:
+    """'known upstream: apache/tvm#N (open)' or ''."""
+    k = b.known_upstream
+    return f"known upstream: apache/tvm#{k.get('issue')} ({k.get('state')})" if k else ""
 
 
 def load_campaign(campaign_dir: Path) -> CampaignReport:
@@ -89,7 +100,7 @@ def load_campaign(campaign_dir: Path) -> CampaignReport:
     campaign_dir = Path(campaign_dir)
     meta = _read_json(campaign_dir / "campaign.json")
     meta = meta if isinstance(meta, dict) else {}
-    bugs, links = read_bugs(campaign_dir / "bugs")
+    bugs, links = read_bugs(campaign_dir / "bugs", load_known())
     yields = _read_json(campaign_dir / "mutators.json")
     return CampaignReport(path=campaign_dir, config=meta.get("config") or {}, versions=meta.get("versions") or {},
                           started=meta.get("started"), stats=read_stats(campaign_dir / "stats.jsonl"),
@@ -102,7 +113,7 @@ def bug_view(b: BugRecord, links: dict[str, str]) -> dict[str, Any]:
     return {"signature": b.signature, "kind": b.kind, "title": b.title, "count": b.count,
             "first_exec": b.first_exec, "last_exec": b.last_exec, "stage": b.stage, "target": b.target,
             "verified": b.verified, "minimized": b.minimized if isinstance(b.minimized, dict) else None,
-            "links": links}
+            "known_upstream": b.known_upstream, "links": links}
 
 
 # summary ---------------------------------------------------------------------------------------------
@@ -146,14 +157,24 @@ def _headline(c: CampaignReport) -> list[tuple[str, str]]:
 
 
 def _status(b: BugRecord) -> str:
-    """'verified', 'minimized 120→14 nodes', ... or ''."""
-    parts = []
+    """'verified', 'minimized 120→14 nodes', 'known upstream: apache/tvm#N (open)', ... or ''."""
+    parts = [upstream_label(b)] if b.known_upstream else []
     if b.verified is not None:
         parts.append("verified" if b.verified else "not reproduced")
     if isinstance(b.minimized, dict):
         nb, na = b.minimized.get("nodes_before"), b.minimized.get("nodes_after")
         parts.append(f"minimized {nb}→{na} nodes" if nb is not None and na is not None else "minimized")
     return ", ".join(parts)
+
+
+def _status_html(b: BugRecord) -> str:
+    """_status with the upstream issue linked."""
+    text = html.escape(_status(b))
+    k = b.known_upstream
+    if k and k.get("url"):
+        label = html.escape(upstream_label(b))
+        text = text.replace(label, f'<a class=known href="{html.escape(str(k["url"]))}">{label}</a>')
+    return text
 
 
 def _md_cell(value: Any) -> str:
@@ -349,7 +370,7 @@ def render_html(c: CampaignReport) -> str:
             files = "".join(f'<a href="{e(href)}">{e(f)}</a>' for f, href in c.links.get(b.signature, {}).items())
             body.append(f"<tr><td><code>{e(b.signature)}</code></td><td>{e(b.title)}</td>"
                         f"<td class=n>{b.count:,}</td><td class=n>{e(str(b.first_exec))}</td>"
-                        f"<td>{e(str(b.target or ''))}</td><td>{e(_status(b))}</td><td class=files>{files}</td></tr>")
+                        f"<td>{e(str(b.target or ''))}</td><td>{_status_html(b)}</td><td class=files>{files}</td></tr>")
         bugs_html = ("<table><tr><th>signature</th><th>title</th><th class=n>hits</th><th class=n>first exec</th>"
                      "<th>target</th><th>status</th><th>files</th></tr>" + "".join(body) + "</table>")
     else:

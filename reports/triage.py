@@ -15,7 +15,7 @@ from tirfuzz.fuzzer.campaign.bugs import BugRecord
 from tirfuzz.fuzzer.campaign.config import REPLAY_TIMEOUT_FACTOR
 from tirfuzz.fuzzer.core.case import TestCase, load_case, save_case
 from tirfuzz.fuzzer.core.result import ExecResult
-from tirfuzz.fuzzer.core.signature import signature
+from tirfuzz.fuzzer.core.signature import basis, signature
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
 from tirfuzz.oracles.standard import STANDARD_JOB, annotate, applies
@@ -24,6 +24,7 @@ from tirfuzz.reports.bug_report import write_bug_report
 from tirfuzz.reports.minimize import Minimizer
 from tirfuzz.reports.repro import verify_repro, write_repro
 from tirfuzz.reports.summary import write_reports
+from tirfuzz.reports.upstream import KnownIssue, load_known, match
 
 
 @dataclass
@@ -34,6 +35,8 @@ class TriageResult:
     bugs_after: int = 0
     not_reproduced: list[str] = field(default_factory=list)
     merged: dict[str, str] = field(default_factory=dict)        # old signature -> the one it joined
+    why: dict[str, str] = field(default_factory=dict)           # old signature -> what its signature is made of
+    joined: list[str] = field(default_factory=list)             # old signatures merged into another bug's folder
     minimized: dict[str, dict] = field(default_factory=dict)
     verified: dict[str, bool] = field(default_factory=dict)
 
@@ -52,8 +55,10 @@ class Triage:
     """Walks bugs/<sig>/ of a campaign directory and does each step, reporting progress."""
 
     def __init__(self, out: Path, budget_s: float = 120.0, minimize: bool = True,
-                 on_progress: Callable[[str], None] | None = None, jobs: int = 1):
+                 on_progress: Callable[[str], None] | None = None, jobs: int = 1,
+                 known: list[KnownIssue] | None = None):
         self.out, self.budget_s, self.do_minimize, self.jobs = Path(out), budget_s, minimize, max(1, jobs)
+        self.known = load_known() if known is None else known
         self.on_progress = on_progress or (lambda msg: None)
         cfg = json.loads((self.out / "campaign.json").read_text()).get("config", {})
         self.config = cfg
@@ -134,12 +139,15 @@ class Triage:
             rec.save(d)
             return None
         rec.reproduces = True
+        hit = match(self.known, res.outcome, res.stage, res.message)
+        rec.known_upstream = hit.record() if hit is not None else None
         if applies(case, res):  # an unmodified program: does tvm.compile fail on it the same way?
             if res.outcome == "miscompilation":  # the check compares outputs
                 res = ex.run(case, want_outputs=True, oracle=True)
             if annotate(ex, case, res) is not None:
                 rec.oracle["standard_build"] = res.oracle["standard_build"]
         if sig != d.name:  # the signature rules changed, or the bug now shows another way
+            result.why[d.name] = basis(res)
             target = d.parent / sig
             if target.exists():
                 other = BugRecord.load(target)
@@ -147,6 +155,7 @@ class Triage:
                 other.save(target)
                 shutil.rmtree(d)
                 result.merged[d.name] = sig
+                result.joined.append(d.name)
                 return None
             d.rename(target)
             result.merged[d.name] = sig

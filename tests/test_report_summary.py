@@ -182,3 +182,30 @@ def test_partial_stats_line_and_bug_without_info(campaign: Path) -> None:
 def test_bug_title(info: dict, title: str) -> None:
     assert bug_title(info) == title
     assert "\n" not in bug_title({**info, "message": "a\nb" * 200}) and len(bug_title({**info, "frame": "x" * 500})) <= 180
+
+
+def test_a_bug_known_upstream_is_labelled_and_sorts_last(tmp_path):
+    """The crash matches a known upstream issue: labelled in every report, listed after the other bug."""
+    from tirfuzz.reports.summary import read_bugs
+    from tirfuzz.reports.upstream import KnownUpstreamError, _read, load_known, match
+
+    root = _campaign(tmp_path / "c")
+    known_file = tmp_path / "known.toml"
+    known_file.write_text('[[issue]]\nnumber = 12345\nstate = "open"\ntitle = "[Bug] segfault in a mutator"\n'
+                          'kind = "crash"\nstage = "^build:"\nmessage = "SIGSEGV in tvm::ObjectMutator"\n'
+                          'why = "the same frame"\n')
+    known = _read(known_file)
+    assert match(known, "crash", "pass:x", CRASH["message"]) is None  # the stage must match too
+    bugs, _ = read_bugs(root / "bugs", known)
+    assert [b.signature for b in bugs] == [MISCOMP["signature"], CRASH["signature"]]  # crash kinds sort first, but known last
+    assert bugs[1].known_upstream["issue"] == 12345 and bugs[0].known_upstream is None
+    assert [b.signature for b in read_bugs(root / "bugs", [])[0]] == [CRASH["signature"], MISCOMP["signature"]]
+    # the built-in file loads, and every entry's regexes compile
+    assert all(k.number > 0 and k.state in ("open", "closed", "merged") for k in load_known())
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[issue]]\nnumber = 1\nstate = "fixed"\ntitle = "x"\nmessage = "y"\n')
+    with pytest.raises(KnownUpstreamError, match="state 'fixed'"):
+        _read(bad)
+    bad.write_text('[[issue]]\nnumber = 1\nstate = "open"\ntitle = "x"\nmessage = "(unclosed"\n')
+    with pytest.raises(KnownUpstreamError, match="message is not a regex"):
+        _read(bad)

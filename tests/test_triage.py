@@ -141,6 +141,10 @@ def test_masks_numbered_names_but_keeps_dtypes():
     msg = "In PrimFunc main variables ({},) are used, but are not passed in as API arguments"
     assert mask(msg.format("b19")) == mask(msg.format("b30")) != mask(msg.format("n"))
     assert mask("exceeds minimum of float16") != mask("exceeds minimum of float32")
+    # the C backend's `inff`: gcc's hint depends on the names around it (seen as two signatures)
+    gcc = "Compilation error:\n/tmp/x.c:12:5: error: 'inff' undeclared (first use in this function){}\n"
+    assert mask(gcc.format("; did you mean 'ff'?")) == mask(gcc.format("")) == mask(gcc.format("; did you mean 'f1'?"))
+    assert mask(gcc.format("")) != mask(gcc.replace("undeclared", "redeclared").format(""))
 
 
 def test_codegen_miscompilations_are_told_apart_by_the_wrong_values():
@@ -158,3 +162,107 @@ def test_codegen_miscompilations_are_told_apart_by_the_wrong_values():
                 misc(codegen, "float32", True)}) == 4
     # a culprit pass names the bug: the values it breaks do not split it
     assert misc("tirx.transform.VectorizeLoop", "int32") == misc("tirx.transform.VectorizeLoop", "float32")
+
+
+WRONG_PASSES = SWAP_PLUGIN + '''
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def swap_div(func, mod, ctx):
+    """A second wrong pass: float a / b becomes b / a."""
+    def cb(value, m):
+        value = m.default_mutate(value)
+        if isinstance(value, tvm.tirx.Div) and "float" in str(value.ty):
+            return tvm.tirx.Div(value.b, value.a)
+        return value
+    return func.with_body(tvm_ffi.structural_mutate(func.body, [(tvm.tirx.Div, cb)]))
+
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def two_bugs(func, mod, ctx):
+    """One pass, two wrong rewrites: float a - b becomes b - a, and a * b becomes a + b."""
+    def sub(value, m):
+        value = m.default_mutate(value)
+        return tvm.tirx.Sub(value.b, value.a) if "float" in str(value.ty) else value
+    def mul(value, m):
+        value = m.default_mutate(value)
+        return tvm.tirx.Add(value.a, value.b) if "float" in str(value.ty) else value
+    return func.with_body(tvm_ffi.structural_mutate(func.body, [(tvm.tirx.Sub, sub), (tvm.tirx.Mul, mul)]))
+'''
+
+EXP_SUB = '''@T.prim_func
+def main(A: T.Buffer((4, 8), "float32"), B: T.Buffer((4,), "float32")):
+    for i in range(4):
+        B[i] = T.float32(0)
+        for k in range(8):
+            B[i] = B[i] + (T.exp(A[i, k]) - A[i, 0] * T.float32(3))
+'''
+
+DIV = '''@T.prim_func
+def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32"), C: T.Buffer((16,), "float32")):
+    for i in range(16):
+        C[i] = A[i] / (B[i] * B[i] + T.float32(2))
+'''
+
+MUL_ONLY = '''@T.prim_func
+def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32")):
+    for i in range(16):
+        B[i] = A[i] * T.float32(3)
+'''
+
+
+def test_one_wrong_pass_is_one_bug_on_every_target_and_op_family(tmp_path):
+    """A wrong-result pass seen on llvm and on c, and on two op families (arith, transcendental), has one
+    signature; two different wrong passes have two, and so do two different wrong rewrites of one pass."""
+    path = tmp_path / "wrongpasses.py"
+    path.write_text(WRONG_PASSES)
+
+    def sig(ir: str, name: str, target: str) -> tuple[str, str]:
+        res = ex.run(TestCase(ir, passes=[PassSpec(f"plugin:wrongpasses.{name}")], targets=[target]), oracle=True)
+        assert res.outcome == "miscompilation", (res.outcome, res.message)
+        assert res.oracle["culprit"] == f"plugin:wrongpasses.{name}"
+        return signature_of(res), res.oracle["transformation"]
+
+    with Executor(ExecutorConfig(timeout_s=60, plugins=(str(path),))) as ex:
+        llvm, how = sig(FLOAT_SUB, "swap_sub", "llvm")
+        c, _ = sig(FLOAT_SUB, "swap_sub", "c")
+        transcendental, _ = sig(EXP_SUB, "swap_sub", "llvm")
+        div, _ = sig(DIV, "swap_div", "llvm")
+        sub_of_two, _ = sig(FLOAT_SUB, "two_bugs", "llvm")
+        mul_of_two, replaced = sig(MUL_ONLY, "two_bugs", "llvm")
+    assert how == "Sub{a,b}" and replaced == "Mul->Add"  # the operands swapped; one operator made another
+    assert llvm == c == transcendental
+    assert len({llvm, div, sub_of_two, mul_of_two}) == 4
+
+
+NESTED_ATTR = """# from tvm.script import tirx as T
+@T.prim_func
+def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+    B[0] = T.float32(0)
+{body}"""
+ATTRS = """for i in range(8):
+    with T.attr(0, "{key}", 4):
+        with T.attr(0, "{key}", 1):
+            A[i] = T.float32(1)
+"""
+
+
+def test_roundtrip_signature_is_the_construct_that_does_not_survive():
+    """The printer merges two nested attributes with one key into one dict: one signature wherever the
+    attributes sit (the mismatch paths differ), another for another key."""
+    import textwrap
+
+    from tirfuzz.fuzzer.core.result import ExecResult
+    from tirfuzz.fuzzer.core.runtime import check_roundtrip, parse
+    from tirfuzz.fuzzer.core.signature import signature
+
+    def sig(outer_loop: bool, key: str = "pragma_unroll_explicit") -> tuple[str, str]:
+        body = ATTRS.format(key=key)
+        body = "for j in range(2):\n" + textwrap.indent(body, "    ") if outer_loop else body
+        text = NESTED_ATTR.format(body=textwrap.indent(body, "    "))
+        message = check_roundtrip(parse(text), text)
+        assert message and "; construct AttrStmt[" in message, message
+        return signature(ExecResult(outcome="roundtrip", stage="roundtrip:parsed", message=message)), message
+
+    (flat, at_flat), (nested, at_nested) = sig(False), sig(True)
+    assert at_flat.split(";")[0] != at_nested.split(";")[0]  # the mismatch sits at two places
+    assert flat == nested != sig(False, "pragma_auto_unroll_max_step")[0]

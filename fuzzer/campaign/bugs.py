@@ -55,6 +55,7 @@ class BugRecord:
     minimized: dict[str, Any] | None = None
     verified: bool | None = None
     verify: str | None = None
+    known_upstream: dict[str, Any] | None = None   # the apache/tvm issue it already is (reports/upstream.py)
     extra: dict[str, Any] = field(default_factory=dict)   # keys this version does not know, kept
 
     @classmethod

@@ -263,7 +263,61 @@ def check_roundtrip(mod, source: str | None = None) -> str | None:
         # simplify(stop - start): `v * 9 % 4` may come back as `v % 4`, a + b as b + a (and back again on
         # the next round). The same value, normalized: not reported as a printer/parser bug.
         return None
-    return f"structural mismatch after print and parse at {where[:300]}"
+    construct = mismatch_construct(mod, mismatch[0]) if mismatch else ""
+    if construct:
+        back_end = mismatch_construct(back, mismatch[1]).rsplit(" ", 1)[-1].rsplit(":", 1)[-1]
+        construct += f" (parsed back: {back_end or '?'})"
+    return f"structural mismatch after print and parse at {where[:300]}" + (f"; construct {construct}" if construct else "")
+
+
+def path_nodes(root, path) -> list[tuple[str, Any]]:
+    """(field, node) for each step of a structural-mismatch path from `root` ('' for array and map items),
+    as far as it can be followed; a step missing on this side ends it with ('missing:KEY', None)."""
+    out: list[tuple[str, Any]] = []
+    node = root
+    try:
+        for step in path.to_steps():
+            kind, key = int(step.kind), step.key
+            if kind == 0 and key == "__dict__":  # a DictAttrs' own items: the map steps follow
+                continue
+            if kind == 0:
+                node = getattr(node, key)
+                out.append((str(key), node))
+            elif kind in (1, 2):
+                node = node[key]
+                out.append(("", node))
+            else:  # missing on this side: the other side has more
+                out.append((f"missing:{key}", None))
+                break
+    except Exception:  # noqa: BLE001  (a description only; the mismatch itself stands)
+        pass
+    return out
+
+
+def node_name(node) -> str:
+    """A node's type name, with an AttrStmt's key or a For's kind."""
+    import tvm
+
+    extra = f"[{node.attr_key}]" if isinstance(node, tvm.tirx.AttrStmt) else \
+        f"[{str(node.kind).rsplit('.', 1)[-1]}]" if isinstance(node, tvm.tirx.For) else ""
+    return type(node).__name__ + extra
+
+
+def mismatch_construct(root, path) -> str:
+    """What does not survive, without where it sits: the innermost statement on the mismatch path (an
+    AttrStmt with its key, a For with its kind) and each node below it as field:type, e.g.
+    `AttrStmt[pragma_unroll_explicit] .value:IntImm .value:int`. '' when the path cannot be followed."""
+    import tvm
+
+    last_stmt, below = "", []
+    for name, node in path_nodes(root, path):
+        if isinstance(node, tvm.tirx.Stmt):
+            last_stmt, below = node_name(node), []
+        elif name.startswith("missing:"):
+            below.append(name)
+        elif name:
+            below.append(f".{name}:{type(node).__name__}")
+    return " ".join([last_stmt, *below]).strip()
 
 
 def _settles(mod, back) -> bool:

@@ -130,16 +130,23 @@ def compiler(mod, case: TestCase, pool: PassPool, builds: "BuildCache | None" = 
              host_cc: Any = None) -> Callable[..., Any]:
     """A function (target, pass specs) -> runnable functions: the specs, then the completion passes they
     do not name, then the build; under the case's pass config, or `config` (the reference passes {}).
+    With lower_only, the module after BindTarget and the specs alone, not built.
     A lowered module already built in this case (`builds`) is not built again: its functions are reused."""
     funcs = list(entry_functions(mod))
 
     def make_pass(name: str, args) -> Any:
         return pool.instantiate(PassSpec(name, tuple(args)))
 
-    def compile_with(target: str, specs: list, config: dict | None = None) -> dict[str, Any]:
+    def compile_with(target: str, specs: list, config: dict | None = None, lower_only: bool = False) -> Any:
         import tvm
 
         cfg = case.pass_config if config is None else config
+        if lower_only:  # the module after BindTarget and the specs alone (what a pass of them changed)
+            with tvm.transform.PassContext(opt_level=3, config=cfg):
+                m, _ = bind_target(mod, target)
+                for s in specs:
+                    m = make_pass(s.name, s.args)(m)
+                return m
         with tvm.transform.PassContext(opt_level=3, config=cfg):
             m, tgt = lower(mod, target, [(s.name, s.args) for s in specs], make_pass)
             if builds is not None and (hit := builds.get(target, cfg, m)) is not None:
