@@ -96,6 +96,18 @@ def _case(path: Path, pool: PassPool) -> TestCase:
     return case
 
 
+def _focus(text: str, pool: PassPool) -> list[str]:
+    """--focus names resolved against the pool: a full name, or a short one (VectorizeLoop) naming one pass."""
+    names, out = pool.names(), []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        hits = [n for n in names if n == item] or [n for n in names if n.rpartition(".")[2] == item]
+        if len(hits) != 1:
+            raise Fail(f"--focus {item}: " + ("no such pass (see tirfuzz passes)" if not hits else
+                                               f"ambiguous: {', '.join(hits)}"))
+        out.append(hits[0])
+    return out
+
+
 def _seed_names(text: str | None) -> list[str] | None:
     names = [n.strip() for n in text.split(",") if n.strip()] if text else None
     for n in names or []:
@@ -285,11 +297,15 @@ def passes() -> None:
               help="Run the workers as Ray actors on a cluster (auto: the one `ray start` set up here; local: a new "
                    "one-node instance). The corpus, coverage and bugs stay in --out here. Needs tirfuzz[ray].")
 @FILTERS
+@click.option("--focus", default=None, metavar="PASS[,PASS]",
+              help="Aim at these passes (full or short names, plugin:<stem>.<name> too): every seed's sequence gets "
+                   "them, the corpus keeps only sequences holding one, entries where one changed the module are "
+                   "picked twice as often; the report counts the execs each ran and changed the module in.")
 @click.option("--json", "as_json", is_flag=True,
               help="At the end print one JSON object (the last stats row) instead of the summary for a person.")
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
          no_feedback, stack, no_structure, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
-         as_json) -> None:
+         focus, as_json) -> None:
     """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
@@ -306,7 +322,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         saved = checked(lambda: store.config()["config"], errors=(StoreError, KeyError), prefix=f"cannot resume {out}: ")
         config = CampaignConfig(**{**saved, "time_s": _duration(time_), "execs": execs, "out": out})
     else:
-        _pool(plugins)  # a plugin that fails to import: one line, exit 2
+        pool = _pool(plugins)  # a plugin that fails to import: one line, exit 2
         config = CampaignConfig(out=out, time_s=_duration(time_), execs=execs, seed=seed, mode=mode,
                                 targets=_targets(targets) if targets else None,
                                 plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
@@ -314,7 +330,8 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 feedback=not no_feedback, stack=stack, learn=False if fixed_weights else None,
                                 structure=False if no_structure else None,
                                 timeout_s=timeout, coverage=cov_scope,
-                                oracle=False if no_oracle else None, filters=_filters(filters))
+                                oracle=False if no_oracle else None, filters=_filters(filters),
+                                focus=_focus(focus, pool) if focus else [])
     engine = preset(config.mode).engine
     if engine == "libfuzzer" and (resume or jobs or ray_address or config.time_s is None or config.time_s <= 0):
         raise Fail("--mode libfuzzer runs for a --time of more than 0 s, in one job, and does not resume")

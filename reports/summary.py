@@ -138,13 +138,28 @@ def summary_dict(c: CampaignReport) -> dict[str, Any]:
             "campaign": {"name": c.path.resolve().name, "config": c.config, "versions": c.versions,
                          "started": c.started},
             "totals": totals, "bugs_by_kind": bugs_by_kind(c.bugs), "bugs": [bug_view(b, c.links.get(b.signature, {})) for b in c.bugs],
-            "mutators": [{k: v for k, v in row.items() if k != "weight"} for row in c.mutators]}
+            "mutators": [{k: v for k, v in row.items() if k != "weight"} for row in c.mutators],
+            "focus": focus_rows(c)}
 
 
 def _dur(seconds: float) -> str:
     """Seconds as h:mm:ss."""
     s = int(round(seconds))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def focus_rows(c: CampaignReport) -> list[dict[str, Any]]:
+    """--focus: per focused pass, the execs it ran in and changed the module in, and the bugs in it (raised
+    in it, or the culprit of a wrong result)."""
+    execs = c.last.execs or 0
+    out = []
+    for name, n in (c.last.focus or {}).items():
+        ran, changed = int(n.get("ran", 0)), int(n.get("changed", 0))
+        bugs = [b.signature for b in c.bugs if b.stage == f"pass:{name}" or (b.oracle or {}).get("culprit") == name]
+        out.append({"pass": name, "ran": ran, "changed": changed, "bugs": bugs,
+                    "ran_pct": round(100 * ran / execs, 1) if execs else 0.0,
+                    "changed_pct": round(100 * changed / execs, 1) if execs else 0.0})
+    return out
 
 
 def _headline(c: CampaignReport) -> list[tuple[str, str]]:
@@ -216,6 +231,11 @@ def render_markdown(c: CampaignReport) -> str:
                          f"{_md_cell(b.first_exec)} | {_status(b)} | {files} |")
     else:
         lines.append("No bugs found.")
+    for row in focus_rows(c):
+        lines += ["", f"## Focus: `{row['pass']}`", "",
+                  f"Ran in {row['ran']:,} of {t.execs:,} execs ({row['ran_pct']}%) and changed the module in "
+                  f"{row['changed']:,} ({row['changed_pct']}%). Bugs in it: {len(row['bugs'])}"
+                  + (" (" + ", ".join(f"`{b}`" for b in row["bugs"]) + ")" if row["bugs"] else "") + "."]
     if c.mutators:
         lines += ["", "## Mutators", "", "What each mutator's applications came to (a stack credits each of its mutators).", "",
                   "| mutator | applied | valid % | finds | bugs |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -375,6 +395,11 @@ def render_html(c: CampaignReport) -> str:
                      "<th>target</th><th>status</th><th>files</th></tr>" + "".join(body) + "</table>")
     else:
         bugs_html = "<p class=muted>No bugs found.</p>"
+    focus_html = "".join(
+        f"<h2>Focus: <code>{e(r['pass'])}</code></h2><div class=meta>ran in {r['ran']:,} of {c.last.execs:,} execs "
+        f"({r['ran_pct']}%), changed the module in {r['changed']:,} ({r['changed_pct']}%); bugs in it: "
+        f"{len(r['bugs'])}{' (' + ', '.join(e(b) for b in r['bugs']) + ')' if r['bugs'] else ''}</div>"
+        for r in focus_rows(c))
     mut_rows = "".join(f"<tr><td>{e(m['mutator'])}</td><td class=n>{m['applied']:,}</td><td class=n>{m['valid_pct']}</td>"
                        f"<td class=n>{m['finds']}</td><td class=n>{m['bugs']}</td></tr>" for m in c.mutators)
     mutators_html = ("<h2>Mutators</h2><table class=small><tr><th>mutator</th><th class=n>applied</th><th class=n>valid %</th>"
@@ -392,6 +417,7 @@ def render_html(c: CampaignReport) -> str:
 <div class=cards>{cards}</div>
 {coverage_svg(c.stats)}
 <div class=row>{kind_table}{_counts_table("Outcomes", c.last.outcomes)}{_counts_table("Filtered", c.last.filtered)}{_counts_table(DIFFERENCES_TITLE, c.last.differences)}{_counts_table("Targets dropped", c.last.dropped)}</div>
+{focus_html}
 <h2>Bugs</h2>
 {bugs_html}
 <h2>Campaign</h2>

@@ -213,3 +213,30 @@ def test_tool_errors_are_counted_and_kept_never_reported(tmp_path):
     assert len(c.bugs) == 0 and c.stats.tool_errors == 1 and c.row().tool_errors == 1
     kept = list((tmp_path / "tool-errors").glob("*.json"))
     assert len(kept) == 1 and "making inputs" in json.loads(kept[0].read_text())["tirfuzz_message"]
+
+
+def test_focus_puts_its_pass_in_every_seed_and_counts_the_execs_it_changed(executor, block_ir):
+    """--focus: a seed gets the pass where its preconditions allow; an exec counts it as run and, when the
+    module's hash moved, as changed; a case without it is not kept."""
+    from conftest import FLAT_IR
+
+    from tirfuzz.corpus import load_seed
+    from tirfuzz.corpus.cases import seed_case
+    from tirfuzz.fuzzer.campaign.focus import Focus
+    from tirfuzz.fuzzer.core.case import PassSpec
+
+    focus = Focus(("s_tir.transform.LoopPartition", "tirx.transform.FlattenBuffer"))
+    seed = seed_case(load_seed("relu_f32"), ["llvm"])
+    seeded = focus.seeded(seed, random.Random(0))
+    names = [p.name for p in seeded.passes]
+    assert focus.in_sequence(seeded) and names.count("s_tir.transform.LoopPartition") == 1
+    assert names.index("tirx.transform.FlattenBuffer") > names.index("s_tir.transform.LowerOpaqueBlock")  # block-free only
+    assert not focus.in_sequence(TestCase(FLAT_IR, passes=[PassSpec("tirx.transform.StmtSimplify")]))
+    # UnrollLoop changes the loop only when its config asks for explicit unrolling
+    unroll = Focus(("tirx.transform.UnrollLoop",))
+    changes = TestCase(FLAT_IR, passes=[PassSpec("tirx.transform.UnrollLoop")],
+                       pass_config={"tirx.UnrollLoop": {"auto_max_step": 32, "explicit_unroll": True}})
+    same = TestCase(FLAT_IR, passes=[PassSpec("tirx.transform.UnrollLoop")])
+    assert unroll.count(changes, executor.run(changes)) is True
+    assert unroll.count(same, executor.run(same)) is False
+    assert unroll.to_dict() == {"tirx.transform.UnrollLoop": {"ran": 2, "changed": 1}}

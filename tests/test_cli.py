@@ -84,7 +84,8 @@ def test_version_reports_tvm_and_cuda():
 
 def test_fuzz_bad_options_exit_2(tmp_path):
     for args, words in ((['--time', 'soon'], '--time'), (['--targets', 'tpu'], 'unknown target'),
-                        (['--seeds', 'nope'], 'no built-in seed'), (['--resume'], '--out')):
+                        (['--seeds', 'nope'], 'no built-in seed'), (['--resume'], '--out'),
+                        (['--focus', 'NoSuchPass'], 'no such pass'), (['--focus', 'ConvertSSA'], 'ambiguous')):
         p = tirfuzz('fuzz', '--out', str(tmp_path / 'x'), *args) if args != ['--resume'] else tirfuzz('fuzz', *args)
         assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     p = tirfuzz('fuzz', '--out', '/proc/forbidden/out', '--execs', '1')

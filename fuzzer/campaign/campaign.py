@@ -19,6 +19,7 @@ from tirfuzz.corpus.cases import seed_case
 from tirfuzz.fuzzer.campaign.bugs import BugStore
 from tirfuzz.fuzzer.campaign.config import CampaignConfig
 from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
+from tirfuzz.fuzzer.campaign.focus import Focus
 from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.presets import preset
 from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow
@@ -63,6 +64,7 @@ class Campaign:
         self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation,
                                   MIXED_STACKS if (config.stack or 1) > 1 else 0.0)
         self.yields = Yields(learn=bool(config.learn))
+        self.focus = Focus(tuple(config.focus))
         self.features: set[str] = set()   # IR-structure features of every valid case run (tir/features.py)
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
@@ -87,6 +89,8 @@ class Campaign:
             self.features = {f for f in saved if isinstance(f, str)} if isinstance(saved, list) else set()
             self.stats.features = len(self.features)
             self.stats.execs = int(state.get("execs", 0))
+            self.focus.resume(state.get("focus"))
+            self.stats.focus = self.focus.to_dict()
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
             self.rng = random.Random(f"{self.config.seed}:{self.stats.execs}")
         info = self.runner.start()
@@ -118,7 +122,7 @@ class Campaign:
         for s in seeds:
             case = seed_case(s, self.config.targets)
             case.passes = plugin_passes + case.passes  # users' own passes run from the first exec
-            out.append((s.name, case))
+            out.append((s.name, self.focus.seeded(case, self.rng) if self.focus else case))
         return out
 
     def _run_seeds(self) -> None:
@@ -132,7 +136,9 @@ class Campaign:
             self.on_progress()
             res = self.runner.run(case, want_outputs=False, oracle=self.config.oracle, want_json=True)
             self._count(res)
-            entry = Entry(case_id(case), "seed", res.new_blocks, found_at=self.stats.execs, meta={"seed": name})
+            changed = self._count_focus(case, res)
+            entry = Entry(case_id(case), "seed", res.new_blocks, found_at=self.stats.execs,
+                          meta={"seed": name, **({"focus_changed": True} if changed else {})})
             self.corpus.add(entry, case, res.ir_json)
             self._judge(None, case, res)
             self.cov_blocks = max(self.cov_blocks, res.cov_total)
@@ -188,7 +194,7 @@ class Campaign:
 
     def plan(self) -> tuple[Entry, list[str], dict[str, Any]]:
         """Which entry to mutate next, which kinds of mutation, and the request for the child."""
-        entry = self.schedule.pick(self.corpus.entries, self.rng)
+        entry = self.schedule.pick(self.corpus.entries, self.rng, self.focus.weight if self.focus else None)
         entry.chosen += 1
         kinds = self.policy.kinds(entry, self.rng)
         donor_id = self.corpus.donor(self.rng).id if "ir" in kinds else None
@@ -225,14 +231,17 @@ class Campaign:
         self._count(res)
         self.cov_blocks = max(self.cov_blocks, res.cov_total)
         case = TestCase.from_dict(res.case)
+        focus_changed = self._count_focus(case, res)
         new = res.new_blocks >= MIN_NEW_BLOCKS and self.config.feedback
         if kinds == ["ir"]:
             entry.stale = 0 if new else entry.stale + 1
         kept = False
         fresh = self._new_features(res)
-        if (new or fresh) and res.outcome == "ok":  # valid cases only, as Tzer: rejected ones seed nothing
+        focused = not self.focus or self.focus.in_sequence(case)  # --focus: the corpus keeps its passes
+        if (new or fresh) and res.outcome == "ok" and focused:  # valid cases only, as Tzer: rejected ones seed nothing
             reason = f"new-coverage:{res.new_blocks}" if new else f"new-structure:{len(fresh)}"
-            child = Entry(case_id(case), reason, res.new_blocks, parent=entry.id, found_at=self.stats.execs)
+            child = Entry(case_id(case), reason, res.new_blocks, parent=entry.id, found_at=self.stats.execs,
+                          meta={"focus_changed": True} if focus_changed else {})
             if child.id not in self.corpus:
                 self.corpus.add(child, case, res.ir_json)
                 entry.finds += 1
@@ -244,6 +253,14 @@ class Campaign:
         if names:
             self.yields.record(names, res.outcome not in ("rejected", "tool-error"), kept, bug)
         return res
+
+    def _count_focus(self, case: TestCase, res: ExecResult) -> bool:
+        """--focus: count the focused passes this exec ran and those that changed the module."""
+        if not self.focus:
+            return False
+        changed = self.focus.count(case, res)
+        self.stats.focus = self.focus.to_dict()
+        return changed
 
     def _new_features(self, res: ExecResult) -> list[str]:
         """The IR-structure features of a valid mutant that no case showed before (its parent's count as

@@ -51,6 +51,7 @@ class CampaignConfig:
     stack: int | None = None              # most mutations one exec stacks (None: the mode's; 1: one)
     learn: bool | None = None             # mutator weights follow their yields (None: the mode's)
     structure: bool | None = None         # IR-structure feedback beside coverage (None: the mode's)
+    focus: list[str] = field(default_factory=list)   # passes the campaign favours (fuzzer/campaign/focus.py)
 
     def __post_init__(self) -> None:
         p = preset(self.mode)

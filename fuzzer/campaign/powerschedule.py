@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 from tirfuzz.fuzzer.campaign.corpus import Entry
 
@@ -25,8 +26,8 @@ class PowerSchedule:
         rarity = 1 + int(e.new_blocks).bit_length() // 4
         return rarity * (1 + e.finds) / math.sqrt(1 + e.chosen)
 
-    def pick(self, entries: list[Entry], rng: random.Random) -> Entry:
-        weights = [self.weight(e) for e in entries]
+    def pick(self, entries: list[Entry], rng: random.Random, boost: Callable[[Entry], float] | None = None) -> Entry:
+        weights = [self.weight(e) * (boost(e) if boost else 1.0) for e in entries]
         return rng.choices(entries, weights=weights, k=1)[0]
 
 
@@ -35,7 +36,9 @@ class UniformSchedule:
 
     name = "uniform"
 
-    def pick(self, entries: list[Entry], rng: random.Random) -> Entry:
+    def pick(self, entries: list[Entry], rng: random.Random, boost: Callable[[Entry], float] | None = None) -> Entry:
+        if boost is not None:
+            return rng.choices(entries, weights=[boost(e) for e in entries], k=1)[0]
         return entries[rng.randrange(len(entries))]
 
 

@@ -32,6 +32,7 @@ class StatsRow:
     outcomes: dict[str, int] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)        # channel (coverage, structure) -> mutants it kept
     features: int = 0                                         # IR-structure features seen (fuzzer/tir/features.py)
+    focus: dict[str, Any] = field(default_factory=dict)       # --focus: pass -> {"ran": execs, "changed": execs}
     last_find_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)      # a mode's own keys (libfuzzer, seed_blocks)
 
@@ -98,6 +99,7 @@ class Stats:
     differences: Counter = field(default_factory=Counter)
     kept: Counter = field(default_factory=Counter)       # channel -> mutants kept: "coverage" (new blocks), "structure"
     features: int = 0
+    focus: dict[str, Any] = field(default_factory=dict)  # --focus counts (Focus.to_dict)
 
     def valid_ratio(self) -> float:
         return (self.execs - self.rejected) / self.execs if self.execs else 0.0
@@ -112,5 +114,5 @@ class Stats:
                         tool_errors=self.tool_errors,
                         filtered=dict(self.filtered), dropped=dict(self.dropped),
                         differences=dict(self.differences), outcomes=dict(self.outcomes),
-                        kept=dict(self.kept), features=self.features,
+                        kept=dict(self.kept), features=self.features, focus=dict(self.focus),
                         last_find_s=round(self.last_find, 1))
