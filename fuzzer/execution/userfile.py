@@ -44,12 +44,15 @@ def one_line(e: BaseException, prefix: str = "") -> str:
     text = f"{type(e).__name__}: {lines[0] if lines else ''}".rstrip(": ")
     if type(e).__name__ == "DiagnosticError":  # the parser's own words: "error: Undefined variable: x"
         text = (lines[0] if lines else "DiagnosticError").removeprefix("error: ")
-    where = next((ln[3:].strip() for ln in lines[1:3] if ln.startswith("-->")), None)
-    if where:  # the parser's "--> /path/file.py:6:9": keep file name, line and column
-        text += f" (at {Path(where).name})"
-    elif isinstance(e, SyntaxError) and e.lineno:
+        cause = next((ln.removeprefix("Traceback:").strip() for ln in lines if ln.startswith("Traceback:")), None)
+        if cause and "not well-formed" in text:  # the verifier's finding, not the generic advice around it
+            text = f"not well formed: {cause}"
+    if isinstance(e, SyntaxError) and e.lineno:
         text = f"SyntaxError: {e.msg} (line {e.lineno})"
-    return (prefix + text)[:REASON_CHARS]
+    where = next((ln[3:].strip() for ln in lines[1:6] if ln.startswith("-->")), None)
+    at = f" (at {Path(where).name})" if where else ""  # the parser's "--> /path/file.py:6:9"
+    text = prefix + text
+    return (text if len(text) + len(at) <= REASON_CHARS else text[:REASON_CHARS - len(at) - 3] + "...") + at
 
 
 def _run_file(path: Path, preset: dict[str, Any]) -> dict[str, Any]:
