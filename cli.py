@@ -25,6 +25,7 @@ from tirfuzz.fuzzer.campaign.parallel import WorkerLost
 from tirfuzz.fuzzer.campaign.presets import PRESETS, preset
 from tirfuzz.fuzzer.campaign.ray_workers import RayUnavailable
 from tirfuzz.fuzzer.campaign.scaling import parallel_runner
+from tirfuzz.fuzzer.campaign.seeds import SEEDS_FILE, SeedError, SeedSet, is_path, load_seeds, seed_tokens
 from tirfuzz.fuzzer.campaign.status import run_with_screen
 from tirfuzz.fuzzer.campaign.store import CampaignDir, StoreError
 from tirfuzz.fuzzer.core.case import CaseError, TestCase, load_case, read_cases, save_case
@@ -109,16 +110,45 @@ def _focus(text: str, pool: PassPool) -> list[str]:
 
 
 def _seed_names(text: str | None) -> list[str] | None:
-    names = [n.strip() for n in text.split(",") if n.strip()] if text else None
-    for n in names or []:
-        checked(load_seed, n, errors=(KeyError,), prefix=f"--seeds: no built-in seed named {n!r} (see `tirfuzz seeds`): ")
-    return names
+    """--seeds' tokens: existing paths (made absolute) and built-in seed names."""
+    return checked(seed_tokens, text, errors=(SeedError,))
+
+
+def _seed_set(config: CampaignConfig, pool: PassPool) -> SeedSet | None:
+    """With paths among --seeds: their programs, loaded (user files run in children) before OUT is made.
+    Each rejected file is listed with its reason; nothing usable is a one-line error."""
+    if not config.seeds or not any(is_path(t) for t in config.seeds):
+        return None
+    with err_console.status("loading seeds") as status:
+        loaded = checked(lambda: load_seeds(config.seeds, list(config.targets), plugins=config.plugins,
+                                            timeout_s=config.timeout_s, memory_mb=config.memory_mb,
+                                            check_pass=pool.check,
+                                            on_file=lambda f: status.update(f"loading seeds: {escape(f.name)}")),
+                         errors=ENV_ERRORS, prefix="executor: ")
+    if not loaded.used:
+        shown = "; ".join(r.line() for r in loaded.rejected[:3]) or "no .py or .json file found"
+        more = f"; and {len(loaded.rejected) - 3} more" if len(loaded.rejected) > 3 else ""
+        raise Fail(f"--seeds: no usable program in {loaded.files} file(s): {shown}{more}")
+    for r in loaded.rejected:  # plain lines, never wrapped: one per rejected file or program
+        click.echo(f"seed rejected: {r.line()}", err=True)
+    click.echo(f"seeds: {len(loaded.used)} programs used ({loaded.files} files read), {len(loaded.rejected)} "
+               f"rejected (all recorded in OUT/{SEEDS_FILE})", err=True)
+    return loaded
 
 
 def _duration(text: str | None) -> float | None:
     return None if text is None else checked(parse_duration, text)
 
 
+SEEDS = click.option(
+    "--seeds", "seed_names", default=None, metavar="NAME|PATH,...",
+    help="What to start from [default: all built-in seeds]: comma-separated built-in seed names (see `tirfuzz "
+         "seeds`) and paths (a token that is an existing path is a path). A path is a TVMScript .py file as you "
+         "write it (import lines, @I.ir_module classes, module-level @T.prim_func functions; each becomes a seed "
+         "named <file stem>.<name>; the file runs only in an isolated child, never in this process), a case .json "
+         "file, or a folder of both (recursive; a campaign directory: its corpus/). A program that does not parse "
+         "or build for the targets is listed with its reason and skipped (OUT/seeds.json records used and rejected); "
+         "nothing usable: exit 2.")
 PLUGIN = click.option("--pass-plugin", "plugins", multiple=True, type=click.Path(dir_okay=False),
                       help="Python file whose module-level Pass objects join the pool as plugin:<stem>.<name> (repeatable).")
 FILTERS = click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False),
@@ -274,7 +304,7 @@ def passes() -> None:
 @click.option("--targets", default=None, help="Targets every case is built for, comma-separated [default: the mode's, llvm,c].")
 @PLUGIN
 @click.option("--resume", is_flag=True, help="Continue the campaign in --out (also after kill -9).")
-@click.option("--seeds", "seed_names", default=None, help="Comma-separated built-in seed names to start from.")
+@SEEDS
 @click.option("--mode", type=click.Choice(list(PRESETS)), default="tirfuzz", show_default=True,
               help="; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values()) + ".")
 @click.option("--no-ir-mutation", is_flag=True, help="Ablation: mutate pass sequences only.")
@@ -306,7 +336,8 @@ def passes() -> None:
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
          no_feedback, stack, no_structure, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
          focus, as_json) -> None:
-    """Run a coverage-guided campaign on the built-in seeds (until stopped, without --time/--execs).
+    """Run a coverage-guided campaign on the built-in seeds or your own TVMScript files (--seeds), until
+    stopped without --time/--execs. For example: tirfuzz fuzz --seeds my_kernels/,add_int32 --time 10m
 
     Each step picks a corpus entry (power schedule), mutates its IR or its pass sequence in an isolated
     child, runs it for every target, keeps it if it reached new blocks of TVM's compiler library, and
@@ -318,6 +349,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         raise Fail("--resume needs --out DIR (the campaign to continue)")
     out = out or f"tirfuzz-out/{time.strftime('%Y%m%d-%H%M%S')}"
     store = CampaignDir(out)
+    pool = None
     if resume:
         saved = checked(lambda: store.config()["config"], errors=(StoreError, KeyError), prefix=f"cannot resume {out}: ")
         config = CampaignConfig(**{**saved, "time_s": _duration(time_), "execs": execs, "out": out})
@@ -336,7 +368,10 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
     if engine == "libfuzzer" and (resume or jobs or ray_address or config.time_s is None or config.time_s <= 0):
         raise Fail("--mode libfuzzer runs for a --time of more than 0 s, in one job, and does not resume")
     workers = checked(parallel_runner, ray_address, jobs, errors=(RayUnavailable,))  # before OUT: loses nothing
+    seed_set = _seed_set(config, pool) if pool is not None else None
     checked(store.create, config_record(config), resume, errors=(StoreError,))
+    if seed_set is not None:
+        store.write_json(SEEDS_FILE, seed_set.record(config.seeds))
     if engine == "libfuzzer":
         code, row, last_line = run_libfuzzer(config, Path(out))
         click.echo(json.dumps(row))
@@ -451,7 +486,7 @@ def report(out, formats) -> None:
               help="JUnit XML: one testcase per signature, new ones failing.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--targets", default="llvm,c", show_default=True)
-@click.option("--seeds", "seed_names", default=None, help="Comma-separated built-in seed names to start from.")
+@SEEDS
 @PLUGIN
 @FILTERS
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -470,13 +505,16 @@ def ci(time_, out, known_file, update, junit, seed, targets, seed_names, plugins
     known = KnownBugs()
     if known_file is not None and (known_file.exists() or not update):
         known = checked(KnownBugs.load, known_file, errors=(KnownBugsError,))
-    _pool(plugins)
+    pool = _pool(plugins)
     out = out or f"tirfuzz-ci/{time.strftime('%Y%m%d-%H%M%S')}"
     config = CampaignConfig(out=out, time_s=_duration(time_), seed=seed, targets=_targets(targets),
                             plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
                             filters=_filters(filters), corpus_dir=str(corpus_dir) if corpus_dir else None)
+    seed_set = _seed_set(config, pool)
     store = CampaignDir(out)
     checked(store.create, config_record(config), False, errors=(StoreError,))
+    if seed_set is not None:
+        store.write_json(SEEDS_FILE, seed_set.record(config.seeds))
     t0 = time.monotonic()
     if known.bugs:
         err_console.print(f"replaying {len(known.bugs)} known bugs")

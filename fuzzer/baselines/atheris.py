@@ -40,6 +40,7 @@ from tirfuzz.fuzzer.campaign.campaign import Campaign
 from tirfuzz.fuzzer.campaign.config import CampaignConfig
 from tirfuzz.fuzzer.campaign.corpus import Corpus, Entry
 from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow
+from tirfuzz.fuzzer.campaign.seeds import SEEDS_FILE, SeedSet
 from tirfuzz.fuzzer.campaign.store import CampaignDir
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult
@@ -177,9 +178,14 @@ def prepare(config: CampaignConfig, out: Path) -> None:
     """libFuzzer's seed corpus in OUT: the seeds' text (OUT holds the campaign.json already)."""
     corpus = out / CORPUS
     corpus.mkdir(parents=True, exist_ok=True)
-    seeds = [load_seed(n) for n in config.seeds] if config.seeds else list_seeds()
-    for s in seeds:
-        (corpus / f"seed-{s.name}.tvmscript").write_text(seed_text(s), encoding="utf-8")
+    saved = CampaignDir(out).read_json(SEEDS_FILE)  # --seeds with files: loaded in children (cli.py)
+    if saved.get("used"):
+        texts = [(name, case.ir) for name, case in SeedSet.from_record(saved).cases()]
+    else:
+        seeds = [load_seed(n) for n in config.seeds] if config.seeds else list_seeds()
+        texts = [(s.name, seed_text(s)) for s in seeds]
+    for name, text in texts:
+        (corpus / f"seed-{name}.tvmscript").write_text(text, encoding="utf-8")
 
 
 def worker(out: Path) -> int:

@@ -22,6 +22,7 @@ from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
 from tirfuzz.fuzzer.campaign.focus import Focus
 from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.presets import preset
+from tirfuzz.fuzzer.campaign.seeds import SEEDS_FILE, SeedSet, is_path, load_seeds
 from tirfuzz.fuzzer.campaign.stats import Stats, StatsRow
 from tirfuzz.fuzzer.campaign.yields import Yields
 from tirfuzz.fuzzer.campaign.store import CampaignDir, case_id
@@ -116,14 +117,24 @@ class Campaign:
                 self.on_event(f"set aside unreadable case {line}")
             if kept:
                 return [(name, case) for name, case in kept]
-        seeds = [load_seed(n) for n in self.config.seeds] if self.config.seeds else list_seeds()
         plugin_passes = [PassSpec(n) for n in self.runner.info.get("passes", []) if n.startswith("plugin:")]
-        out = []
-        for s in seeds:
-            case = seed_case(s, self.config.targets)
+        saved = self.store.read_json(SEEDS_FILE) if self.store is not None else {}
+        if saved.get("used"):  # --seeds with files: loaded (in children) when the campaign was created
+            seeds = SeedSet.from_record(saved).cases()
+        elif self.config.seeds and any(is_path(t) for t in self.config.seeds):  # seeds.json lost: again
+            loaded = load_seeds(self.config.seeds, list(self.config.targets), plugins=self.config.plugins,
+                                timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb)
+            if self.store is not None:
+                self.store.write_json(SEEDS_FILE, loaded.record(self.config.seeds))
+            seeds = loaded.cases()
+        else:
+            names = self.config.seeds or [s.name for s in list_seeds()]
+            seeds = [(n, seed_case(load_seed(n), self.config.targets)) for n in names]
+        for _, case in seeds:
             case.passes = plugin_passes + case.passes  # users' own passes run from the first exec
-            out.append((s.name, self.focus.seeded(case, self.rng) if self.focus else case))
-        return out
+        if self.focus:
+            seeds = [(n, self.focus.seeded(case, self.rng)) for n, case in seeds]
+        return seeds
 
     def _run_seeds(self) -> None:
         """Run each seed once for its coverage; with a time budget, at most a third of it goes here and
