@@ -409,8 +409,15 @@ def triage(out, budget, no_minimize, jobs, known_file) -> None:
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
     known = checked(load_known, known_file, errors=(KnownUpstreamError,))
-    t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=err_console.print, jobs=jobs, known=known)
-    r = checked(t.run, errors=(ExecutorError,), prefix="executor: ")
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("triage", total=None)
+
+        def said(msg: str) -> None:
+            bar.update(task, description=escape(msg[:70]))
+
+        t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=said, jobs=jobs, known=known,
+                   on_advance=lambda done, total: bar.update(task, completed=done, total=total))
+        r = checked(t.run, errors=(ExecutorError,), prefix="executor: ")
     for old, new in r.merged.items():  # which signatures became one, and on what
         verb = "merged into" if old in r.joined else "renamed to"
         err_console.print(f"{old} {verb} {new}: {escape(r.why.get(old, ''))}")
@@ -429,8 +436,16 @@ def triage(out, budget, no_minimize, jobs, known_file) -> None:
 def minimize(case_file, out_file, budget, timeout, plugins) -> None:
     """Shrink a failing case (passes first, then the IR) while its bug signature stays the same."""
     case = _case(case_file, _pool(plugins))
-    with Executor(ExecutorConfig(timeout_s=timeout, plugins=plugins, jobs=(REDUCE_JOB,))) as ex:
-        m = checked(Minimizer(ex, budget).minimize, case, errors=(ExecutorError,), prefix="executor: ")
+    with Executor(ExecutorConfig(timeout_s=timeout, plugins=plugins, jobs=(REDUCE_JOB,))) as ex, \
+            Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("minimize", total=None)
+
+        def shown(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=f"minimize: {'passes dropped' if phase == 'passes' else 'IR reductions tried'}",
+                       completed=done, total=total or None)
+
+        m = checked(Minimizer(ex, budget, on_progress=shown).minimize, case, errors=(ExecutorError,),
+                    prefix="executor: ")
     if not m.reproduced:
         raise Fail(f"{case_file}: the case shows no bug on this TVM ({m.signature}); nothing to minimize")
     out_file = out_file or case_file.with_suffix(".min.json")

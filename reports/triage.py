@@ -56,10 +56,13 @@ class Triage:
 
     def __init__(self, out: Path, budget_s: float = 120.0, minimize: bool = True,
                  on_progress: Callable[[str], None] | None = None, jobs: int = 1,
+                 on_advance: Callable[[int, int], None] | None = None,
                  known: list[KnownIssue] | None = None):
         self.out, self.budget_s, self.do_minimize, self.jobs = Path(out), budget_s, minimize, max(1, jobs)
         self.known = load_known() if known is None else known
         self.on_progress = on_progress or (lambda msg: None)
+        self.on_advance = on_advance or (lambda done, total: None)   # steps done of all (a progress bar)
+        self._done, self._total, self._lock = 0, 0, threading.Lock()
         cfg = json.loads((self.out / "campaign.json").read_text()).get("config", {})
         self.config = cfg
         self.executor_config = ExecutorConfig(timeout_s=float(cfg.get("timeout_s", 10.0)) * REPLAY_TIMEOUT_FACTOR,
@@ -75,6 +78,7 @@ class Triage:
         result = TriageResult()
         dirs = self.bug_dirs()
         result.bugs_before = len(dirs)
+        self._done, self._total = 0, 2 * len(dirs)  # a replay and a finish each, until replays say otherwise
         todo = []
         with Executor(self.executor_config) as ex:  # replay and merge one by one: folders move
             for i, d in enumerate(dirs, 1):
@@ -82,6 +86,9 @@ class Triage:
                 job = self._replay(ex, d, result)
                 if job is not None:
                     todo.append(job)
+                else:
+                    self._total -= 1  # nothing more to do for this one
+                self._step()
             if self.jobs == 1:
                 for job in todo:
                     self._finish(ex, *job, result)
@@ -91,6 +98,11 @@ class Triage:
 
         write_reports(self.out)
         return result
+
+    def _step(self) -> None:
+        with self._lock:
+            self._done += 1
+            self.on_advance(self._done, self._total)
 
     def _parallel(self, ex: Executor, todo: list, result: TriageResult) -> None:
         jobs: queue.Queue = queue.Queue()
@@ -180,3 +192,4 @@ class Triage:
         result.verified[d.name] = v.reproduced
         rec.save(d)
         (d / "report.md").write_text(write_bug_report(rec, case, repro.read_text()))
+        self._step()
