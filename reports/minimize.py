@@ -64,6 +64,8 @@ class Minimizer:
         sig = signature(first) if first.is_bug else f"{first.outcome}"
         target = target or sig
         probe = self._run(case, oracle, {"job": "reduce", "k": 1 << 30})  # counts the nodes, changes nothing
+        if probe.outcome == "declined" and probe.message.startswith("no job"):  # the caller's mistake: say so
+            raise ValueError(f"minimizer: {probe.message}")
         nodes_before = int((probe.mutation or {}).get("nodes", 0))
         if sig != target:
             return Minimized(case, target, nodes_before, nodes_before, len(case.passes), len(case.passes),
@@ -102,7 +104,7 @@ class Minimizer:
             info = res.mutation or {}
             total = int(info.get("candidates", 0))
             self.on_progress("ir", min(k, total), total)
-            if res.outcome == "declined" and res.message == "no more reductions":
+            if (res.outcome == "declined" and res.message == "no more reductions") or (total and k >= total):
                 if not changed:
                     break
                 k, changed = 0, False

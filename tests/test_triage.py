@@ -15,6 +15,7 @@ from tirfuzz.corpus import load_seed
 from tirfuzz.corpus.cases import seed_case
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase, save_case
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
 from tirfuzz.reports.minimize import Minimizer, signature_of
 from tirfuzz.reports.repro import verify_repro, write_repro
 
@@ -35,7 +36,7 @@ def plugin(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def swap(plugin):
-    with Executor(ExecutorConfig(timeout_s=60, plugins=(str(plugin),))) as ex:
+    with Executor(ExecutorConfig(timeout_s=60, plugins=(str(plugin),), jobs=(REDUCE_JOB,))) as ex:
         yield ex
 
 
@@ -52,13 +53,13 @@ def test_same_bug_same_signature_different_bugs_differ(executor, block_ir):
 
 
 def test_minimizer_shrinks_passes_and_ir_and_the_reproducer_verifies(swap, plugin, tmp_path):
-    case = TestCase(BIG_SUB, passes=PASSES, targets=["llvm", "c"])
+    case = TestCase(BIG_SUB, passes=PASSES, targets=["llvm"])  # llvm alone: no host compiler per attempt
     m = Minimizer(swap, budget_s=120).minimize(case)
     assert m.reproduced and m.signature.startswith("miscompilation-")
     assert [p.name for p in m.case.passes] == ["plugin:userpasses.swap_sub"]
-    assert m.nodes_after <= 0.5 * m.nodes_before, m.record()
+    assert 0 < m.nodes_after <= 0.5 * m.nodes_before and m.seconds < 110, m.record()  # it finished, under budget
     assert signature_of(swap.run(m.case, oracle=True)) == m.signature
-    info = {"kind": "miscompilation", "target": "c", "signature": m.signature}
+    info = {"kind": "miscompilation", "target": "llvm", "signature": m.signature}
     repro = write_repro(m.case, info, tmp_path / "repro.py", "swap", {"userpasses": str(plugin)})
     text = repro.read_text()
     assert "import tirfuzz" not in text and "from tirfuzz" not in text
