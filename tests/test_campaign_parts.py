@@ -222,7 +222,7 @@ def test_focus_puts_its_pass_in_every_seed_and_counts_the_execs_it_changed(execu
 
     from tirfuzz.corpus import load_seed
     from tirfuzz.corpus.cases import seed_case
-    from tirfuzz.fuzzer.campaign.focus import Focus
+    from tirfuzz.fuzzer.campaign.focus import Focus, PassCounts
     from tirfuzz.fuzzer.core.case import PassSpec
 
     focus = Focus(("s_tir.transform.LoopPartition", "tirx.transform.FlattenBuffer"))
@@ -233,10 +233,12 @@ def test_focus_puts_its_pass_in_every_seed_and_counts_the_execs_it_changed(execu
     assert names.index("tirx.transform.FlattenBuffer") > names.index("s_tir.transform.LowerOpaqueBlock")  # block-free only
     assert not focus.in_sequence(TestCase(FLAT_IR, passes=[PassSpec("tirx.transform.StmtSimplify")]))
     # UnrollLoop changes the loop only when its config asks for explicit unrolling
-    unroll = Focus(("tirx.transform.UnrollLoop",))
+    unroll, counts = Focus(("tirx.transform.UnrollLoop",)), PassCounts()
     changes = TestCase(FLAT_IR, passes=[PassSpec("tirx.transform.UnrollLoop")],
                        pass_config={"tirx.UnrollLoop": {"auto_max_step": 32, "explicit_unroll": True}})
-    same = TestCase(FLAT_IR, passes=[PassSpec("tirx.transform.UnrollLoop")])
-    assert unroll.count(changes, executor.run(changes)) is True
-    assert unroll.count(same, executor.run(same)) is False
+    same = TestCase(FLAT_IR, passes=[PassSpec("tirx.transform.StmtSimplify"), PassSpec("tirx.transform.UnrollLoop")])
+    assert unroll.count(*counts.count(changes, executor.run(changes))) is True
+    assert unroll.count(*counts.count(same, executor.run(same))) is False
     assert unroll.to_dict() == {"tirx.transform.UnrollLoop": {"ran": 2, "changed": 1}}
+    assert counts.to_dict()["passes"]["tirx.transform.StmtSimplify"] == {"ran": 1, "changed": 0}
+    assert PassCounts.from_dict(counts.to_dict()).counts == counts.counts

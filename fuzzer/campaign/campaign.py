@@ -19,7 +19,7 @@ from tirfuzz.corpus.cases import seed_case
 from tirfuzz.fuzzer.campaign.bugs import BugStore
 from tirfuzz.fuzzer.campaign.config import CampaignConfig
 from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
-from tirfuzz.fuzzer.campaign.focus import Focus
+from tirfuzz.fuzzer.campaign.focus import Focus, PassCounts
 from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.presets import preset
 from tirfuzz.fuzzer.campaign.seeds import SEEDS_FILE, SeedSet, is_path, load_seeds
@@ -66,6 +66,7 @@ class Campaign:
                                   MIXED_STACKS if (config.stack or 1) > 1 else 0.0)
         self.yields = Yields(learn=bool(config.learn))
         self.focus = Focus(tuple(config.focus))
+        self.passes = PassCounts()       # what each pass did (OUT/passes.json)
         self.features: set[str] = set()   # IR-structure features of every valid case run (tir/features.py)
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
@@ -91,6 +92,7 @@ class Campaign:
             self.stats.features = len(self.features)
             self.stats.execs = int(state.get("execs", 0))
             self.focus.resume(state.get("focus"))
+            self.passes = PassCounts.from_dict(self.store.read_json("passes.json"))
             self.stats.focus = self.focus.to_dict()
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
             self.rng = random.Random(f"{self.config.seed}:{self.stats.execs}")
@@ -266,12 +268,13 @@ class Campaign:
         return res
 
     def _count_focus(self, case: TestCase, res: ExecResult) -> bool:
-        """--focus: count the focused passes this exec ran and those that changed the module."""
+        """Count what each pass of the case did; with --focus, whether a focused pass changed the module."""
+        ran, changed = self.passes.count(case, res)
         if not self.focus:
             return False
-        changed = self.focus.count(case, res)
+        hit = self.focus.count(ran, changed)
         self.stats.focus = self.focus.to_dict()
-        return changed
+        return hit
 
     def _new_features(self, res: ExecResult) -> list[str]:
         """The IR-structure features of a valid mutant that no case showed before (its parent's count as
@@ -346,6 +349,7 @@ class Campaign:
         self.store.write_json("state.json", row)
         self.store.write_json("mutators.json", self.yields.to_dict())
         self.store.write_json("features.json", {"features": sorted(self.features)})
+        self.store.write_json("passes.json", self.passes.to_dict())
         sites = (self.covered_fn() if self.covered_fn is not None else self.runner.covered()) if coverage else None
         if sites is not None:
             self.store.save_coverage(sites)

@@ -1,4 +1,5 @@
-"""--focus PASS[,PASS]: aim a campaign at the passes a developer is writing or reviewing.
+"""What each pass did in a campaign (PassCounts, OUT/passes.json), and --focus PASS[,PASS]: aim a
+campaign at the passes a developer is writing or reviewing.
 
 Every seed's sequence gets each focused pass it lacks, at a position its documented preconditions allow;
 a mutant whose sequence lost every focused pass is not kept in the corpus (it is still judged for bugs);
@@ -18,6 +19,40 @@ from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.mutators.passes import PASS_ARGS, sequence_problems, short
 
 CHANGED_BOOST = 2.0   # weight factor of an entry whose run saw a focused pass change the module
+
+
+@dataclass
+class PassCounts:
+    """Per pass of the cases' own sequences: the execs it ran in and those in which it changed the module
+    (on any target). A pass twice in a sequence counts once per exec."""
+
+    counts: dict[str, list[int]] = field(default_factory=dict)   # name -> [ran, changed]
+
+    def count(self, case: TestCase, res: ExecResult) -> tuple[set[str], set[str]]:
+        """Count this exec; the names of the passes that ran, and of those that changed the module."""
+        ran: set[str] = set()
+        changed: set[str] = set()
+        for flags in res.pass_changed.values():
+            for spec, flag in zip(case.passes, flags):
+                ran.add(spec.name)
+                if flag:
+                    changed.add(spec.name)
+        for name in ran:
+            c = self.counts.setdefault(name, [0, 0])
+            c[0] += 1
+            c[1] += name in changed
+        return ran, changed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passes": {n: {"ran": r, "changed": c} for n, (r, c) in sorted(self.counts.items())}}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "PassCounts":
+        out = cls()
+        for n, c in ((d or {}).get("passes") or {}).items() if isinstance(d, dict) else ():
+            if isinstance(c, dict):
+                out.counts[str(n)] = [int(c.get("ran", 0)), int(c.get("changed", 0))]
+        return out
 
 
 @dataclass
@@ -50,23 +85,15 @@ class Focus:
             passes.insert(at, spec)
         return replace(case, passes=passes)
 
-    def count(self, case: TestCase, res: ExecResult) -> bool:
-        """Count the focused passes that ran in this exec and changed the module; whether one changed it."""
-        any_changed = False
+    def count(self, ran: set[str], changed: set[str]) -> bool:
+        """Count an exec from the passes that ran and changed the module (PassCounts.count); whether a
+        focused one changed it."""
         for name in self.names:
-            where = [i for i, p in enumerate(case.passes) if p.name == name]
-            if not where:
-                continue
-            ran = changed = False
-            for flags in res.pass_changed.values():
-                hits = [flags[i] for i in where if i < len(flags)]
-                ran = ran or bool(hits)
-                changed = changed or any(hits)
-            c = self.counts.setdefault(name, {"ran": 0, "changed": 0})
-            c["ran"] += ran
-            c["changed"] += changed
-            any_changed = any_changed or changed
-        return any_changed
+            if name in ran:
+                c = self.counts.setdefault(name, {"ran": 0, "changed": 0})
+                c["ran"] += 1
+                c["changed"] += name in changed
+        return any(n in changed for n in self.names)
 
     def weight(self, entry: Entry) -> float:
         return CHANGED_BOOST if entry.meta.get("focus_changed") else 1.0
