@@ -182,6 +182,19 @@ def _status(b: BugRecord) -> str:
     return ", ".join(parts)
 
 
+def untriaged(c: CampaignReport) -> bool:
+    """Bugs that triage has not replayed yet (the report written at a campaign's end)."""
+    return any(b.reproduces is None for b in c.bugs)
+
+
+def _untriaged_html(c: CampaignReport) -> str:
+    if not untriaged(c):
+        return ""
+    return (f"<p class=muted>Before triage: these are the campaign's first sightings. <code>tirfuzz triage "
+            f"{html.escape(str(c.path))}</code> replays each, merges duplicates, minimizes, and writes a verified "
+            f"repro.py and report.md per bug.</p>")
+
+
 def _status_html(b: BugRecord) -> str:
     """_status with the upstream issue linked."""
     text = html.escape(_status(b))
@@ -219,6 +232,9 @@ def render_markdown(c: CampaignReport) -> str:
             lines += ["", f"## {title}", "", "| | count |", "| --- | ---: |"]
             lines += [f"| {_md_cell(k)} | {v:,} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
     lines += ["", "## Bugs by kind", ""]
+    if untriaged(c):
+        lines += [f"Before triage: `tirfuzz triage {c.path}` replays each bug, merges duplicates, minimizes, "
+                  "and writes a verified repro.py and report.md per bug.", ""]
     by_kind = bugs_by_kind(c.bugs)
     if by_kind:
         lines += ["| kind | distinct bugs | hits |", "| --- | ---: | ---: |"]
@@ -419,7 +435,7 @@ def render_html(c: CampaignReport) -> str:
 <div class=row>{kind_table}{_counts_table("Outcomes", c.last.outcomes)}{_counts_table("Filtered", c.last.filtered)}{_counts_table(DIFFERENCES_TITLE, c.last.differences)}{_counts_table("Targets dropped", c.last.dropped)}</div>
 {focus_html}
 <h2>Bugs</h2>
-{bugs_html}
+{_untriaged_html(c)}{bugs_html}
 <h2>Campaign</h2>
 <div class=meta>{len(c.stats)} statistics rows; declined {c.last.declined:,}, mutator crashes {c.last.mutator_crashes:,},
 too slow to test (hangs whose reference also ran past the limit) {c.last.slow_runs:,}, crashes a check explained {c.last.ub_crashes:,}, lost runs {c.last.lost_runs:,},
