@@ -63,8 +63,8 @@ class TargetMutate(Mutator):
             detail = {"add": new}
         else:
             at = rng.randrange(len(targets))
-            if targets[at] == new:
-                raise Decline("same target")
+            if new in targets:  # the same target twice would be built twice and judged against itself
+                raise Decline("target already in the case")
             detail = {"from": targets[at], "to": new}
             targets[at] = new
         for t in targets:

@@ -98,3 +98,22 @@ def test_target_mutants_run_here():
         name = random_target(rng)
         check_target(name)
         assert runnable_here(name)
+
+
+def test_target_mutation_never_names_a_target_twice(executor):
+    """[llvm, c] with llvm replaced by c was [c, c]: built once, finished twice, reported as a C build error
+    (a tirfuzz defect). The mutator declines; a case that names a target twice builds it once."""
+    from conftest import FLAT_IR
+
+    from tirfuzz.mutators.base import Decline, MutationContext
+    from tirfuzz.mutators.targets import TargetMutate
+
+    case = TestCase(FLAT_IR, targets=["llvm", "c"])
+    for seed in range(300):
+        try:
+            out = TargetMutate().apply(MutationContext(case), random.Random(seed))
+        except Decline:
+            continue
+        assert len(set(out.case.targets)) == len(out.case.targets), out.case.targets
+    res = executor.run(TestCase(FLAT_IR, targets=["c", "c"]))
+    assert res.outcome == "ok", res.message

@@ -284,7 +284,7 @@ def _targets_that_can_build(case: TestCase, mod, result: ExecResult) -> list[str
                            "there is nothing to call, and TVM's build refuses such a module too")
     needs = target_needs(mod)
     kept = []
-    for t in case.targets:
+    for t in dict.fromkeys(case.targets):  # a target named twice is built once
         unmet = unmet_needs(needs, t)
         if unmet is None:
             kept.append(t)
