@@ -352,7 +352,8 @@ tr.group td{background:#fbfbfc;font-weight:600;padding-top:10px}
 .kind{display:inline-block;color:#fff;border-radius:3px;padding:0 6px;font-size:12px}
 td code{white-space:nowrap}code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 a{color:#1f5fa8;text-decoration:none}a:hover{text-decoration:underline}
-.files a{margin-right:8px}.row{display:flex;gap:28px;flex-wrap:wrap}
+.files a{margin-right:8px;display:inline-block}td.files{min-width:120px}.row{display:flex;gap:28px;flex-wrap:wrap}
+td{overflow-wrap:anywhere}
 svg.plot{max-width:100%;height:auto;background:#fff}
 svg .frame{fill:none;stroke:#999}svg .grid{stroke:#eee}svg .axis{stroke:#999}
 svg .tick{font-size:11px;fill:#555}svg .label{font-size:12px;fill:#333}svg .ptitle{font-size:15px;font-weight:600;fill:#222}
