@@ -41,7 +41,7 @@ from tirfuzz.reports.ci import KnownBugs, KnownBugsError, finish_night, replay_k
 from tirfuzz.reports.coverage import coverage_rows
 from tirfuzz.reports.minimize import Minimizer
 from tirfuzz.reports.seeds import check_seeds
-from tirfuzz.reports.summary import write_reports
+from tirfuzz.reports.summary import issue_report, write_reports
 from tirfuzz.reports.triage import Triage
 from tirfuzz.reports.view import print_coverage, print_mapping, print_result, print_seed_check, print_seed_list
 
@@ -392,13 +392,19 @@ def replay(paths, timeout, plugins) -> None:
 
 
 @main.command()
-@click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
 @click.option("--format", "formats", multiple=True, type=click.Choice(["html", "md", "json"]),
               help="Which files to write (default: all three).")
-def report(out, formats) -> None:
-    """Write the campaign report of OUT into OUT/reports/ (index.html, summary.md, summary.json)."""
+@click.option("--issue", "issue", default=None, metavar="SIGNATURE",
+              help="Print that bug's report.md (apache/tvm's bug template), ready to paste; a unique prefix will do.")
+def report(out, formats, issue) -> None:
+    """Write the campaign report of OUT into OUT/reports/ (index.html, summary.md, summary.json), or with
+    --issue print one bug's report.md."""
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
+    if issue is not None:
+        click.echo(checked(issue_report, out, issue), nl=False)
+        return
     for path in write_reports(out, formats or ("html", "md", "json")):
         click.echo(str(path))
 

@@ -102,7 +102,7 @@ def bug_view(b: BugRecord, links: dict[str, str]) -> dict[str, Any]:
     return {"signature": b.signature, "kind": b.kind, "title": b.title, "count": b.count,
             "first_exec": b.first_exec, "last_exec": b.last_exec, "stage": b.stage, "target": b.target,
             "verified": b.verified, "minimized": b.minimized if isinstance(b.minimized, dict) else None,
-            "links": links}
+            "repro_form": b.repro_form, "links": links}
 
 
 # summary ---------------------------------------------------------------------------------------------
@@ -382,6 +382,25 @@ tirfuzz's own errors (cases in tool-errors/, not TVM bugs) {c.last.tool_errors:,
 <p class=muted>Generated {generated}. Also: <a href="summary.md">summary.md</a>, <a href="summary.json">summary.json</a>.</p>
 </main></body></html>
 """
+
+
+# one bug ---------------------------------------------------------------------------------------------
+
+def issue_report(campaign_dir: Path, signature: str) -> str:
+    """The report.md of one bug (by signature, or a prefix that names one bug); ValueError in one line
+    when there is no such bug or it has no report yet."""
+    root = Path(campaign_dir) / "bugs"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    found = [n for n in names if n == signature] or [n for n in names if n.startswith(signature)]
+    if not found:
+        known = ", ".join(names[:6]) + (", …" if len(names) > 6 else "") if names else "none"
+        raise ValueError(f"no bug {signature!r} in {root} (bugs: {known})")
+    if len(found) > 1:
+        raise ValueError(f"{signature!r} names {len(found)} bugs: {', '.join(found[:6])}; give more of the signature")
+    path = root / found[0] / "report.md"
+    if not path.is_file():
+        raise ValueError(f"{found[0]} has no report.md yet: run `tirfuzz triage {campaign_dir}` first")
+    return path.read_text()
 
 
 # writing ---------------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class BugRecord:
     minimized: dict[str, Any] | None = None
     verified: bool | None = None
     verify: str | None = None
+    repro_form: str | None = None        # which reproducer repro.py is: compile, pass, build, run, roundtrip, harness
     extra: dict[str, Any] = field(default_factory=dict)   # keys this version does not know, kept
 
     @classmethod
