@@ -40,6 +40,7 @@ from tirfuzz.oracles.verdict import judge
 from tirfuzz.reports.ci import KnownBugs, KnownBugsError, finish_night, replay_known
 from tirfuzz.reports.coverage import coverage_rows
 from tirfuzz.reports.minimize import Minimizer
+from tirfuzz.reports.releases import RELEASES, ReleaseError, check_versions, replay_releases
 from tirfuzz.reports.seeds import check_seeds
 from tirfuzz.reports.summary import issue_report, write_reports
 from tirfuzz.reports.triage import Triage
@@ -332,7 +333,9 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
 @click.option("--no-minimize", is_flag=True, help="Replay, dedup and write reproducers without minimizing.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Bugs minimized and verified at once, one fork server each (use the cores you have).")
-def triage(out, budget, no_minimize, jobs) -> None:
+@click.option("--releases", "with_releases", is_flag=True,
+              help="Then replay every verified reproducer on the apache-tvm releases (as `tirfuzz releases OUT`).")
+def triage(out, budget, no_minimize, jobs, with_releases) -> None:
     """Replay every bug of campaign OUT, merge duplicates, minimize, write and verify repro.py, write
     report.md per bug and the campaign report (OUT/reports/index.html, summary.md, summary.json).
 
@@ -343,9 +346,54 @@ def triage(out, budget, no_minimize, jobs) -> None:
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
     t = Triage(out, budget_s=budget, minimize=not no_minimize, on_progress=err_console.print, jobs=jobs)
     r = checked(t.run, errors=(ExecutorError,), prefix="executor: ")
-    click.echo(json.dumps({"bugs_before": r.bugs_before, "bugs_after": r.bugs_after, "not_reproduced": r.not_reproduced,
-                           "merged": r.merged, "verified": sum(r.verified.values()), "reproducers": len(r.verified),
-                           "report": str(out / "reports" / "index.html")}))
+    row = {"bugs_before": r.bugs_before, "bugs_after": r.bugs_after, "not_reproduced": r.not_reproduced,
+           "merged": r.merged, "verified": sum(r.verified.values()), "reproducers": len(r.verified),
+           "report": str(out / "reports" / "index.html")}
+    if with_releases:
+        row["releases"] = _releases(out, list(RELEASES), None, 120.0, jobs)
+    click.echo(json.dumps(row))
+
+
+def _releases(out: Path, versions: list[str], cache: Path | None, timeout: float, jobs: int,
+              only: list[str] | None = None) -> dict:
+    """Replay OUT's verified reproducers on the releases, with a progress bar; the JSON record."""
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("release range", total=None)
+
+        def tell(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=escape(what[:70]))
+        rep = checked(replay_releases, out, versions, cache, timeout, jobs, tell, only, errors=(ReleaseError,))
+    for v, e in rep.envs.items():
+        if "error" in e:
+            err_console.print(f"{v}: {e['error']}")
+    return {"envs": rep.envs, "ranges": rep.ranges, "regressions": rep.regressions, "skipped": rep.skipped}
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--versions", default=",".join(RELEASES), show_default=True,
+              help="apache-tvm releases to replay on, comma-separated.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the release environments live [default: $TIRFUZZ_RELEASES or ~/.cache/tirfuzz/releases].")
+@click.option("--timeout", default=120.0, show_default=True, help="Per-run limit, seconds (a hang reproduces by reaching it).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Runs at once.")
+@click.option("--bug", "only", multiple=True, metavar="SIGNATURE",
+              help="Only this bug (a signature or its prefix; repeatable).")
+def releases(out, versions, cache, timeout, jobs, only) -> None:
+    """Replay every verified reproducer of campaign OUT on other apache-tvm releases from PyPI.
+
+    Each release gets its own virtual environment, made once (pip install; about half a minute each)
+    and cached. Per bug, info.json and report.md get the range ("reproduces on 0.26.0 to 0.27.0.post1,
+    not on 0.25.0"; a regression since 0.26.0), and the campaign report lists regressions first. A
+    release that cannot run a reproducer (TVMScript or an API it lacks) says why: that is not "does not
+    reproduce".
+    """
+    if not (out / "campaign.json").exists():
+        raise Fail(f"{out} is not a campaign directory (no campaign.json)")
+    names = checked(check_versions, [v.strip() for v in versions.split(",") if v.strip()], errors=(ReleaseError,))
+    if not names:
+        raise Fail("--versions names no release")
+    click.echo(json.dumps(_releases(out, names, cache, timeout, jobs, list(only))))
 
 
 @main.command()

@@ -1,7 +1,7 @@
 """report.md for one bug, in apache/tvm's bug template (.github/ISSUE_TEMPLATE/bug-report.md): a `[Bug]`
 title, then Expected behavior, Actual behavior, Environment, Steps to reproduce (repro.py inline) and
-Triage (labels), and last what tirfuzz knows that a maintainer may want (signature, minimized size,
-reproducer). `tirfuzz report OUT --issue SIGNATURE` prints it, ready to paste."""
+Triage (labels), and last what tirfuzz knows that a maintainer may want (signature, minimized size, the
+releases it reproduces on). `tirfuzz report OUT --issue SIGNATURE` prints it, ready to paste."""
 
 from __future__ import annotations
 
@@ -189,6 +189,9 @@ def write_bug_report(rec: BugRecord, case: TestCase, repro_text: str | None) -> 
             f"- TVM {env['TVM']} (`pip install apache-tvm=={env['TVM']}`), tvm-ffi {env['tvm-ffi']}",
             f"- Target: `{target}`", f"- OS: {env['OS']}; Python {env['Python']}",
             f"- CPU: {env['CPU']}; GPU: {env['GPU']}"]
+    if rec.release_range:
+        out.append(f"- Releases: {rec.release_range}" + (f" (regression since {rec.regression_since})"
+                                                         if rec.regression_since else ""))
     out += ["", "### Steps to reproduce", ""]
     if repro_text is not None:
         out += [_steps(rec, _form(rec, repro_text), repro_text), "", _fence(repro_text, "python")]
@@ -213,4 +216,9 @@ def _tirfuzz_lines(rec: BugRecord, form: str) -> list[str]:
         lines.append(f"- Reproducer: {what}; " + ("verified: it showed the bug alone in a fresh process." if rec.verified
                                                    else "not verified: alone in a fresh process it did not show the "
                                                         f"same symptom ({rec.verify})."))
+    if rec.release_range:
+        lines.append(f"- Releases: {rec.release_range}.")
+        for version, r in (rec.releases or {}).items():
+            if r.get("outcome") == "cannot run":
+                lines.append(f"  - {version}: cannot run: {r.get('detail')}")
     return lines

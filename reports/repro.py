@@ -271,10 +271,11 @@ def _norm(text: str) -> str:
 
 
 def message_keys(info: dict[str, Any]) -> list[str]:
-    """Texts any of which, in a run's output, shows an internal error is the same: `_where`, and the last
-    part of the message's first line ("Check failed: (x >= 0) is false: cannot make uint from negative
-    value -1" -> "cannot make uint from negative value "), which other releases keep when they word the
-    check differently."""
+    """Texts any of which, in a run's output, shows an internal error is the same: `_where`; the last part
+    of the message's first line ("Check failed: (x >= 0) is false: cannot make uint from negative value
+    -1" -> "cannot make uint from negative value "), its part before a repr, and a failed check's own
+    condition ("Check failed: (it != info_map_.end()) is false"), which other releases keep when they
+    word the message differently."""
     keys = [_where(info)]
     first = next((ln.strip() for ln in (info.get("message") or "").splitlines() if ln.strip()), "")
     if first.count(": ") >= 1 and not first.startswith("Compilation error"):
@@ -284,6 +285,9 @@ def message_keys(info: dict[str, Any]) -> list[str]:
     head = re.split(r"[(\d]", first, maxsplit=1)[0].strip()   # "unknown intrinsic ir.Op(...)": before the repr
     if len(head) >= 16 and not head.startswith(("Check failed", "Compilation error")):
         keys.append(head)
+    check = re.match(r"Check failed: (\(.*?\) is false|.+?(?= \(-?\d| :))", first)  # the check's own condition
+    if check and len(check.group(1)) >= 12:
+        keys.append("Check failed: " + check.group(1))
     return [k for k in keys if k]
 
 

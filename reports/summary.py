@@ -79,8 +79,8 @@ def read_bugs(bugs_dir: Path) -> tuple[list[BugRecord], dict[str, dict[str, str]
         rec = BugRecord.load(d)
         out.append(rec)
         links[rec.signature] = {f: f"../bugs/{quote(d.name)}/{f}" for f in BUG_FILES if (d / f).is_file()}
-    out.sort(key=lambda b: (_kind_key(b.kind), b.first_exec if b.first_exec is not None else math.inf,
-                            b.signature))
+    out.sort(key=lambda b: (b.regression_since is None, _kind_key(b.kind),  # regressions first
+                            b.first_exec if b.first_exec is not None else math.inf, b.signature))
     return out, links
 
 
@@ -102,7 +102,8 @@ def bug_view(b: BugRecord, links: dict[str, str]) -> dict[str, Any]:
     return {"signature": b.signature, "kind": b.kind, "title": b.title, "count": b.count,
             "first_exec": b.first_exec, "last_exec": b.last_exec, "stage": b.stage, "target": b.target,
             "verified": b.verified, "minimized": b.minimized if isinstance(b.minimized, dict) else None,
-            "repro_form": b.repro_form, "links": links}
+            "repro_form": b.repro_form, "release_range": b.release_range, "regression_since": b.regression_since,
+            "links": links}
 
 
 # summary ---------------------------------------------------------------------------------------------
@@ -147,7 +148,7 @@ def _headline(c: CampaignReport) -> list[tuple[str, str]]:
 
 def _status(b: BugRecord) -> str:
     """'verified', 'minimized 120→14 nodes', ... or ''."""
-    parts = []
+    parts = [f"regression since {b.regression_since}"] if b.regression_since else []
     if b.verified is not None:
         parts.append("verified" if b.verified else "not reproduced")
     if isinstance(b.minimized, dict):
@@ -187,12 +188,13 @@ def render_markdown(c: CampaignReport) -> str:
     if by_kind:
         lines += ["| kind | distinct bugs | hits |", "| --- | ---: | ---: |"]
         lines += [f"| {k} | {v['bugs']} | {v['hits']} |" for k, v in by_kind.items()]
-        lines += ["", "## Bugs", "", "| kind | signature | title | hits | first exec | status | files |",
-                  "| --- | --- | --- | ---: | ---: | --- | --- |"]
+        lines += ["", "## Bugs", "", "Regressions (a release reproduces it and an earlier one ran it and did not) first.", "",
+                  "| kind | signature | title | hits | first exec | status | releases | files |",
+                  "| --- | --- | --- | ---: | ---: | --- | --- | --- |"]
         for b in c.bugs:
             files = " ".join(f"[{f}]({href})" for f, href in c.links.get(b.signature, {}).items())
             lines.append(f"| {b.kind} | `{b.signature}` | {_md_cell(b.title)} | {b.count} | "
-                         f"{_md_cell(b.first_exec)} | {_status(b)} | {files} |")
+                         f"{_md_cell(b.first_exec)} | {_status(b)} | {_md_cell(b.release_range)} | {files} |")
     else:
         lines.append("No bugs found.")
     if c.mutators:
@@ -341,17 +343,21 @@ def render_html(c: CampaignReport) -> str:
                   f"<th class=n>hits</th></tr>{kind_rows}</table></div>") if by_kind else ""
     if c.bugs:
         body, current = [], None
+        regressions = sum(1 for b in c.bugs if b.regression_since)
         for b in c.bugs:
-            if b.kind != current:
-                current = b.kind
-                body.append(f"<tr class=group><td colspan=7>{_badge(b.kind)} {by_kind[b.kind]['bugs']} distinct"
-                            "</td></tr>")
+            group = "regression" if b.regression_since else b.kind
+            if group != current:
+                current = group
+                label = (f"<b>regressions</b> {regressions}" if group == "regression" else
+                         f"{_badge(b.kind)} {by_kind[b.kind]['bugs']} distinct")
+                body.append(f"<tr class=group><td colspan=8>{label}</td></tr>")
             files = "".join(f'<a href="{e(href)}">{e(f)}</a>' for f, href in c.links.get(b.signature, {}).items())
             body.append(f"<tr><td><code>{e(b.signature)}</code></td><td>{e(b.title)}</td>"
                         f"<td class=n>{b.count:,}</td><td class=n>{e(str(b.first_exec))}</td>"
-                        f"<td>{e(str(b.target or ''))}</td><td>{e(_status(b))}</td><td class=files>{files}</td></tr>")
+                        f"<td>{e(str(b.target or ''))}</td><td>{e(_status(b))}</td>"
+                        f"<td>{e(b.release_range or '')}</td><td class=files>{files}</td></tr>")
         bugs_html = ("<table><tr><th>signature</th><th>title</th><th class=n>hits</th><th class=n>first exec</th>"
-                     "<th>target</th><th>status</th><th>files</th></tr>" + "".join(body) + "</table>")
+                     "<th>target</th><th>status</th><th>releases</th><th>files</th></tr>" + "".join(body) + "</table>")
     else:
         bugs_html = "<p class=muted>No bugs found.</p>"
     mut_rows = "".join(f"<tr><td>{e(m['mutator'])}</td><td class=n>{m['applied']:,}</td><td class=n>{m['valid_pct']}</td>"
