@@ -42,8 +42,9 @@ from tirfuzz.reports.ci import KnownBugs, KnownBugsError, finish_night, replay_k
 from tirfuzz.reports.closing import closing_lines
 from tirfuzz.reports.coverage import coverage_rows
 from tirfuzz.reports.minimize import Minimizer
+from tirfuzz.reports.releases import RELEASES, ReleaseError, check_versions, replay_releases
 from tirfuzz.reports.seeds import check_seeds
-from tirfuzz.reports.summary import write_reports
+from tirfuzz.reports.summary import issue_report, write_reports
 from tirfuzz.reports.triage import Triage
 from tirfuzz.reports.upstream import KnownUpstreamError, load_known
 from tirfuzz.reports.view import print_coverage, print_mapping, print_result, print_seed_check, print_seed_list
@@ -399,7 +400,9 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
 @click.option("--known-upstream", "known_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="More known apache/tvm issues (TOML, like reports/known_upstream.toml): a bug "
                                  "matching one is labelled known upstream and sorts last.")
-def triage(out, budget, no_minimize, jobs, known_file) -> None:
+@click.option("--releases", "with_releases", is_flag=True,
+              help="Then replay every verified reproducer on the apache-tvm releases (as `tirfuzz releases OUT`).")
+def triage(out, budget, no_minimize, jobs, known_file, with_releases) -> None:
     """Replay every bug of campaign OUT, merge duplicates, minimize, write and verify repro.py, write
     report.md per bug and the campaign report (OUT/reports/index.html, summary.md, summary.json).
 
@@ -421,9 +424,54 @@ def triage(out, budget, no_minimize, jobs, known_file) -> None:
     for old, new in r.merged.items():  # which signatures became one, and on what
         verb = "merged into" if old in r.joined else "renamed to"
         err_console.print(f"{old} {verb} {new}: {escape(r.why.get(old, ''))}")
-    click.echo(json.dumps({"bugs_before": r.bugs_before, "bugs_after": r.bugs_after, "not_reproduced": r.not_reproduced,
-                           "merged": r.merged, "joined": r.joined, "why": r.why, "verified": sum(r.verified.values()), "reproducers": len(r.verified),
-                           "report": str(out / "reports" / "index.html")}))
+    row = {"bugs_before": r.bugs_before, "bugs_after": r.bugs_after, "not_reproduced": r.not_reproduced,
+           "merged": r.merged, "joined": r.joined, "why": r.why, "verified": sum(r.verified.values()),
+           "reproducers": len(r.verified), "report": str(out / "reports" / "index.html")}
+    if with_releases:
+        row["releases"] = _releases(out, list(RELEASES), None, 120.0, jobs)
+    click.echo(json.dumps(row))
+
+
+def _releases(out: Path, versions: list[str], cache: Path | None, timeout: float, jobs: int,
+              only: list[str] | None = None) -> dict:
+    """Replay OUT's verified reproducers on the releases, with a progress bar; the JSON record."""
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("release range", total=None)
+
+        def tell(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=escape(what[:70]))
+        rep = checked(replay_releases, out, versions, cache, timeout, jobs, tell, only, errors=(ReleaseError,))
+    for v, e in rep.envs.items():
+        if "error" in e:
+            err_console.print(f"{v}: {e['error']}")
+    return {"envs": rep.envs, "ranges": rep.ranges, "regressions": rep.regressions, "skipped": rep.skipped}
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--versions", default=",".join(RELEASES), show_default=True,
+              help="apache-tvm releases to replay on, comma-separated.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the release environments live [default: $TIRFUZZ_RELEASES or ~/.cache/tirfuzz/releases].")
+@click.option("--timeout", default=120.0, show_default=True, help="Per-run limit, seconds (a hang reproduces by reaching it).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Runs at once.")
+@click.option("--bug", "only", multiple=True, metavar="SIGNATURE",
+              help="Only this bug (a signature or its prefix; repeatable).")
+def releases(out, versions, cache, timeout, jobs, only) -> None:
+    """Replay every verified reproducer of campaign OUT on other apache-tvm releases from PyPI.
+
+    Each release gets its own virtual environment, made once (pip install; about half a minute each)
+    and cached. Per bug, info.json and report.md get the range ("reproduces on 0.26.0 to 0.27.0.post1,
+    not on 0.25.0"; a regression since 0.26.0), and the campaign report lists regressions first. A
+    release that cannot run a reproducer (TVMScript or an API it lacks) says why: that is not "does not
+    reproduce".
+    """
+    if not (out / "campaign.json").exists():
+        raise Fail(f"{out} is not a campaign directory (no campaign.json)")
+    names = checked(check_versions, [v.strip() for v in versions.split(",") if v.strip()], errors=(ReleaseError,))
+    if not names:
+        raise Fail("--versions names no release")
+    click.echo(json.dumps(_releases(out, names, cache, timeout, jobs, list(only))))
 
 
 @main.command()
@@ -478,13 +526,19 @@ def replay(paths, timeout, plugins) -> None:
 
 
 @main.command()
-@click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
 @click.option("--format", "formats", multiple=True, type=click.Choice(["html", "md", "json"]),
               help="Which files to write (default: all three).")
-def report(out, formats) -> None:
-    """Write the campaign report of OUT into OUT/reports/ (index.html, summary.md, summary.json)."""
+@click.option("--issue", "issue", default=None, metavar="SIGNATURE",
+              help="Print that bug's report.md (apache/tvm's bug template), ready to paste; a unique prefix will do.")
+def report(out, formats, issue) -> None:
+    """Write the campaign report of OUT into OUT/reports/ (index.html, summary.md, summary.json), or with
+    --issue print one bug's report.md."""
     if not (out / "campaign.json").exists():
         raise Fail(f"{out} is not a campaign directory (no campaign.json)")
+    if issue is not None:
+        click.echo(checked(issue_report, out, issue), nl=False)
+        return
     for path in write_reports(out, formats or ("html", "md", "json")):
         click.echo(str(path))
 

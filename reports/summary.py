@@ -84,7 +84,7 @@ def read_bugs(bugs_dir: Path, known: list[KnownIssue] | None = None) -> tuple[li
             rec.known_upstream = hit.record() if hit is not None else None
         out.append(rec)
         links[rec.signature] = {f: f"../bugs/{quote(d.name)}/{f}" for f in BUG_FILES if (d / f).is_file()}
-    out.sort(key=lambda b: (b.known_upstream is not None, _kind_key(b.kind),
+    out.sort(key=lambda b: (b.known_upstream is not None, b.regression_since is None, _kind_key(b.kind),  # regressions first, known ones last
                             b.first_exec if b.first_exec is not None else math.inf, b.signature))
     return out, links
 
@@ -113,7 +113,8 @@ def bug_view(b: BugRecord, links: dict[str, str]) -> dict[str, Any]:
     return {"signature": b.signature, "kind": b.kind, "title": b.title, "count": b.count,
             "first_exec": b.first_exec, "last_exec": b.last_exec, "stage": b.stage, "target": b.target,
             "verified": b.verified, "minimized": b.minimized if isinstance(b.minimized, dict) else None,
-            "known_upstream": b.known_upstream, "links": links}
+            "known_upstream": b.known_upstream, "repro_form": b.repro_form, "release_range": b.release_range,
+            "regression_since": b.regression_since, "links": links}
 
 
 # summary ---------------------------------------------------------------------------------------------
@@ -172,8 +173,9 @@ def _headline(c: CampaignReport) -> list[tuple[str, str]]:
 
 
 def _status(b: BugRecord) -> str:
-    """'verified', 'minimized 120→14 nodes', 'known upstream: apache/tvm#N (open)', ... or ''."""
-    parts = [upstream_label(b)] if b.known_upstream else []
+    """'regression since 0.26.0', 'verified', 'minimized 120→14 nodes', 'known upstream: apache/tvm#N (open)', ... or ''."""
+    parts = [f"regression since {b.regression_since}"] if b.regression_since else []
+    parts += [upstream_label(b)] if b.known_upstream else []
     if b.verified is not None:
         parts.append("verified" if b.verified else "not reproduced")
     if isinstance(b.minimized, dict):
@@ -239,12 +241,13 @@ def render_markdown(c: CampaignReport) -> str:
     if by_kind:
         lines += ["| kind | distinct bugs | hits |", "| --- | ---: | ---: |"]
         lines += [f"| {k} | {v['bugs']} | {v['hits']} |" for k, v in by_kind.items()]
-        lines += ["", "## Bugs", "", "| kind | signature | title | hits | first exec | status | files |",
-                  "| --- | --- | --- | ---: | ---: | --- | --- |"]
+        lines += ["", "## Bugs", "", "Regressions (a release reproduces it and an earlier one ran it and did not) first.", "",
+                  "| kind | signature | title | hits | first exec | status | releases | files |",
+                  "| --- | --- | --- | ---: | ---: | --- | --- | --- |"]
         for b in c.bugs:
             files = " ".join(f"[{f}]({href})" for f, href in c.links.get(b.signature, {}).items())
             lines.append(f"| {b.kind} | `{b.signature}` | {_md_cell(b.title)} | {b.count} | "
-                         f"{_md_cell(b.first_exec)} | {_status(b)} | {files} |")
+                         f"{_md_cell(b.first_exec)} | {_status(b)} | {_md_cell(b.release_range)} | {files} |")
     else:
         lines.append("No bugs found.")
     for row in focus_rows(c):
@@ -399,17 +402,21 @@ def render_html(c: CampaignReport) -> str:
                   f"<th class=n>hits</th></tr>{kind_rows}</table></div>") if by_kind else ""
     if c.bugs:
         body, current = [], None
+        regressions = sum(1 for b in c.bugs if b.regression_since)
         for b in c.bugs:
-            if b.kind != current:
-                current = b.kind
-                body.append(f"<tr class=group><td colspan=7>{_badge(b.kind)} {by_kind[b.kind]['bugs']} distinct"
-                            "</td></tr>")
+            group = "regression" if b.regression_since else b.kind
+            if group != current:
+                current = group
+                label = (f"<b>regressions</b> {regressions}" if group == "regression" else
+                         f"{_badge(b.kind)} {by_kind[b.kind]['bugs']} distinct")
+                body.append(f"<tr class=group><td colspan=8>{label}</td></tr>")
             files = "".join(f'<a href="{e(href)}">{e(f)}</a>' for f, href in c.links.get(b.signature, {}).items())
             body.append(f"<tr><td><code>{e(b.signature)}</code></td><td>{e(b.title)}</td>"
                         f"<td class=n>{b.count:,}</td><td class=n>{e(str(b.first_exec))}</td>"
-                        f"<td>{e(str(b.target or ''))}</td><td>{_status_html(b)}</td><td class=files>{files}</td></tr>")
+                        f"<td>{e(str(b.target or ''))}</td><td>{_status_html(b)}</td>"
+                        f"<td>{e(b.release_range or '')}</td><td class=files>{files}</td></tr>")
         bugs_html = ("<table><tr><th>signature</th><th>title</th><th class=n>hits</th><th class=n>first exec</th>"
-                     "<th>target</th><th>status</th><th>files</th></tr>" + "".join(body) + "</table>")
+                     "<th>target</th><th>status</th><th>releases</th><th>files</th></tr>" + "".join(body) + "</table>")
     else:
         bugs_html = "<p class=muted>No bugs found.</p>"
     focus_html = "".join(
@@ -446,6 +453,25 @@ tirfuzz's own errors (cases in tool-errors/, not TVM bugs) {c.last.tool_errors:,
 <p class=muted>Generated {generated}. Also: <a href="summary.md">summary.md</a>, <a href="summary.json">summary.json</a>.</p>
 </main></body></html>
 """
+
+
+# one bug ---------------------------------------------------------------------------------------------
+
+def issue_report(campaign_dir: Path, signature: str) -> str:
+    """The report.md of one bug (by signature, or a prefix that names one bug); ValueError in one line
+    when there is no such bug or it has no report yet."""
+    root = Path(campaign_dir) / "bugs"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    found = [n for n in names if n == signature] or [n for n in names if n.startswith(signature)]
+    if not found:
+        known = ", ".join(names[:6]) + (", …" if len(names) > 6 else "") if names else "none"
+        raise ValueError(f"no bug {signature!r} in {root} (bugs: {known})")
+    if len(found) > 1:
+        raise ValueError(f"{signature!r} names {len(found)} bugs: {', '.join(found[:6])}; give more of the signature")
+    path = root / found[0] / "report.md"
+    if not path.is_file():
+        raise ValueError(f"{found[0]} has no report.md yet: run `tirfuzz triage {campaign_dir}` first")
+    return path.read_text()
 
 
 # writing ---------------------------------------------------------------------------------------------

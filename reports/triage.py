@@ -20,9 +20,9 @@ from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.tir.reduce import REDUCE_JOB
 from tirfuzz.oracles.standard import STANDARD_JOB, annotate, applies
 from tirfuzz.oracles.verdict import judge
-from tirfuzz.reports.bug_report import write_bug_report
+from tirfuzz.reports.bug_report import issue_title, write_bug_report
 from tirfuzz.reports.minimize import Minimizer
-from tirfuzz.reports.repro import verify_repro, write_repro
+from tirfuzz.reports.repro import make_repro
 from tirfuzz.reports.summary import write_reports
 from tirfuzz.reports.upstream import KnownIssue, load_known, match
 
@@ -186,10 +186,9 @@ class Triage:
                 result.minimized[d.name] = m.record()
                 case = m.case
         self.on_progress(f"{d.name}: reproducer")
-        repro = write_repro(case, rec.to_dict(), d / "repro.py", rec.title, plugin_files(self.config))
-        v = verify_repro(repro, rec.to_dict())
-        rec.verified, rec.verify = v.reproduced, v.how
+        form, v = make_repro(case, rec.to_dict(), d / "repro.py", issue_title(rec), plugin_files(self.config))
+        rec.verified, rec.verify, rec.repro_form = v.reproduced, v.how, form
         result.verified[d.name] = v.reproduced
         rec.save(d)
-        (d / "report.md").write_text(write_bug_report(rec, case, repro.read_text()))
+        (d / "report.md").write_text(write_bug_report(rec, case, (d / "repro.py").read_text()))
         self._step()

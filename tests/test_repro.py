@@ -82,7 +82,11 @@ def test_internal_error_on_a_target_with_options_reproduces(executor, plugins, t
     """TVM 0.27 refuses Target("llvm -mcpu=..."): the reproducer must build from the dict form."""
     case = TestCase(FLOAT_SUB, passes=[PassSpec("plugin:boompass.boom")], targets=[ZNVER2])
     text = reproduce(executor, case, "internal-error", plugins, tmp_path / "repro.py")
-    assert f"TARGET = {ZNVER2!r}" in text
+    # the short script: the plugin's source embedded, the target in its dict form, the failing pass last
+    assert '{"kind": "llvm", "mcpu": "znver2", "mattr": ["+avx2"]}' in text and "EXPECT" not in text
+    assert "boom pass cannot lower" in text and text.rstrip().splitlines()[-1].startswith(
+        '    mod = plugin_boompass["boom"](mod)  # raises RuntimeError')
+    assert len(text.splitlines()) < 40
 
 
 def test_a_reproducer_given_by_a_relative_path_verifies(executor, plugins, tmp_path, monkeypatch):

@@ -106,7 +106,8 @@ def test_triage_and_replay_cli(plugin, tmp_path):
     info = json.loads((new / "info.json").read_text())
     assert info["verified"] and info["minimized"]["passes_after"] == 1
     report = (new / "report.md").read_text()
-    assert "## Reproducer" in report and "swap_sub" in report and "Verified" in report
+    assert "### Steps to reproduce" in report and "swap_sub" in report and "verified" in report
+    assert report.startswith("# [Bug] ") and "REPRODUCED" in (new / "repro.py").read_text()  # the harness
     assert (out / "reports" / "index.html").exists() and (out / "reports" / "summary.json").exists()
     ok = subprocess.run(cli + ["replay", str(new), "--pass-plugin", str(plugin)], capture_output=True, text=True,
                         timeout=300)

@@ -56,6 +56,11 @@ class BugRecord:
     verified: bool | None = None
     verify: str | None = None
     known_upstream: dict[str, Any] | None = None   # the apache/tvm issue it already is (reports/upstream.py)
+    repro_form: str | None = None        # which reproducer repro.py is: compile, pass, build, run, roundtrip, harness
+    # added by the release replay (reports/releases.py)
+    releases: dict[str, Any] | None = None    # version -> {"outcome", "detail", ...}
+    release_range: str | None = None          # "reproduces on 0.26.0 to 0.27.0.post1, not on 0.25.0"
+    regression_since: str | None = None       # the first release of the last run that reproduces, after one that did not
     extra: dict[str, Any] = field(default_factory=dict)   # keys this version does not know, kept
 
     @classmethod
