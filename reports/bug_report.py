@@ -60,7 +60,8 @@ def _message(rec: BugRecord) -> str:
     gcc = re.search(r"error: ([^\n]*)", rec.message or "")
     if gcc and (rec.message or "").lstrip().startswith("Compilation error"):
         return "Compilation error: " + gcc.group(1).strip()
-    return _first_line(rec.message)
+    line = _first_line(rec.message)
+    return line.split(" # from tvm.script", 1)[0].rstrip(": ") if " # from tvm.script" in line else line  # a dumped program
 
 
 def _short(name: str | None) -> str:
