@@ -458,3 +458,31 @@ def test_comparison_over_the_memory_limit_is_a_named_rejection_before_the_refere
     assert (res.outcome, res.filter, res.stage) == ("rejected", "comparison-too-large", "run:reference"), \
         (res.outcome, res.stage, res.message[:300])
     assert "comparison needs 0.8 GiB, limit" in res.message
+
+
+def _bad_seed(*_a, **_k):
+    return np.random.default_rng("not a seed")  # numpy raises: the kind of error a tool defect gives
+
+
+def test_an_error_raised_outside_tvm_in_a_stage_is_a_tool_error(monkeypatch):
+    """A run stage whose own Python (making inputs: numpy under tirfuzz) fails is tirfuzz's error, never a
+    TVM internal error (before: a numpy AttributeError at run:reference was reported as a TVM bug); an
+    error coming through TVM's FFI keeps its verdict."""
+    from tirfuzz.fuzzer.core.crashinfo import raised_outside_tvm
+    from tirfuzz.fuzzer.execution import pipeline
+
+    try:
+        tvm.tirx.transform.StorageRewrite()(tvm.IRModule({}))
+        tvm.runtime.load_module("/nonexistent/lib.so")
+    except Exception as e:  # noqa: BLE001
+        assert raised_outside_tvm(e) is None
+    try:
+        _bad_seed()
+    except TypeError as e:
+        assert "bit_generator" in raised_outside_tvm(e)
+    case = TestCase(FLOAT_SUB, targets=["llvm"])
+    monkeypatch.setattr(pipeline, "run_funcs", _bad_seed)
+    res = run_case(case, PassPool(), want_outputs=False, oracle=False)
+    assert (res.outcome, res.stage, res.exc_type) == ("tool-error", "run:llvm", "ToolError"), res.message[:300]
+    assert "not a TVM bug" in res.message and "bit_generator" in res.message
+    assert not res.is_bug and judge(case, res).kind == "tool-error"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sysconfig
 import traceback
 
 SEGFAULT_BANNER = "!!!!!!! Segfault encountered !!!!!!!"
@@ -86,3 +88,29 @@ def top_frame(frames: list[str]) -> str | None:
             continue
         return where if where != "<unknown>" else frame_name(func)
     return None
+
+
+_OWN = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), d) + os.sep
+             for d in ("fuzzer", "oracles", "mutators", "corpus", "reports"))
+_STDLIB = tuple({os.path.realpath(sysconfig.get_path(k)) + os.sep for k in ("stdlib", "platstdlib")})
+
+
+def raised_outside_tvm(exc: BaseException) -> str | None:
+    """Where an exception was raised ("file:line"), when that is not TVM's code but tirfuzz's own modules,
+    numpy or Python's standard library with no TVM frame inside (TVM's C++ errors carry their C++ frames;
+    TVMScript's and users' plugins' Python is TVM's side); else None."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while True:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith((".cc", ".h", ".cpp", ".hpp", ".cu", ".c")) or name == "<unknown>":
+            return None  # a frame tvm-ffi appended from a C++ backtrace: the error came through TVM's FFI
+        if tb.tb_next is None:
+            break
+        tb = tb.tb_next
+    path = tb.tb_frame.f_code.co_filename
+    real = os.path.realpath(path) if os.path.isabs(path) else path
+    outside = (real.startswith(_OWN) or real.startswith(_STDLIB) or path.startswith("<frozen")
+               or "/numpy/" in real or real.startswith("numpy/"))
+    return f"{path}:{tb.tb_lineno}" if outside and "/tvm/" not in real and "/tvm_ffi/" not in real else None

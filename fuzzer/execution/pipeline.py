@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
-from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, top_frame
+from tirfuzz.fuzzer.core.crashinfo import frames_from_exception, raised_outside_tvm, top_frame
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, PassError, PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.hostcc import PendingLoad
@@ -438,6 +438,14 @@ def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTER
         return
     if f.unmet:
         result.outcome, result.filter = "rejected", "precondition:" + ",".join(f.unmet)
+        return
+    where = raised_outside_tvm(exc)
+    if where is not None:  # not TVM's error: tirfuzz's own code (or numpy under it) failed; never a TVM bug
+        ran = [s for s in result.timings_ms if s.startswith("run:")]
+        result.outcome, result.exc_type = "tool-error", "ToolError"
+        result.message = (f"tirfuzz error (not a TVM bug): {type(exc).__name__}: {message} (raised at {where}, "
+                          f"stage {f.stage}" + (f"; compiled code of this case ran before it ({', '.join(ran)}): "
+                                                "a wild write of it may be the cause" if ran else "") + ")")[:4000]
         return
     flt = classify_error(f.stage, f.target, result.exc_type, message, filters)
     if flt is not None:
