@@ -157,7 +157,16 @@ def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
         bad = ex.run(TestCase(INF_IR, targets=["c"]), want_outputs=False, oracle=False)  # 2nd case of a child
         assert bad.outcome == "internal-error" and bad.cases_before == 0
         assert bad.kept_run is not None and bad.kept_run["outcome"] == "internal-error"
+        assert "trusted" not in bad.kept_run
         assert ex.run(ok, oracle=True).cases_before == 0  # the child that failed was not kept
+        # The same failure again in a kept child: a fresh child gave it before, so it is not run again.
+        again = ex.run(TestCase(INF_IR, targets=["c"]), want_outputs=False, oracle=False)
+        assert again.outcome == "internal-error" and again.cases_before == 1
+        assert signature(again) == signature(bad) and "was confirmed in a fresh child" in again.kept_run["trusted"]
+        assert ex.run(ok, oracle=True).cases_before == 0
+        other = ex.run(TestCase(INF_IR.replace("inf", "nan"), targets=["c"]), want_outputs=False, oracle=False)
+        assert other.outcome == "internal-error" and signature(other) != signature(bad)
+        assert other.cases_before == 0 and "trusted" not in other.kept_run  # a failure not seen: judged fresh
     # A kept child gets kept_timeout_s; past it the fresh child, with the whole limit, gives the verdict.
     with Executor(ExecutorConfig(timeout_s=20.0, persistent=3, kept_timeout_s=0.001)) as ex:
         assert ex.run(ok, oracle=True).cases_before == 0

@@ -36,7 +36,8 @@ from tirfuzz.oracles.verdict import FILTERED, TOO_SLOW, TOOL_ERROR, difference_k
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 # Cases a campaign's executor child runs one after another before a fresh one (AFL's persistent mode):
 # a fresh child pays for every page it writes (copy-on-write) and a cold cache. Any result other than ok
-# from a child that ran cases before is judged again in a fresh child, so verdicts never depend on it.
+# from a child that ran cases before is judged again in a fresh child (unless a fresh child gave that same
+# result before: ForkServer._judge_fresh), so verdicts never depend on it.
 PERSISTENT_CASES = 16
 COVERAGE_EVERY_S = 30.0   # coverage.npy
 MIXED_STACKS = 0.25       # with stacking, the share of IR turns whose stack may also change passes, config, target

@@ -37,6 +37,7 @@ from tirfuzz.fuzzer.core.crashinfo import SEGFAULT_BANNER, frames_from_stderr, t
 from tirfuzz.fuzzer.core.hostcc import HostCompiler
 from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
+from tirfuzz.fuzzer.core.signature import signature
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
@@ -54,6 +55,7 @@ _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "M
 # wild write faults (SIGSEGV) when it lands on unmapped memory instead, so one case gave either: all of
 # these are classified as that SIGSEGV, attributed to the first stage that ran compiled code.
 CORRUPTION_WORDS = ("Inconsistency detected by ld.so", "malloc(): ", "free(): ", "double free or corruption",
+                    "munmap_chunk(): ", "realloc(): ", "corrupted top size",
                     "corrupted size vs. prev_size", "corrupted double-linked list", "malloc_consolidate(): ")
 
 
@@ -96,6 +98,9 @@ class ForkServer:
         self.keep = max(1, int(options.get("persistent", 1)))  # cases a child may run, one after another
         self.kept_timeout = float(options.get("kept_timeout_s", 2.0))  # ExecutorConfig.kept_timeout_s
         self.kept: tuple[int, int, int, int] | None = None  # (pid, request fd, result fd, cases it ran)
+        # Signatures of results other than ok that a kept child gave and a fresh child then gave too: a
+        # kept child's result with one of these is not run again (the same bug seen again, most of them).
+        self.confirmed: set[str] = set()
         self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
 
@@ -194,18 +199,13 @@ class ForkServer:
     def run(self, req: dict[str, Any]) -> ExecResult:
         """Run one request in a child (the kept one when it may, else a fresh one from the zygote). A result
         other than ok from a kept child, which ran cases before this one, is judged again in a fresh
-        child: what earlier cases left in its memory must never make a verdict."""
+        child unless a fresh child gave that same result before: what earlier cases left in its memory
+        must never make a verdict (`_judge_fresh`)."""
         start = time.perf_counter()
         mark = self.coverage.mark() if self.coverage is not None else 0
         result, fresh = self._run_once(req, start)
         if not fresh and result.outcome not in ("ok", "declined"):
-            again = dict(req, mutate=None, case=result.case) if result.case is not None else req
-            confirmed, _ = self._run_once(again, time.perf_counter(), fresh_only=True)
-            if result.case is not None:
-                confirmed.case, confirmed.mutation = result.case, result.mutation
-            confirmed.kept_run = {"outcome": result.outcome, "stage": result.stage, "target": result.target,
-                                  "message": result.message[:500]}
-            result = confirmed
+            result = self._judge_fresh(req, result)
         result.timings_ms["total"] = (time.perf_counter() - start) * 1e3
         hits = self.coverage.hits_since(mark) if self.coverage is not None else None
         if hits is not None:
@@ -214,6 +214,24 @@ class ForkServer:
             if req.get("want_sites"):
                 result.new_sites = [int(x) for x in hits]
         return result
+
+    def _judge_fresh(self, req: dict[str, Any], result: ExecResult) -> ExecResult:
+        """The verdict on a kept child's result other than ok: its own when a fresh child already gave that
+        very result (same outcome and signature) in this server, else the run again in a fresh child."""
+        key = signature(result)
+        if result.outcome != "hang" and key in self.confirmed:  # a kept child's hang is its shorter limit's
+            result.kept_run = {"outcome": result.outcome, "stage": result.stage, "target": result.target,
+                               "message": result.message[:500], "trusted": f"{key} was confirmed in a fresh child"}
+            return result
+        again = dict(req, mutate=None, case=result.case) if result.case is not None else req
+        confirmed, _ = self._run_once(again, time.perf_counter(), fresh_only=True)
+        if result.case is not None:
+            confirmed.case, confirmed.mutation = result.case, result.mutation
+        confirmed.kept_run = {"outcome": result.outcome, "stage": result.stage, "target": result.target,
+                              "message": result.message[:500]}
+        if confirmed.outcome == result.outcome and signature(confirmed) == key:
+            self.confirmed.add(key)
+        return confirmed
 
     def _reusable(self, req: dict[str, Any]) -> bool:
         """Whether a request may run in a child that ran cases before: a case, or a mutation and its case."""
