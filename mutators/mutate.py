@@ -66,7 +66,7 @@ def mutate_module(case: TestCase, rng_seed: int, pool: PassPool | None = None, m
                   donor: TestCase | None = None, *, check: bool = False,
                   parsed: tuple[str | None, str | None] = (None, None),
                   stack: int = 1, weights: dict[str, float] | None = None,
-                  features: bool = False) -> tuple[TestCase | None, dict[str, Any], Any]:
+                  features: bool | str = False) -> tuple[TestCase | None, dict[str, Any], Any]:
     """A stack of mutations of `case`, each by a mutator drawn by weight: (new case, info, the mutant's
     IRModule when the IR changed, else None), or (None, info with `reason`, None).
 
@@ -77,7 +77,7 @@ def mutate_module(case: TestCase, rng_seed: int, pool: PassPool | None = None, m
     ones in order, and the case's history gets one entry each. `weights` (name -> weight) replaces the
     mutators' own weights (the campaign's learned ones: fuzzer/campaign/yields.py). With `features`, a
     mutant whose IR changed has its IR-structure features and its parent's in info["features"] and
-    info["parent_features"] (fuzzer/tir/features.py).
+    info["parent_features"] (fuzzer/tir/features.py); `features="mutant"`: the mutant's only.
     `parsed` is the case's and the donor's module as TVM JSON (from an earlier run), loaded instead of
     parsing their TVMScript when given.
     `check=True` also re-parses the printed module and runs the well-formedness pre-check, declining
@@ -141,7 +141,9 @@ def mutate_module(case: TestCase, rng_seed: int, pool: PassPool | None = None, m
     if risks:
         new.extra["ub_risks"] = sorted(set(case.extra.get("ub_risks", [])) | set(risks))
     if features and mod is not None:
-        info["features"], info["parent_features"] = sorted(structure_features(mod)), sorted(structure_features(first.mod))
+        info["features"] = sorted(structure_features(mod))
+        if features != "mutant":  # the campaign has the parent's already when it ran as a mutant: not again
+            info["parent_features"] = sorted(structure_features(first.mod))
     info.update(safe=safe, ms=(time.perf_counter() - t0) * 1e3, parse_ms=parse_ms,
                 detail=entries[0]["detail"] if len(entries) == 1 else [e["detail"] for e in entries])
     return new, info, mod
@@ -225,4 +227,4 @@ def mutate_job(case: TestCase, spec: dict[str, Any], pool: PassPool) -> tuple[Te
     donor = TestCase.from_dict(spec["donor"]) if spec.get("donor") else None
     return mutate_module(case, int(spec["seed"]), pool, muts, donor, parsed=(spec.get("ir_json"), spec.get("donor_json")),
                          stack=int(spec.get("stack", 1)), weights=spec.get("weights"),
-                         features=bool(spec.get("features")))
+                         features="mutant" if spec.get("features") == "mutant" else bool(spec.get("features")))

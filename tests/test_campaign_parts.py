@@ -242,3 +242,23 @@ def test_focus_puts_its_pass_in_every_seed_and_counts_the_execs_it_changed(execu
     assert unroll.to_dict() == {"tirx.transform.UnrollLoop": {"ran": 2, "changed": 1}}
     assert counts.to_dict()["passes"]["tirx.transform.StmtSimplify"] == {"ran": 1, "changed": 0}
     assert PassCounts.from_dict(counts.to_dict()).counts == counts.counts
+
+
+def test_a_parents_structure_features_are_asked_for_once(tmp_path):
+    """The child computes a parent's IR-structure features only until the campaign holds them: the first
+    mutation of a seed asks for them; a mutant kept for new structure brings its own, so its mutations
+    ask for the mutant's only (features="mutant")."""
+    c = campaign(tmp_path)
+    c.open(resume=False)
+    seed = c.corpus.entries[0]
+    c.schedule.pick = lambda entries, rng, weight=None: seed
+    assert c.plan()[2]["features"] is True
+    res = ExecResult("ok", stage="done", case=TestCase(IR.format(5)).to_dict(),
+                     mutation={"features": ["in|If|Select:float"], "parent_features": ["in|For|Add:int"]})
+    c.absorb(seed, ["ir"], res)
+    assert c.plan()[2]["features"] == "mutant" and seed.id in c.featured
+    child = c.corpus.entries[-1]
+    assert child.reason == "new-structure:1" and child.id in c.featured
+    c.schedule.pick = lambda entries, rng, weight=None: child
+    assert c.plan()[2]["features"] == "mutant"
+    assert c.features == {"in|If|Select:float", "in|For|Add:int"}

@@ -44,6 +44,10 @@ def test_a_stack_applies_several_mutations_with_one_print(conv):
         parse(new.ir)  # what runs is the printed text, and it parses
     again = mutate_module(conv, 7, None, irs, stack=4)[0]
     assert again is not None and again.ir == mutate_module(conv, 7, None, irs, stack=4)[0].ir  # repeatable
+    both = mutate_module(conv, 7, None, irs, stack=4, features=True)[1]
+    mutant_only = mutate_module(conv, 7, None, irs, stack=4, features="mutant")[1]
+    assert both["features"] == mutant_only["features"] and both["parent_features"]
+    assert "parent_features" not in mutant_only  # the campaign holds the parent's already
 
 
 def test_a_mixed_stack_changes_the_ir_and_the_passes(conv):

@@ -69,6 +69,7 @@ class Campaign:
         self.focus = Focus(tuple(config.focus))
         self.passes = PassCounts()       # what each pass did (OUT/passes.json)
         self.features: set[str] = set()   # IR-structure features of every valid case run (tir/features.py)
+        self.featured: set[str] = set()   # corpus entries whose features are in `features` (not asked again)
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
         self.elapsed_before = 0.0
@@ -215,6 +216,8 @@ class Campaign:
         donor = self.corpus.cases[donor_id] if donor_id else None
         spec = {"seed": self.rng.getrandbits(48), "kinds": kinds, "donor": donor.to_dict() if donor else None,
                 "stack": int(self.config.stack or 1), "features": bool(self.config.structure)}
+        if self.config.structure and entry.id in self.featured:
+            spec["features"] = "mutant"  # the parent's features are counted already
         weights = self.yields.weights(self.base_weights(kinds))
         if weights is not None:
             spec["weights"] = weights
@@ -250,7 +253,7 @@ class Campaign:
         if kinds == ["ir"]:
             entry.stale = 0 if new else entry.stale + 1
         kept = False
-        fresh = self._new_features(res)
+        fresh, featured = self._new_features(entry, res)
         focused = not self.focus or self.focus.in_sequence(case)  # --focus: the corpus keeps its passes
         if (new or fresh) and res.outcome == "ok" and focused:  # valid cases only, as Tzer: rejected ones seed nothing
             reason = f"new-coverage:{res.new_blocks}" if new else f"new-structure:{len(fresh)}"
@@ -258,6 +261,8 @@ class Campaign:
                           meta={"focus_changed": True} if focus_changed else {})
             if child.id not in self.corpus:
                 self.corpus.add(child, case, res.ir_json)
+                if featured:
+                    self.featured.add(child.id)
                 entry.finds += 1
                 self.stats.last_find = self.elapsed()
                 self.stats.kept["coverage" if new else "structure"] += 1
@@ -277,19 +282,21 @@ class Campaign:
         self.stats.focus = self.focus.to_dict()
         return hit
 
-    def _new_features(self, res: ExecResult) -> list[str]:
+    def _new_features(self, entry: Entry, res: ExecResult) -> tuple[list[str], bool]:
         """The IR-structure features of a valid mutant that no case showed before (its parent's count as
-        seen); all of a valid mutant's features are seen from now on."""
+        seen), and whether the mutant's features are all seen now (so a child made of it is `featured`)."""
         info = res.mutation if isinstance(res.mutation, dict) else {}
         feats, parents = info.pop("features", None), info.pop("parent_features", None)  # not kept with bugs
         if not feats or not self.config.structure or not self.config.feedback:
-            return []
-        self.features.update(parents or [])
+            return [], False
+        if parents is not None:
+            self.features.update(parents)
+            self.featured.add(entry.id)
         fresh = [f for f in feats if f not in self.features] if res.outcome == "ok" else []
         if res.outcome == "ok":
             self.features.update(feats)
         self.stats.features = len(self.features)
-        return fresh
+        return fresh, res.outcome == "ok"
 
     def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> bool:
         """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which).
