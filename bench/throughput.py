@@ -5,7 +5,8 @@
 2. The same executed cases (the mutants, as they ran) then run again in one plain Python process, one
    after another: parse, pre-check, passes, build, run, and the same oracle work (`run_case`), with no
    fork server, no mutation, no coverage. Cases that crashed or hung in the campaign cannot run in one
-   process; for them the child's own stage times count on both sides.
+   process; for them the child's own stage times count on both sides (for a hang, the time limit: the
+   fresh child's run that judged it; a kept child's shorter try before it is the fuzzer's).
 
 The ratio is the campaign's execs/s over the raw cases/s; `overhead` = raw case time per exec that the
 campaign spends on top (target: at most 0.10); `overhead_without_follow_ups` leaves out the executor's
@@ -264,13 +265,17 @@ def probe(cases: list[dict], n: int, tmp: Path) -> dict[str, Any]:
     return json.loads(out_path.read_text()) if out_path.exists() else {"error": "the probe process failed"}
 
 
-def analyse(steps: list[StepRecord], raw: dict[int, dict]) -> dict[str, Any]:
-    """Campaign ms per exec against raw ms per case, and where the difference went."""
+def analyse(steps: list[StepRecord], raw: dict[int, dict], limit_s: float = 10.0) -> dict[str, Any]:
+    """Campaign ms per exec against raw ms per case, and where the difference went (`limit_s`: the
+    campaign's time limit per case, a hang's own cost on both sides)."""
     execd = [s for s in steps if s.outcome != "declined" and s.case is not None]
     n = len(execd)
     loop_s = steps[-1].t1 - steps[0].t0
     raw_ms = 0.0
     substituted = 0
+    for s in execd:  # a hang's own cost is the time limit: any runner waits that long to call it one
+        if s.outcome == "hang" and s.stages_ms < limit_s * 1e3:
+            s.stages_ms = limit_s * 1e3
     for k, s in enumerate(execd):
         r = raw.get(k)
         if s.outcome in NOT_IN_PROCESS or r is None or r.get("ms") is None:
@@ -340,7 +345,9 @@ def main() -> int:
         replay_s = time.perf_counter() - t0
         replayable = [s.case for s in execd if s.outcome not in NOT_IN_PROCESS]
         split = probe(replayable, args.probe, Path(tmp)) if args.probe > 0 else {}
-    res = analyse(steps, raw)
+    from tirfuzz.fuzzer.campaign.config import CampaignConfig
+
+    res = analyse(steps, raw, CampaignConfig().timeout_s)  # the campaign runs with the default limit
     res["fork_server_split_ms_per_case"] = split
     res["replay_wall_s"] = round(replay_s, 1)
     res["replay_outcomes_differing"] = sum(1 for k, s in enumerate(execd) if raw.get(k, {}).get("outcome")
