@@ -318,6 +318,10 @@ def passes() -> None:
               help="Ablation: keep mutants for new coverage only, not for IR structure no case showed before.")
 @click.option("--fixed-weights", is_flag=True,
               help="Ablation: draw mutators by their fixed weights, not by what each one yielded so far.")
+@click.option("--fresh", type=click.FloatRange(0.0, 0.5), default=None, metavar="SHARE",
+              help="Share of execs that run a freshly generated program instead of a mutant; kept when it reaches "
+                   "new blocks, then mutated. It follows its yield against the mutators' (2% to 30%) "
+                   "[default: the mode's, 0.1; tzer 0]. 0: mutants only (ablation).")
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
 @click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
 @click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
@@ -335,7 +339,7 @@ def passes() -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="At the end print one JSON object (the last stats row) instead of the summary for a person.")
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, stack, no_structure, fixed_weights, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
+         no_feedback, stack, no_structure, fixed_weights, fresh, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
          focus, as_json) -> None:
     """Run a coverage-guided campaign on the built-in seeds or your own TVMScript files (--seeds), until
     stopped without --time/--execs. For example: tirfuzz fuzz --seeds my_kernels/,add_int32 --time 10m
@@ -361,7 +365,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
                                 ir_mutation=not no_ir_mutation, pass_mutation=not no_pass_mutation,
                                 feedback=not no_feedback, stack=stack, learn=False if fixed_weights else None,
-                                structure=False if no_structure else None,
+                                structure=False if no_structure else None, fresh=fresh,
                                 timeout_s=timeout, coverage=cov_scope,
                                 oracle=False if no_oracle else None, filters=_filters(filters),
                                 focus=_focus(focus, pool) if focus else [])

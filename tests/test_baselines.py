@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from tirfuzz.fuzzer.baselines.atheris import parse_log
-from tirfuzz.fuzzer.baselines.generate import random_case
+from tirfuzz.fuzzer.campaign.fresh import random_case
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.passes import builtin_pass_names
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline, parse, precheck

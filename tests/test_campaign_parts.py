@@ -262,3 +262,43 @@ def test_a_parents_structure_features_are_asked_for_once(tmp_path):
     c.schedule.pick = lambda entries, rng, weight=None: child
     assert c.plan()[2]["features"] == "mutant"
     assert c.features == {"in|If|Select:float", "in|For|Add:int"}
+
+
+def test_a_share_of_execs_runs_fresh_programs_kept_when_they_find_blocks(tmp_path):
+    """--fresh: some steps run a newly generated program (no mutation request); one that reaches new
+    blocks joins the corpus with no parent and its yield is counted under "generate"."""
+    c = campaign(tmp_path, fresh=0.3)
+    c.open(resume=False)
+    plans = [c.plan() for _ in range(60)]
+    fresh = [(e, k, s) for e, k, s in plans if k == ["generate"]]
+    assert 8 <= len(fresh) <= 30 and all(s is None for _, _, s in fresh)
+    assert all(s is not None for _, k, s in plans if k != ["generate"])
+    entry = fresh[0][0]
+    case = c.case_for(entry)
+    assert "T.prim_func" in case.ir and case.extra["generated"] and entry.id in c.pending
+    n = len(c.corpus)
+    c.absorb(entry, ["generate"], ExecResult("ok", stage="done", new_blocks=MIN_NEW_BLOCKS + 5))
+    kept = c.corpus.entries[-1]
+    assert len(c.corpus) == n + 1 and kept.id == entry.id and kept.parent is None
+    assert c.corpus.cases[kept.id].ir == case.ir and entry.id not in c.pending
+    assert c.yields.by_name["generate"].finds == 1
+    off = campaign(fresh=0.0)
+    off.open(resume=False)
+    assert all(off.plan()[1] != ["generate"] for _ in range(60))
+    assert campaign(mode="tzer").fresh.base == 0.0 and campaign().fresh.base == 0.1
+
+
+def test_the_fresh_share_follows_its_yield_within_bounds():
+    from tirfuzz.fuzzer.campaign.fresh import LEAST, MOST, FreshPrograms
+    from tirfuzz.fuzzer.campaign.yields import MutatorYield, Yields
+
+    f = FreshPrograms(0.1)
+    y = Yields()
+    assert f.share(y) == 0.1  # before the yields say anything
+    y.by_name = {"splice": MutatorYield(200, 190, 20), "generate": MutatorYield(50, 50, 25)}
+    assert f.share(y) == MOST  # fresh programs found five times as often
+    y.by_name["generate"] = MutatorYield(200, 200, 0)
+    assert f.share(y) == LEAST
+    y.by_name["generate"] = MutatorYield(200, 190, 20)
+    assert abs(f.share(y) - 0.1) < 1e-9
+    assert FreshPrograms(0.0).share(y) == 0.0

@@ -20,6 +20,8 @@ from tirfuzz.fuzzer.campaign.bugs import BugStore
 from tirfuzz.fuzzer.campaign.config import CampaignConfig
 from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
 from tirfuzz.fuzzer.campaign.focus import Focus, PassCounts
+from tirfuzz.fuzzer.campaign.fresh import NAME as FRESH_NAME
+from tirfuzz.fuzzer.campaign.fresh import FreshPrograms
 from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.presets import preset
 from tirfuzz.fuzzer.campaign.seeds import SEEDS_FILE, SeedSet, is_path, load_seeds
@@ -40,6 +42,7 @@ STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 # result before: ForkServer._judge_fresh), so verdicts never depend on it.
 PERSISTENT_CASES = 16
 COVERAGE_EVERY_S = 30.0   # coverage.npy
+FRESH_KIND = "generate"   # the kinds of a step that runs a fresh program (fresh.py)
 MIXED_STACKS = 0.25       # with stacking, the share of IR turns whose stack may also change passes, config, target
 
 
@@ -70,6 +73,8 @@ class Campaign:
         self.passes = PassCounts()       # what each pass did (OUT/passes.json)
         self.features: set[str] = set()   # IR-structure features of every valid case run (tir/features.py)
         self.featured: set[str] = set()   # corpus entries whose features are in `features` (not asked again)
+        self.fresh = FreshPrograms(float(config.fresh or 0.0) if config.ir_mutation else 0.0)
+        self.pending: dict[str, TestCase] = {}  # fresh programs whose results have not come back
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
         self.elapsed_before = 0.0
@@ -198,17 +203,22 @@ class Campaign:
         return self.elapsed_before + time.monotonic() - self.start
 
     def step(self) -> ExecResult:
-        """One mutation of one entry, run in a child; keeps, records and counts what came of it."""
+        """One mutation of one entry (or a fresh program), run in a child; keeps, records and counts what
+        came of it."""
         entry, kinds, spec = self.plan()
-        res = self.runner.run(self.case_for(entry), want_outputs=False, mutate=spec, oracle=self.config.oracle)
+        res = self.runner.run(self.case_for(entry), want_outputs=False, mutate=spec, oracle=self.config.oracle,
+                              want_json=spec is None and self.fresh.base > 0)  # a fresh program kept is mutated next
         return self.absorb(entry, kinds, res)
 
     def case_for(self, entry: Entry) -> TestCase:
         """The case a planned entry stands for."""
-        return self.corpus.cases[entry.id]
+        return self.pending[entry.id] if entry.id in self.pending else self.corpus.cases[entry.id]
 
-    def plan(self) -> tuple[Entry, list[str], dict[str, Any]]:
-        """Which entry to mutate next, which kinds of mutation, and the request for the child."""
+    def plan(self) -> tuple[Entry, list[str], dict[str, Any] | None]:
+        """Which entry to mutate next, which kinds of mutation, and the request for the child (None: run a
+        fresh program, `plan_fresh`)."""
+        if self.fresh.base > 0 and self.rng.random() < self.fresh.share(self.yields):
+            return self.plan_fresh()
         entry = self.schedule.pick(self.corpus.entries, self.rng, self.focus.weight if self.focus else None)
         entry.chosen += 1
         kinds = self.policy.kinds(entry, self.rng)
@@ -227,6 +237,14 @@ class Campaign:
             spec["mutators"] = list(self.mutators)
         return entry, kinds, spec
 
+    def plan_fresh(self) -> tuple[Entry, list[str], None]:
+        """A freshly generated case, parked in `pending` under its id until its result comes back."""
+        case = self.fresh.case(self.rng, self.runner.info.get("passes", []), self.config.targets,
+                               lambda cid: cid in self.corpus or cid in self.pending)
+        entry = Entry(case_id(case), "generated", found_at=self.stats.execs)
+        self.pending[entry.id] = case
+        return entry, [FRESH_KIND], None
+
     def base_weights(self, kinds: list[str]) -> dict[str, float]:
         """The fixed weights of the mutators an exec of these kinds may draw (name -> weight)."""
         key = tuple(sorted(kinds))
@@ -238,6 +256,12 @@ class Campaign:
 
     def absorb(self, entry: Entry, kinds: list[str], res: ExecResult) -> ExecResult:
         """Count a mutant's result; keep it when it reached new blocks; save it when it is a bug."""
+        if kinds == [FRESH_KIND]:  # a fresh program: no mutation ran, the case is the one planned
+            case = self.pending.pop(entry.id, None)
+            if res.case is None and case is not None:
+                res.case = case.to_dict()
+            if not res.mutation:
+                res.mutation = {"mutator": FRESH_NAME, "mutators": [FRESH_NAME], "kind": FRESH_KIND}
         if res.outcome == "declined":
             self.stats.declined += 1
             return res
@@ -257,7 +281,8 @@ class Campaign:
         focused = not self.focus or self.focus.in_sequence(case)  # --focus: the corpus keeps its passes
         if (new or fresh) and res.outcome == "ok" and focused:  # valid cases only, as Tzer: rejected ones seed nothing
             reason = f"new-coverage:{res.new_blocks}" if new else f"new-structure:{len(fresh)}"
-            child = Entry(case_id(case), reason, res.new_blocks, parent=entry.id, found_at=self.stats.execs,
+            child = Entry(case_id(case), reason, res.new_blocks, parent=None if kinds == [FRESH_KIND] else entry.id,
+                          found_at=self.stats.execs,
                           meta={"focus_changed": True} if focus_changed else {})
             if child.id not in self.corpus:
                 self.corpus.add(child, case, res.ir_json)

@@ -51,6 +51,7 @@ class CampaignConfig:
     stack: int | None = None              # most mutations one exec stacks (None: the mode's; 1: one)
     learn: bool | None = None             # mutator weights follow their yields (None: the mode's)
     structure: bool | None = None         # IR-structure feedback beside coverage (None: the mode's)
+    fresh: float | None = None            # share of execs running a fresh program (None: the mode's; 0: none)
     focus: list[str] = field(default_factory=list)   # passes the campaign favours (fuzzer/campaign/focus.py)
 
     def __post_init__(self) -> None:
@@ -65,6 +66,8 @@ class CampaignConfig:
             self.learn = p.learn
         if self.structure is None:
             self.structure = p.structure
+        if self.fresh is None:
+            self.fresh = p.fresh
 
     @property
     def replay_timeout_s(self) -> float:

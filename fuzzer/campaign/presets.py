@@ -19,6 +19,7 @@ class Preset:
     stack: int = 4                          # most mutations stacked in one exec (1: one per exec)
     learn: bool = True                      # mutator weights follow their yields (campaign/yields.py)
     structure: bool = True                  # keep mutants with IR-structure features never seen (tir/features.py)
+    fresh: float = 0.1                      # share of execs that run a fresh program (campaign/fresh.py; adapts)
 
 
 # `--mode tzer`: the mutators standing in for Tzer's defaults (OOPSLA'22; its JointSeedPool). Its IR
@@ -35,9 +36,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tzer", "Tzer's own choices: uniform seed choice, its mutator set, llvm only, no oracles "
                    "(crashes and internal errors only: its result comparison was off)",
            targets=("llvm",), oracle=False, schedule="uniform", mutators=TZER_MUTATORS, stack=1, learn=False,
-           structure=False),
+           structure=False, fresh=0.0),
     Preset("generate", "after the seeds, a fresh random program every exec, no feedback (TVMFuzz-like baseline)",
-           engine="generate"),
+           engine="generate", fresh=0.0),
     Preset("libfuzzer", "libFuzzer (atheris) mutates the seeds' TVMScript bytes, fed TVM's block coverage "
                         "(Tzer's LibFuzzer baseline)", engine="libfuzzer"),
 )}

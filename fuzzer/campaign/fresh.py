@@ -1,0 +1,80 @@
+"""Fresh programs inside a campaign: a share of execs runs a newly generated program, not a mutant.
+
+Mutation reaches what is near the corpus; some code is reached only by programs unlike any seed (the
+generation baseline covered thousands of blocks a mutation campaign of the same length did not). So a
+campaign also runs, now and then, a random well-typed program (tir/program.py) under a randomly changed
+default pipeline; one that reaches new blocks joins the corpus and is mutated from then on. Its share
+starts at the preset's (10%) and follows its yield against the mutators' (yields.py), between 2% and 30%.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Callable
+
+from tirfuzz.fuzzer.campaign.store import case_id
+from tirfuzz.fuzzer.campaign.yields import WARMUP, Yields
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.tvmapi import default_pipeline
+from tirfuzz.fuzzer.tir.program import ProgramGen
+from tirfuzz.mutators.mutate import mutate_case
+from tirfuzz.mutators.passes import pass_mutators
+
+MAX_PASS_MUTATIONS = 6
+NAME = "generate"     # its row in the yields table (mutators.json, the report)
+LEAST, MOST = 0.02, 0.30
+
+
+class NamesPool:
+    """The pass pool's names as the fork server reported them, so pass mutators need no TVM here."""
+
+    def __init__(self, names: list[str]):
+        self._names = list(names)
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+
+def random_case(rng: random.Random, gen: ProgramGen, pass_names: list[str], targets: list[str]) -> TestCase:
+    """A new program under a randomly mutated default pipeline, with a random input seed."""
+    prog = gen.program()
+    extra: dict[str, Any] = {"generated": {"kind": prog.kind, "stmts": prog.stmts}, "safe": not prog.risks}
+    if prog.risks:
+        extra["ub_risks"] = list(prog.risks)
+    case = TestCase(ir=prog.text, passes=default_pipeline(), targets=list(targets), input_seed=rng.randrange(3),
+                    extra=extra)
+    pool, muts = NamesPool(pass_names), pass_mutators()
+    for _ in range(rng.randint(0, MAX_PASS_MUTATIONS)):
+        new, _info = mutate_case(case, rng.getrandbits(48), pool, muts)
+        if new is not None:
+            case = new
+    return case
+
+
+class FreshPrograms:
+    """When a campaign runs a fresh program, and which one."""
+
+    def __init__(self, share: float):
+        self.base = share
+        self.gen: ProgramGen | None = None
+
+    def share(self, yields: Yields) -> float:
+        """The share of execs for fresh programs now: the base share times their yield over the mutators'."""
+        if self.base <= 0:
+            return 0.0
+        others = [yields.score(n) for n in yields.by_name if n != NAME]
+        if not yields.learn or not others or sum(y.applied for y in yields.by_name.values()) < WARMUP:
+            return self.base
+        mean = sum(others) / len(others)
+        return min(MOST, max(LEAST, self.base * yields.score(NAME) / mean)) if mean > 0 else self.base
+
+    def case(self, rng: random.Random, pass_names: list[str], targets: list[str],
+             taken: Callable[[str], bool]) -> TestCase:
+        """A fresh case whose id is not `taken` (in the corpus, or in flight)."""
+        if self.gen is None:
+            self.gen = ProgramGen(rng)
+        self.gen.rng = rng  # a resumed campaign re-seeds its rng in open()
+        case = random_case(rng, self.gen, pass_names, targets)
+        while taken(case_id(case)):
+            case = random_case(rng, self.gen, pass_names, targets)
+        return case
