@@ -57,7 +57,8 @@ CONFIGS: dict[str, list[str]] = {
     "no-stack": FUZZ + ["--stack", "1"],                   # issue 20's ablations: one mutation per exec,
     "fixed-weights": FUZZ + ["--fixed-weights"],           # mutators drawn by fixed weights,
     "no-structure": FUZZ + ["--no-structure"],             # corpus kept for new blocks only,
-    "one-fixed-blocks": FUZZ + ["--stack", "1", "--fixed-weights", "--no-structure"],  # all three: before issue 20
+    "no-fresh": FUZZ + ["--fresh", "0"],                    # mutants only, no fresh programs mixed in,
+    "one-fixed-blocks": FUZZ + ["--stack", "1", "--fixed-weights", "--no-structure", "--fresh", "0"],  # before issue 20
 }
 BASELINES = ("libfuzzer", "generate")   # the tools that are not tirfuzz (Tzer's LibFuzzer and TVMFuzz)
 BUG_KINDS = ("crash", "hang", "internal-error", "miscompilation", "roundtrip")
