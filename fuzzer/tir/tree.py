@@ -135,6 +135,7 @@ class Walker:
     _count: int = 0
     _writers: set = field(default_factory=set)
     _stack: list = field(default_factory=list)
+    _done: bool = False  # not recording, and the last rewrite applied: nothing after it is visited
 
     def run(self, mod):
         """Walk (and rewrite) every PrimFunc of an IRModule; returns the new module (or mod unchanged)."""
@@ -176,6 +177,8 @@ class Walker:
         return None
 
     def _cb(self, value, m):
+        if self._done:
+            return value
         kind = _KINDS.get(type(value)) or _kind_of(type(value))
         if kind == "leaf":
             return value
@@ -193,6 +196,9 @@ class Walker:
             self.sites.append(site)
         if site.index in self.rewrites and not self._suspend:
             result = self.rewrites[site.index](value, site)
+            if not self.record and site.index == max(self.rewrites):
+                self._done = True  # no later index to count: the rest of the tree stays as it is
+                return result
             self._suspend += 1  # still count the replaced subtree's sites, so later indices stay valid
             try:
                 self._descend(value, e, m)
