@@ -58,6 +58,7 @@ CONFIGS: dict[str, list[str]] = {
     "fixed-weights": FUZZ + ["--fixed-weights"],           # mutators drawn by fixed weights,
     "no-structure": FUZZ + ["--no-structure"],             # corpus kept for new blocks only,
     "no-fresh": FUZZ + ["--fresh", "0"],                    # mutants only, no fresh programs mixed in,
+    "fresh-0.2": FUZZ + ["--fresh", "0.2"],                 # twice the default share of fresh programs,
     "one-fixed-blocks": FUZZ + ["--stack", "1", "--fixed-weights", "--no-structure", "--fresh", "0"],  # before issue 20
 }
 BASELINES = ("libfuzzer", "generate")   # the tools that are not tirfuzz (Tzer's LibFuzzer and TVMFuzz)
