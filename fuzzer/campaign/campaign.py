@@ -277,10 +277,10 @@ class Campaign:
         if kinds == ["ir"]:
             entry.stale = 0 if new else entry.stale + 1
         kept = False
-        fresh, featured = self._new_features(entry, res)
+        novel, featured = self._new_features(entry, res)
         focused = not self.focus or self.focus.in_sequence(case)  # --focus: the corpus keeps its passes
-        if (new or fresh) and res.outcome == "ok" and focused:  # valid cases only, as Tzer: rejected ones seed nothing
-            reason = f"new-coverage:{res.new_blocks}" if new else f"new-structure:{len(fresh)}"
+        if (new or novel) and res.outcome == "ok" and focused:  # valid cases only, as Tzer: rejected ones seed nothing
+            reason = f"new-coverage:{res.new_blocks}" if new else f"new-structure:{len(novel)}"
             child = Entry(case_id(case), reason, res.new_blocks, parent=None if kinds == [FRESH_KIND] else entry.id,
                           found_at=self.stats.execs,
                           meta={"focus_changed": True} if focus_changed else {})
@@ -317,11 +317,11 @@ class Campaign:
         if parents is not None:
             self.features.update(parents)
             self.featured.add(entry.id)
-        fresh = [f for f in feats if f not in self.features] if res.outcome == "ok" else []
+        novel = [f for f in feats if f not in self.features] if res.outcome == "ok" else []
         if res.outcome == "ok":
             self.features.update(feats)
         self.stats.features = len(self.features)
-        return fresh, res.outcome == "ok"
+        return novel, res.outcome == "ok"
 
     def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> bool:
         """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which).
