@@ -42,6 +42,7 @@ from machine import machine, run_forked, write_result  # noqa: E402
 
 SEEDS = "relu_f32,add_int32,flat_argmax_axis1,conv2d_nchw,batch_norm_inference,tanh_f32,bitwise_and_int32,softmax_lastaxis"
 NOT_IN_PROCESS = ("crash", "hang")
+STALL_S = 60.0  # a replayed case with no result this long is given up (its child's time stands in)
 
 
 @dataclass
@@ -161,18 +162,35 @@ def replay(cases: list[dict], tmp: Path) -> dict[int, dict]:
     start = 0
     env = dict(os.environ, **DETERMINISTIC_ENV)
     while start < len(cases):
-        subprocess.run([sys.executable, __file__, "--replay", str(cases_path), str(results_path), str(start)],
-                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        _watch([sys.executable, __file__, "--replay", str(cases_path), str(results_path), str(start)], env, results_path)
         if results_path.exists():
             for line in results_path.read_text().splitlines():
                 r = json.loads(line)
                 done[r["i"]] = r
         nxt = max(done, default=-1) + 1
-        if nxt < len(cases) and nxt == start:   # the case at `start` killed the process
+        if nxt < len(cases) and nxt == start:   # the case at `start` killed (or stalled) the process
             done[start] = {"i": start, "ms": None, "outcome": "died"}
             nxt = start + 1
         start = nxt
     return done
+
+
+def _watch(cmd: list[str], env: dict[str, str], results_path: Path) -> None:
+    """Run a replay worker; kill it when no case finished for STALL_S seconds (a case that deadlocks in a
+    process an earlier case's wild write corrupted: in the campaign each ran in its own child)."""
+    def lines() -> int:
+        return len(results_path.read_text().splitlines()) if results_path.exists() else 0
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen, since = lines(), time.monotonic()
+    while proc.poll() is None:
+        time.sleep(0.5)
+        n = lines()
+        if n != seen:
+            seen, since = n, time.monotonic()
+        elif time.monotonic() - since > STALL_S:
+            proc.kill()
+            proc.wait()
 
 
 def probe_worker(cases_path: Path, n: int, out_path: Path) -> int:
@@ -347,7 +365,7 @@ def main() -> int:
         split = probe(replayable, args.probe, Path(tmp)) if args.probe > 0 else {}
     from tirfuzz.fuzzer.campaign.config import CampaignConfig
 
-    res = analyse(steps, raw, CampaignConfig().timeout_s)  # the campaign runs with the default limit
+    res = analyse(steps, raw, CampaignConfig(out="").timeout_s)  # the campaign runs with the default limit
     res["fork_server_split_ms_per_case"] = split
     res["replay_wall_s"] = round(replay_s, 1)
     res["replay_outcomes_differing"] = sum(1 for k, s in enumerate(execd) if raw.get(k, {}).get("outcome")
