@@ -110,7 +110,10 @@ def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targ
             mut = res.mutation if isinstance(res.mutation, dict) else {}
             rec.mutate_ms = float(mut.get("ms", 0.0) or 0.0)
             rec.mutate_parse_ms = float(mut.get("parse_ms", 0.0) or 0.0)
-            rec.followed_up = res.reference_try is not None or "checked" in (res.oracle or {})
+            # the executor's own follow-ups: the reference try after a hang, the checked run after a crash (the
+            # differential oracle's checked run, also under oracle["checked"], is the case's work in its child)
+            rec.followed_up = res.reference_try is not None or (
+                res.outcome in ("crash", "hang") and bool((res.oracle or {}).get("checked")))
             rec.case = res.case
             steps.append(rec)
             return res
