@@ -485,4 +485,17 @@ def test_an_error_raised_outside_tvm_in_a_stage_is_a_tool_error(monkeypatch):
     res = run_case(case, PassPool(), want_outputs=False, oracle=False)
     assert (res.outcome, res.stage, res.exc_type) == ("tool-error", "run:llvm", "ToolError"), res.message[:300]
     assert "not a TVM bug" in res.message and "bit_generator" in res.message
+    assert "compiled code" not in res.message  # no run before the failing one
     assert not res.is_bug and judge(case, res).kind == "tool-error"
+    calls: list[int] = []
+
+    def second_fails(*a, **k):  # the first target's run is real, the second's fails in numpy
+        calls.append(1)
+        return real(*a, **k) if len(calls) == 1 else _bad_seed()
+
+    monkeypatch.undo()
+    real = pipeline.run_funcs
+    monkeypatch.setattr(pipeline, "run_funcs", second_fails)
+    two = run_case(TestCase(FLOAT_SUB, targets=["llvm", "c"]), PassPool(), want_outputs=False, oracle=False)
+    assert two.outcome == "tool-error" and len(calls) == 2, two.message[:300]
+    assert "compiled code of this case ran before it (run:" in two.message

@@ -441,7 +441,8 @@ def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTER
         return
     where = raised_outside_tvm(exc)
     if where is not None:  # not TVM's error: tirfuzz's own code (or numpy under it) failed; never a TVM bug
-        ran = [s for s in result.timings_ms if s.startswith("run:")]
+        own = f"{f.stage.split(':')[0]}@{f.target}"
+        ran = [k.replace("@", ":") for k in result.timings_ms if k.startswith("run@") and k != own]
         result.outcome, result.exc_type = "tool-error", "ToolError"
         result.message = (f"tirfuzz error (not a TVM bug): {type(exc).__name__}: {message} (raised at {where}, "
                           f"stage {f.stage}" + (f"; compiled code of this case ran before it ({', '.join(ran)}): "
