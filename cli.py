@@ -154,6 +154,10 @@ PLUGIN = click.option("--pass-plugin", "plugins", multiple=True, type=click.Path
                       help="Python file whose module-level Pass objects join the pool as plugin:<stem>.<name> (repeatable).")
 FILTERS = click.option("--filters", "filters", multiple=True, type=click.Path(dir_okay=False),
                        help="Extra known-false-alarm filters (TOML, the format of oracles/filters.toml); repeatable.")
+FRESH = click.option("--fresh", type=click.FloatRange(0.0, 0.5), default=None, metavar="SHARE",
+                     help="Share of execs that run a freshly generated program instead of a mutant; kept when it "
+                          "reaches new blocks, then mutated. It follows its yield against the mutators' (2% to "
+                          "30%) [default: the mode's, 0.1; tzer 0]. 0: mutants only (ablation).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -318,10 +322,7 @@ def passes() -> None:
               help="Ablation: keep mutants for new coverage only, not for IR structure no case showed before.")
 @click.option("--fixed-weights", is_flag=True,
               help="Ablation: draw mutators by their fixed weights, not by what each one yielded so far.")
-@click.option("--fresh", type=click.FloatRange(0.0, 0.5), default=None, metavar="SHARE",
-              help="Share of execs that run a freshly generated program instead of a mutant; kept when it reaches "
-                   "new blocks, then mutated. It follows its yield against the mutators' (2% to 30%) "
-                   "[default: the mode's, 0.1; tzer 0]. 0: mutants only (ablation).")
+@FRESH
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
 @click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
 @click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
@@ -562,10 +563,11 @@ def report(out, formats, issue) -> None:
 @SEEDS
 @PLUGIN
 @FILTERS
+@FRESH
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Start from the cases in this folder (the built-in seeds when empty or new) and write the "
                    "night's corpus back, minimized.")
-def ci(time_, out, known_file, update, junit, seed, targets, seed_names, plugins, filters, corpus_dir) -> None:
+def ci(time_, out, known_file, update, junit, seed, targets, seed_names, plugins, filters, fresh, corpus_dir) -> None:
     """The nightly job: replay the known bugs, fuzz for --time, judge only new bugs.
 
     \b
@@ -582,7 +584,8 @@ def ci(time_, out, known_file, update, junit, seed, targets, seed_names, plugins
     out = out or f"tirfuzz-ci/{time.strftime('%Y%m%d-%H%M%S')}"
     config = CampaignConfig(out=out, time_s=_duration(time_), seed=seed, targets=_targets(targets),
                             plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
-                            filters=_filters(filters), corpus_dir=str(corpus_dir) if corpus_dir else None)
+                            filters=_filters(filters), corpus_dir=str(corpus_dir) if corpus_dir else None,
+                            fresh=fresh)
     seed_set = _seed_set(config, pool)
     store = CampaignDir(out)
     checked(store.create, config_record(config), False, errors=(StoreError,))

@@ -439,6 +439,10 @@ def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTER
     if f.unmet:
         result.outcome, result.filter = "rejected", "precondition:" + ",".join(f.unmet)
         return
+    flt = classify_error(f.stage, f.target, result.exc_type, message, filters)
+    if flt is not None:  # a named filter first: tirfuzz's own refusals (inputs-too-large, ...) are named there
+        result.outcome, result.filter = "rejected", flt.name
+        return
     where = raised_outside_tvm(exc)
     if where is not None:  # not TVM's error: tirfuzz's own code (or numpy under it) failed; never a TVM bug
         own = f"{f.stage.split(':')[0]}@{f.target}"
@@ -448,8 +452,4 @@ def _record_failure(result: ExecResult, f: StageFailure, filters: tuple = FILTER
                           f"stage {f.stage}" + (f"; compiled code of this case ran before it ({', '.join(ran)}): "
                                                 "a wild write of it may be the cause" if ran else "") + ")")[:4000]
         return
-    flt = classify_error(f.stage, f.target, result.exc_type, message, filters)
-    if flt is not None:
-        result.outcome, result.filter = "rejected", flt.name
-    else:
-        result.outcome = "internal-error"
+    result.outcome = "internal-error"
