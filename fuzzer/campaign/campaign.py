@@ -31,6 +31,7 @@ from tirfuzz.fuzzer.campaign.store import CampaignDir, case_id
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase, read_cases
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+from tirfuzz.fuzzer.tir.features import PASS_PREFIX
 from tirfuzz.mutators.mutate import MUTATE_JOB
 from tirfuzz.mutators.registry import all_mutators
 from tirfuzz.oracles.verdict import FILTERED, TOO_SLOW, TOOL_ERROR, difference_kind, judge
@@ -50,7 +51,16 @@ def executor_config(config: CampaignConfig, preload_sites: Any = None) -> Execut
     """The executor a campaign's cases run in: its limits, plugins, filters, coverage and the mutate job."""
     return ExecutorConfig(timeout_s=config.timeout_s, memory_mb=config.memory_mb, coverage=config.coverage,
                           plugins=tuple(config.plugins), filters=tuple(config.filters),
-                          preload_sites=preload_sites, jobs=(MUTATE_JOB,), persistent=PERSISTENT_CASES)
+                          preload_sites=preload_sites, jobs=(MUTATE_JOB,), persistent=PERSISTENT_CASES,
+                          pass_features=bool(config.pass_structure and config.feedback))
+
+
+def _channel(new_blocks: bool, novel: list[str]) -> str:
+    """Which channel kept a mutant: "coverage" (new blocks), "structure" (a feature of its IR no case showed),
+    or "pass-structure" (only a (pass, feature) pair no case showed)."""
+    if new_blocks:
+        return "coverage"
+    return "structure" if any(not f.startswith(PASS_PREFIX) for f in novel) else "pass-structure"
 
 
 class Campaign:
@@ -160,6 +170,9 @@ class Campaign:
             entry = Entry(case_id(case), "seed", res.new_blocks, found_at=self.stats.execs,
                           meta={"seed": name, **({"focus_changed": True} if changed else {})})
             self.corpus.add(entry, case, res.ir_json)
+            if res.outcome == "ok" and self.config.pass_structure:  # what the seeds' passes made is seen
+                self.features.update(res.pass_features)
+            res.pass_features = []
             self._judge(None, case, res)
             self.cov_blocks = max(self.cov_blocks, res.cov_total)
 
@@ -290,7 +303,7 @@ class Campaign:
                     self.featured.add(child.id)
                 entry.finds += 1
                 self.stats.last_find = self.elapsed()
-                self.stats.kept["coverage" if new else "structure"] += 1
+                self.stats.kept[_channel(new, novel)] += 1
                 kept = True
         bug = self._judge(entry, case, res)
         names = (res.mutation or {}).get("mutators") if isinstance(res.mutation, dict) else None
@@ -312,6 +325,8 @@ class Campaign:
         seen), and whether the mutant's features are all seen now (so a child made of it is `featured`)."""
         info = res.mutation if isinstance(res.mutation, dict) else {}
         feats, parents = info.pop("features", None), info.pop("parent_features", None)  # not kept with bugs
+        mutated = feats is not None  # the mutant's own IR features came (its IR changed)
+        feats, res.pass_features = (feats or []) + res.pass_features, []  # the passes' (pass, feature) pairs
         if not feats or not self.config.structure or not self.config.feedback:
             return [], False
         if parents is not None:
@@ -321,7 +336,7 @@ class Campaign:
         if res.outcome == "ok":
             self.features.update(feats)
         self.stats.features = len(self.features)
-        return novel, res.outcome == "ok"
+        return novel, res.outcome == "ok" and mutated
 
     def _judge(self, entry: Entry | None, case: TestCase, res: ExecResult) -> bool:
         """Save a bug under its signature; count what a filter hid (oracles/verdict.py decides which).

@@ -41,6 +41,7 @@ class ExecResult:
     filter: str | None = None       # the named filter that classified the case as rejected
     timings_ms: dict[str, float] = field(default_factory=dict)
     pass_changed: dict[str, list[bool]] = field(default_factory=dict)   # target -> per pass
+    pass_features: list[str] = field(default_factory=list)  # (pass, feature) pairs, first target (tir/features.py)
     completion: list[str] = field(default_factory=list)  # passes the build added to the case's own
     skipped_runs: list[str] = field(default_factory=list)  # targets built but not runnable here
     dropped: dict[str, str] = field(default_factory=dict)  # target -> the backend gap (filter) it fell out by

@@ -62,6 +62,7 @@ class ExecutorConfig:
     # case's limit, if shorter) is killed and run again, with the whole limit, in a fresh child. A hang
     # then costs this plus the limit, not the limit twice.
     kept_timeout_s: float = 2.0
+    pass_features: bool = False          # each case's (pass, feature) pairs in its result (pipeline.run_case)
 
 
 class Executor:
@@ -90,7 +91,7 @@ class Executor:
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
                    "warmup": c.warmup, "preload_sites": c.preload_sites, "persistent": c.persistent,
-                   "kept_timeout_s": c.kept_timeout_s,
+                   "kept_timeout_s": c.kept_timeout_s, "pass_features": c.pass_features,
                    "jobs": list(c.jobs) + ([REFERENCE_JOB] if REFERENCE_JOB[0] not in dict(c.jobs) else [])}
         try:
             wire.send(self._w, options)

@@ -97,6 +97,7 @@ class ForkServer:
         self.unreaped: list[int] = []  # children whose result came: reaped while the next case runs
         self.keep = max(1, int(options.get("persistent", 1)))  # cases a child may run, one after another
         self.kept_timeout = float(options.get("kept_timeout_s", 2.0))  # ExecutorConfig.kept_timeout_s
+        self.pass_features = bool(options.get("pass_features"))  # ExecutorConfig.pass_features
         self.kept: tuple[int, int, int, int] | None = None  # (pid, request fd, result fd, cases it ran)
         # Signatures of results other than ok that a kept child gave and a fresh child then gave too: a
         # kept child's result with one of these is not run again (the same bug seen again, most of them).
@@ -339,7 +340,8 @@ class ForkServer:
         res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
                        want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")),
                        filters=self.filters, want_json=bool(req.get("want_json")), check=bool(req.get("check")),
-                       host_cc=self.host_cc, module=None if req.get("oracle") else module)
+                       host_cc=self.host_cc, module=None if req.get("oracle") else module,
+                       pass_features=self.pass_features)
         # Freed here, while the case's coverage is still counted: freeing a TVM object runs TVM code, and
         # after the result is sent it would race the server's mark for the next case (a kept child).
         del case, module

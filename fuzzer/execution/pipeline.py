@@ -21,6 +21,7 @@ from tirfuzz.fuzzer.core.hostcc import PendingLoad
 from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, codegen, completion_passes, device_for, kind_of,
                                          lower, lowering_sequence, make_args)
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
+from tirfuzz.fuzzer.tir.features import pass_features as pass_features_of, structure_features
 from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, cuda_to_ptx, default_pipeline, entry_functions,
                                         has_blocks, loaded, parse, precheck, run_funcs, target_needs, unmet_needs,
                                         with_device_modules)
@@ -78,7 +79,7 @@ class _Stages:
 def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None], None] | None = None,
              want_outputs: bool = True, oracle: bool = False, filters: tuple = FILTERS,
              want_json: bool = False, oracles: Sequence[Oracle] = DEFAULT_ORACLES, check: bool = False,
-             host_cc: Any = None, module: Any = None) -> ExecResult:
+             host_cc: Any = None, module: Any = None, pass_features: bool = False) -> ExecResult:
     """Execute every stage of the case and return what happened; never raises for TVM's errors.
 
     With `oracle`, each of `oracles` runs at its point (oracles/base.py): by default the TVMScript round
@@ -91,6 +92,8 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
     `host_cc` (fuzzer.core.hostcc.HostCompiler) makes the C backend's host compiler cheaper, same output.
     `module`: the case's IRModule as a mutator made it (the case's text is its print): run as it is, not
     parsed from the text (`result.ran_module`); only without oracles, whose round trip is that parse.
+    With `pass_features`, `result.pass_features` has the (pass, feature) pairs of the case's passes that
+    changed the module, for its first target (fuzzer/tir/features.py; a campaign's structure feedback).
     """
     result = ExecResult(outcome="ok")
     stages = _Stages(on_stage, result)
@@ -100,7 +103,7 @@ def run_case(case: TestCase, pool: PassPool, on_stage: Callable[[str, str | None
             _run_checked(case, stages, result)
         else:
             _run_stages(case, pool, stages, result, want_outputs, oracles if oracle else (), want_json, filters,
-                        host_cc, None if oracle else module)
+                        host_cc, None if oracle else module, pass_features)
         if result.outcome == "ok":
             result.stage, result.target = "done", None
     except StageFailure as f:
@@ -189,7 +192,7 @@ class BuildCache:
 
 def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
                 oracles: Sequence[Oracle] = (), want_json: bool = False, filters: tuple = FILTERS,
-                host_cc: Any = None, module: Any = None) -> None:
+                host_cc: Any = None, module: Any = None, pass_features: bool = False) -> None:
     import tvm
 
     def check_inputs():
@@ -215,6 +218,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     targets = stages.run("targets", None, lambda: _targets_that_can_build(case, mod, result))
     names = list(funcs)
     lowered: dict[str, Any] = {}  # target -> (PassContext, lowered module, Target), or its StageFailure
+    featured = targets[0] if pass_features else None  # the target whose passes' features are recorded
     started: dict[str, _Started] = {}
     try:
         # Every target's passes first, in the case's order (stopping at a failure, as building one target
@@ -223,7 +227,7 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         if len(targets) > 1 and any(kind_of(t) == "c" for t in targets):
             for target in targets:
                 try:
-                    lowered[target] = _lower_target(case, pool, passes, mod, target, stages, result)
+                    lowered[target] = _lower_target(case, pool, passes, mod, target, stages, result, target == featured)
                 except StageFailure as f:
                     lowered[target] = f
                     break
@@ -236,7 +240,8 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
                         lowered[target] = f
         for target in targets:
             try:
-                low = lowered.get(target) or _lower_target(case, pool, passes, mod, target, stages, result)
+                low = lowered.get(target) or _lower_target(case, pool, passes, mod, target, stages, result,
+                                                           target == featured)
                 if isinstance(low, StageFailure):
                     raise low
                 s = started.get(target) or _generate(target, low, names, stages, host_cc)
@@ -317,8 +322,10 @@ class _Started:
 
 
 def _lower_target(case: TestCase, pool: PassPool, passes: list, mod, target: str, stages: _Stages,
-                  result: ExecResult) -> tuple[Any, Any, Any]:
-    """Bind the target, run the case's passes and the completion: (PassContext, lowered module, Target)."""
+                  result: ExecResult, features: bool = False) -> tuple[Any, Any, Any]:
+    """Bind the target, run the case's passes and the completion: (PassContext, lowered module, Target).
+    With `features`, the (pass, feature) pairs of the case's passes that changed the module go to
+    `result.pass_features` (statement features only: a few ms a case)."""
     import tvm
     import tvm_ffi
 
@@ -328,7 +335,7 @@ def _lower_target(case: TestCase, pool: PassPool, passes: list, mod, target: str
         changed, packed = [], False
         sequence = lowering_sequence(target, [(s.name, s.args) for s in case.passes])
         result.completion += [n for n, _, added in sequence if added and n not in result.completion]
-        own = iter(passes)
+        own, shown = iter(passes), None  # shown: the statement features of `m`, once asked
         for name, args, added in sequence:
             p = pool.instantiate(PassSpec(name, args)) if added else next(own)
             kind = "completion" if added else "passes"
@@ -340,10 +347,24 @@ def _lower_target(case: TestCase, pool: PassPool, passes: list, mod, target: str
                 raise
             if not added:
                 changed.append(tvm_ffi.structural_hash(m_next) != before)
+                if features and changed[-1]:
+                    shown = _record_pass_features(result, name, m, m_next, shown)
             packed = packed or name.endswith(".MakePackedAPI")
             m = m_next
             result.pass_changed[target] = changed
     return ctx, m, tgt
+
+
+def _record_pass_features(result: ExecResult, name: str, before, after, shown: set[str] | None) -> set[str] | None:
+    """Add a pass's (pass, feature) pairs to the result; the features of its output (None when they could
+    not be computed: feedback only, never a verdict, so the case goes on without them)."""
+    try:
+        shown = shown if shown is not None else structure_features(before, exprs=False)
+        out = structure_features(after, exprs=False)
+    except Exception:  # noqa: BLE001  (a module the features walk does not know: no pairs for this pass)
+        return None
+    result.pass_features.extend(sorted(pass_features_of(name, shown, out)))
+    return out
 
 
 def _generate(target: str, low: tuple[Any, Any, Any], names: list[str], stages: _Stages,

@@ -5,8 +5,11 @@ holds directly ("nest"), every construct under every enclosing one at any depth 
 expression kinds, with a dtype class, under every enclosing construct ("in"). Constructs are loops by
 kind (For:vectorized, ...), While, the two branches of IfThenElse, blocks, lets and attributes by key.
 "a vectorized loop inside an if-branch" is `under|If.then|For:vectorized`; "a Select inside a while loop"
-is `in|While|Select:float`. The campaign keeps a mutant that shows a feature no case showed before, even
-without new blocks.
+is `in|While|Select:float`. Beside the features of the module a mutation made, a (pass, feature) pair
+records what each of the case's passes that changed the module made or took away (`pass_features`,
+computed as the case's passes run: fuzzer/execution/pipeline.py), so a pass mutation whose pass now
+builds a structure it never built before counts as new too. The campaign keeps a mutant that shows a
+feature no case showed before, even without new blocks.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from tirfuzz.fuzzer.tir.irutil import dtype_of
 
+PASS_PREFIX = "pass|"  # how a (pass, feature) pair starts
 _CHILD_STMTS = ("body", "then_case", "else_case", "block", "init")
 _EXPRS = ("condition", "value", "min", "extent", "indices", "predicate", "iter_values", "args")
 _FOR_KIND = {0: "serial", 1: "parallel", 2: "vectorized", 3: "unrolled", 4: "thread_binding"}
@@ -44,8 +48,9 @@ def _construct(stmt, tx, sx) -> str | None:
     return None
 
 
-def structure_features(mod) -> set[str]:
-    """The module's structure features (see the module docstring)."""
+def structure_features(mod, exprs: bool = True) -> set[str]:
+    """The module's structure features (see the module docstring); `exprs=False`: the statement ones only
+    ("nest" and "under", a fifth of the cost)."""
     import tvm
     import tvm.s_tir as sx
     import tvm_ffi
@@ -53,7 +58,9 @@ def structure_features(mod) -> set[str]:
     tx = tvm.tirx
     feats: set[str] = set()
 
-    def exprs(node, ctx: tuple[str, ...]) -> None:
+    def expr_kinds(node, ctx: tuple[str, ...]) -> None:
+        if not exprs:
+            return
         kinds: set[str] = set()
 
         def on(e) -> None:
@@ -70,12 +77,12 @@ def structure_features(mod) -> set[str]:
                 stmt(x, ctx)
             return
         if isinstance(s, sx.SBlockRealize):
-            exprs(s.iter_values, ctx)
-            exprs(s.predicate, ctx)
+            expr_kinds(s.iter_values, ctx)
+            expr_kinds(s.predicate, ctx)
             stmt(s.block, ctx)
             return
         if isinstance(s, tx.IfThenElse):
-            exprs(s.condition, ctx)
+            expr_kinds(s.condition, ctx)
             feats.add(f"nest|{ctx[-1]}|IfThenElse")
             for c in ctx:
                 feats.add(f"under|{c}|If")
@@ -91,7 +98,7 @@ def structure_features(mod) -> set[str]:
         for name in _EXPRS:
             value = getattr(s, name, None)
             if value is not None:
-                exprs(value, ctx + ((own,) if own and name != "min" and name != "extent" else ()))
+                expr_kinds(value, ctx + ((own,) if own and name != "min" and name != "extent" else ()))
         inner = ctx + ((own,) if own else ())
         for name in _CHILD_STMTS:
             child = getattr(s, name, None)
@@ -102,3 +109,11 @@ def structure_features(mod) -> set[str]:
         if isinstance(f, tx.PrimFunc):
             stmt(f.body, ("func",))
     return feats
+
+
+def pass_features(name: str, before: set[str], after: set[str]) -> set[str]:
+    """(pass, feature) pairs of a pass that changed the module: the statement features its output shows
+    that its input did not ("+"), and those it took away ("-"), e.g. `pass|VectorizeLoop|+nest|If.then|
+    For:vectorized`. The campaign keeps a mutant whose pass made a structure no pass made before."""
+    short = name.rsplit(".", 1)[-1]
+    return {f"{PASS_PREFIX}{short}|+{f}" for f in after - before} | {f"{PASS_PREFIX}{short}|-{f}" for f in before - after}
