@@ -264,6 +264,34 @@ def test_a_parents_structure_features_are_asked_for_once(tmp_path):
     assert c.features == {"in|If|Select:float", "in|For|Add:int"}
 
 
+def test_a_pass_mutant_is_kept_for_a_pass_feature_pair_no_case_showed(tmp_path):
+    """A mutant whose IR did not change is kept when one of its passes made a structure no pass made
+    before (channel "pass-structure"); the seeds' pairs count as seen; the pairs are not kept with the
+    result; --no-pass-structure (and --no-structure) leave the executor's pairs off."""
+    from tirfuzz.fuzzer.campaign.campaign import executor_config
+
+    seen = "pass|StmtSimplify|+nest|func|For:serial"
+    new = "pass|StmtSimplify|-nest|func|IfThenElse"
+    c = campaign(tmp_path, results=[ExecResult("ok", stage="done", new_blocks=50, pass_features=[seen])])
+    c.open(resume=False)
+    assert seen in c.features
+    seed = c.corpus.entries[0]
+    n = len(c.corpus)
+    res = ExecResult("ok", stage="done", case=TestCase(IR.format(6)).to_dict(),
+                     mutation={"mutators": ["pass_insert"]}, pass_features=[seen])
+    c.absorb(seed, ["pass"], res)
+    assert len(c.corpus) == n and res.pass_features == []  # nothing new
+    res = ExecResult("ok", stage="done", case=TestCase(IR.format(7)).to_dict(),
+                     mutation={"mutators": ["pass_insert"]}, pass_features=[seen, new])
+    c.absorb(seed, ["pass"], res)
+    child = c.corpus.entries[-1]
+    assert len(c.corpus) == n + 1 and child.reason == "new-structure:1" and new in c.features
+    assert dict(c.stats.kept) == {"pass-structure": 1} and child.id not in c.featured  # its IR features: not asked
+    assert executor_config(c.config).pass_features is True
+    assert executor_config(campaign(pass_structure=False).config).pass_features is False
+    assert executor_config(campaign(structure=False).config).pass_features is False
+
+
 def test_a_share_of_execs_runs_fresh_programs_kept_when_they_find_blocks(tmp_path):
     """--fresh: some steps run a newly generated program (no mutation request); one that reaches new
     blocks joins the corpus with no parent and its yield is counted under "generate"."""

@@ -105,6 +105,35 @@ def main(A: T.Buffer((16,), "float32"), B: T.Buffer((16,), "float32"), n: T.int3
 '''
 
 
+FOLDED_BRANCH = """@T.prim_func
+def main(A: T.Buffer((8,), "int32")):
+    T.func_attr({"global_symbol": "main"})
+    if T.int32(3) > T.int32(1):
+        for i in range(8):
+            A[i] = i
+"""
+
+
+def test_a_pass_that_changed_the_module_gives_pass_feature_pairs():
+    """(pass, feature) pairs: StmtSimplify folds the always-true branch away, so its pairs say the loop
+    left the branch; its second run changes nothing and gives none; with two targets only the first
+    target's passes count; none unless asked."""
+    from tirfuzz.fuzzer.core.case import PassSpec, TestCase
+    from tirfuzz.fuzzer.core.passes import PassPool
+    from tirfuzz.fuzzer.execution.pipeline import run_case
+
+    case = TestCase(FOLDED_BRANCH, targets=["llvm", "c"],
+                    passes=[PassSpec("tirx.transform.StmtSimplify"), PassSpec("tirx.transform.StmtSimplify")])
+    pool = PassPool()
+    res = run_case(case, pool, want_outputs=False, pass_features=True)
+    assert res.outcome == "ok" and res.pass_changed["llvm"] == [True, False]
+    assert "pass|StmtSimplify|-nest|func|IfThenElse" in res.pass_features
+    assert "pass|StmtSimplify|+nest|func|For:serial" in res.pass_features
+    assert "pass|StmtSimplify|-under|If.then|For:serial" in res.pass_features
+    assert len(set(res.pass_features)) == len(res.pass_features)  # the c target's same passes: not again
+    assert run_case(case, pool, want_outputs=False).pass_features == []
+
+
 def test_structure_features_name_what_sits_inside_what():
     from tirfuzz.fuzzer.tir.features import structure_features
 
