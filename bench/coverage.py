@@ -16,7 +16,7 @@ stats.jsonl reports it.
     no-stack           tirfuzz fuzz --stack 1            (ablation: one mutation per exec)
     fixed-weights      tirfuzz fuzz --fixed-weights      (ablation: mutator weights do not learn)
     no-structure       tirfuzz fuzz --no-structure       (ablation: no IR-structure feedback)
-    no-pass-structure  tirfuzz fuzz --no-pass-structure  (ablation: no (pass, feature) pairs)
+    pass-structure     tirfuzz fuzz --pass-structure     ((pass, feature) pairs as structure feedback too)
     one-fixed-blocks   all three ablations at once (tirfuzz's search before issue 20)
 
 Writes OUT.json (every run's series and summary), OUT.png (coverage over time) and OUT.md (the table);
@@ -58,7 +58,7 @@ CONFIGS: dict[str, list[str]] = {
     "no-stack": FUZZ + ["--stack", "1"],                   # issue 20's ablations: one mutation per exec,
     "fixed-weights": FUZZ + ["--fixed-weights"],           # mutators drawn by fixed weights,
     "no-structure": FUZZ + ["--no-structure"],             # corpus kept for new blocks only,
-    "no-pass-structure": FUZZ + ["--no-pass-structure"],   # structure of the mutated IR only, no pass pairs,
+    "pass-structure": FUZZ + ["--pass-structure"],         # (pass, feature) pairs kept for too (off by default),
     "no-fresh": FUZZ + ["--fresh", "0"],                    # mutants only, no fresh programs mixed in,
     "fresh-0.2": FUZZ + ["--fresh", "0.2"],                 # twice the default share of fresh programs,
     "one-fixed-blocks": FUZZ + ["--stack", "1", "--fixed-weights", "--no-structure", "--fresh", "0"],  # before issue 20

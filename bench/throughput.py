@@ -327,7 +327,20 @@ def analyse(steps: list[StepRecord], raw: dict[int, dict], limit_s: float = 10.0
             "outcomes": {o: sum(1 for s in execd if s.outcome == o) for o in sorted({s.outcome for s in execd})},
             "child_time_substituted": substituted,
             "breakdown_ms_per_exec": {k: round(v, 1) for k, v in asdict(b).items()},
+            # of the fork server's share, the kept child's try before a hang's fresh run (ExecutorConfig.kept_timeout_s)
+            "fork_server_in_hangs_ms_per_exec": round(sum(s.total_ms - s.stages_ms - s.mutate_ms for s in execd
+                                                          if s.outcome == "hang") / n, 1),
+            "ok_case_ms_in_child": _quantiles([s.total_ms for s in execd if s.outcome == "ok"]),
             "coverage_and_fork_in_case_stages_ms": round(b.case_stages_in_child - b.raw_case_in_process, 1)}
+
+
+def _quantiles(ms: list[float]) -> dict[str, float]:
+    """Median, 99th percentile and most of a list of milliseconds (what a kept child's time limit must pass)."""
+    if not ms:
+        return {}
+    ms = sorted(ms)
+    return {"median": round(ms[len(ms) // 2], 1), "p99": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 1),
+            "max": round(ms[-1], 1)}
 
 
 def main() -> int:

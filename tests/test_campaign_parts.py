@@ -267,12 +267,13 @@ def test_a_parents_structure_features_are_asked_for_once(tmp_path):
 def test_a_pass_mutant_is_kept_for_a_pass_feature_pair_no_case_showed(tmp_path):
     """A mutant whose IR did not change is kept when one of its passes made a structure no pass made
     before (channel "pass-structure"); the seeds' pairs count as seen; the pairs are not kept with the
-    result; --no-pass-structure (and --no-structure) leave the executor's pairs off."""
+    result; the executor computes pairs only with --pass-structure (off by default) and structure on."""
     from tirfuzz.fuzzer.campaign.campaign import executor_config
 
     seen = "pass|StmtSimplify|+nest|func|For:serial"
     new = "pass|StmtSimplify|-nest|func|IfThenElse"
-    c = campaign(tmp_path, results=[ExecResult("ok", stage="done", new_blocks=50, pass_features=[seen])])
+    c = campaign(tmp_path, results=[ExecResult("ok", stage="done", new_blocks=50, pass_features=[seen])],
+                 pass_structure=True)
     c.open(resume=False)
     assert seen in c.features
     seed = c.corpus.entries[0]
@@ -288,8 +289,8 @@ def test_a_pass_mutant_is_kept_for_a_pass_feature_pair_no_case_showed(tmp_path):
     assert len(c.corpus) == n + 1 and child.reason == "new-structure:1" and new in c.features
     assert dict(c.stats.kept) == {"pass-structure": 1} and child.id not in c.featured  # its IR features: not asked
     assert executor_config(c.config).pass_features is True
-    assert executor_config(campaign(pass_structure=False).config).pass_features is False
-    assert executor_config(campaign(structure=False).config).pass_features is False
+    assert executor_config(campaign().config).pass_features is False
+    assert executor_config(campaign(pass_structure=True, structure=False).config).pass_features is False
 
 
 def test_a_share_of_execs_runs_fresh_programs_kept_when_they_find_blocks(tmp_path):

@@ -51,7 +51,7 @@ class CampaignConfig:
     stack: int | None = None              # most mutations one exec stacks (None: the mode's; 1: one)
     learn: bool | None = None             # mutator weights follow their yields (None: the mode's)
     structure: bool | None = None         # IR-structure feedback beside coverage (None: the mode's)
-    pass_structure: bool | None = None    # with it, (pass, feature) pairs of the passes (None: as `structure`)
+    pass_structure: bool | None = None    # with it, (pass, feature) pairs of the passes (None: the mode's)
     fresh: float | None = None            # share of execs running a fresh program (None: the mode's; 0: none)
     focus: list[str] = field(default_factory=list)   # passes the campaign favours (fuzzer/campaign/focus.py)
 
@@ -67,8 +67,9 @@ class CampaignConfig:
             self.learn = p.learn
         if self.structure is None:
             self.structure = p.structure
-        if self.pass_structure is None or not self.structure:
-            self.pass_structure = bool(self.structure)
+        if self.pass_structure is None:
+            self.pass_structure = p.pass_structure
+        self.pass_structure = bool(self.pass_structure and self.structure)
         if self.fresh is None:
             self.fresh = p.fresh
 

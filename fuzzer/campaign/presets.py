@@ -19,6 +19,8 @@ class Preset:
     stack: int = 4                          # most mutations stacked in one exec (1: one per exec)
     learn: bool = True                      # mutator weights follow their yields (campaign/yields.py)
     structure: bool = True                  # keep mutants with IR-structure features never seen (tir/features.py)
+    # with it, (pass, feature) pairs too: off, as 10-minute runs found no more blocks with them (README)
+    pass_structure: bool = False
     fresh: float = 0.1                      # share of execs that run a fresh program (campaign/fresh.py; adapts)
 
 
