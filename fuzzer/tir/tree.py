@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tirfuzz.fuzzer.tir.irutil import (call_name, dtype_of, free_vars, internal_writers, is_buffer, refresh_regions,
@@ -64,14 +64,22 @@ class Scope:
     in_blocks: bool = False            # inside a non-root SBlock: only its iterators may be used
     func: str = ""
 
+    def with_(self, **changes) -> "Scope":
+        """A copy with these fields changed: `dataclasses.replace` without its per-call field checks (the
+        walk makes tens of thousands of scopes per mutation)."""
+        new = object.__new__(Scope)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        return new
+
     def push_var(self, info: VarInfo) -> "Scope":
-        return replace(self, vars=self.vars + (info,))
+        return self.with_(vars=self.vars + (info,))
 
     def push_buffer(self, buf, internal: bool = False) -> "Scope":
-        return replace(self, buffers=self.buffers + (buf,), internal=self.internal + ((buf,) if internal else ()))
+        return self.with_(buffers=self.buffers + (buf,), internal=self.internal + ((buf,) if internal else ()))
 
     def push_cond(self, cond) -> "Scope":
-        return replace(self, conds=self.conds + (cond,))
+        return self.with_(conds=self.conds + (cond,))
 
     def scalars(self, dtype: str | None = None) -> list[VarInfo]:
         return [v for v in self.vars if dtype is None or v.dtype == dtype]
@@ -246,7 +254,7 @@ class Walker:
         tx, sx = tvm.tirx, tvm.s_tir
         writes = hash(node) in self._writers  # this statement's own expressions decide internal writes
         if writes != scope.guards_internal:
-            scope = replace(scope, guards_internal=writes)
+            scope = scope.with_(guards_internal=writes)
 
         def E(*a, **k):  # conditions, loop bounds, bindings and store indices decide what runs
             if a[1] == "expr" and (a[2] in CONTROL_ROLES or k.get("store")):
@@ -260,8 +268,8 @@ class Walker:
                 inner = _declare(s, inner)
             return out
         if isinstance(node, tx.For):
-            inner = replace(scope.push_var(VarInfo(node.loop_var, dtype_of(node.loop_var), node.min, node.extent,
-                                                   "loop")), loops=scope.loops + (node,))
+            inner = scope.push_var(VarInfo(node.loop_var, dtype_of(node.loop_var), node.min, node.extent,
+                                           "loop")).with_(loops=scope.loops + (node,))
             out = [E(node.min, "expr", "loop-min", scope, "For"), E(node.extent, "expr", "loop-extent", scope, "For"),
                    E(node.body, "stmt", "body", inner, "For")]
             if node.step is not None:
@@ -293,7 +301,7 @@ class Walker:
         if isinstance(node, sx.SBlockRealize):
             out = [E(v, "expr", "iter-value", scope, "SBlockRealize") for v in node.iter_values]
             out.append(E(node.predicate, "expr", "predicate", scope, "SBlockRealize"))
-            out.append(E(node.block, "stmt", "block", replace(scope, realize=node), "SBlockRealize"))
+            out.append(E(node.block, "stmt", "block", scope.with_(realize=node), "SBlockRealize"))
             return out
         if isinstance(node, sx.SBlock):
             return self._children_block(node, scope, E)
@@ -313,12 +321,11 @@ class Walker:
                 if not (isinstance(rz.predicate, tx.IntImm) and rz.predicate.value == 1):
                     facts += (rz.predicate,)
             hidden = scope.hidden + tuple(v for v in scope.vars if v.kind != "param")
-            inner = replace(scope, vars=tuple(v for v in scope.vars if v.kind == "param"), conds=(), lets=(),
-                            in_blocks=True, hidden=hidden, facts=facts)
+            inner = scope.with_(vars=tuple(v for v in scope.vars if v.kind == "param"), conds=(), lets=(),
+                                in_blocks=True, hidden=hidden, facts=facts)
             for iv in blk.iter_vars:
                 inner = inner.push_var(VarInfo(iv.var, dtype_of(iv.var), iv.dom.min, iv.dom.extent, "iter"))
-        inner = replace(inner, realize=None)
-        inner = replace(inner, block=blk)
+        inner = inner.with_(realize=None, block=blk)
         for b in blk.alloc_buffers:
             inner = inner.push_buffer(b, internal=True)
         for mb in blk.match_buffers:
@@ -361,8 +368,8 @@ class Walker:
                         E(b, "expr", sub, scope.push_cond(tx.Not(c)), name)]
             return [E(a, "expr", sub, scope, name) for a in node.args if ok(a)]
         if isinstance(node, tx.Let):
-            inner = replace(scope.push_var(VarInfo(node.var, dtype_of(node.var), kind="let")),
-                            lets=scope.lets + ((node.var, node.value),))
+            inner = scope.push_var(VarInfo(node.var, dtype_of(node.var), kind="let")).with_(
+                lets=scope.lets + ((node.var, node.value),))
             return [E(node.value, "expr", sub, scope, name), E(node.body, "expr", sub, inner, name)]
         if isinstance(node, tx.Select):
             return [E(node.condition, "expr", "cond", scope, name), E(node.true_value, "expr", sub, scope, name),
@@ -404,7 +411,7 @@ def _declare(s, scope: Scope) -> Scope:
     tx = tvm_mod().tirx
     if isinstance(s, tx.Bind):
         dt = dtype_of(s.var)
-        return replace(scope.push_var(VarInfo(s.var, dt, kind="let")), lets=scope.lets + ((s.var, s.value),)) \
+        return scope.push_var(VarInfo(s.var, dt, kind="let")).with_(lets=scope.lets + ((s.var, s.value),)) \
             if dt else scope
     if isinstance(s, tx.AllocBuffer):
         return scope.push_buffer(s.buffer, internal=True)
