@@ -56,8 +56,7 @@ class ExecutorConfig:
     reference_on_hang: bool = True       # a time-limit hang is followed by the reference try (see `run`)
     # Cases one child may run one after another (1: a fresh child per case). A result other than ok from
     # a child that ran cases before is judged again in a fresh one, unless a fresh one gave that same result
-    # before (forkserver.ForkServer.run). A child goes on after ok results and after failures it caught
-    # before compiled code of the case ran (forkserver.may_keep).
+    # before (forkserver.ForkServer.run).
     persistent: int = 1
     # A kept child's verdict counts only when ok: a case running past this many seconds there (or the
     # case's limit, if shorter) is killed and run again, with the whole limit, in a fresh child. A hang

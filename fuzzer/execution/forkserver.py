@@ -43,7 +43,6 @@ from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
 from tirfuzz.fuzzer.execution.pipeline import run_case
 from tirfuzz.oracles.filters import load_filters
-from tirfuzz.oracles.verdict import ran
 
 # A child lives for one case or a few: collecting cyclic garbage every 700 allocations (Python's default) costs it
 # more than the memory it would give back. Its memory limit still holds whatever it allocates.
@@ -58,17 +57,6 @@ _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "M
 CORRUPTION_WORDS = ("Inconsistency detected by ld.so", "malloc(): ", "free(): ", "double free or corruption",
                     "munmap_chunk(): ", "realloc(): ", "corrupted top size",
                     "corrupted size vs. prev_size", "corrupted double-linked list", "malloc_consolidate(): ")
-
-
-# Failures a child caught as an exception before any compiled code of the case ran: TVM threw, the stack
-# unwound, and nothing of the case's own code was in the child's memory. Such a child may run the next case.
-CLEAN_FAILURES = ("rejected", "internal-error", "roundtrip")
-
-
-def may_keep(result: ExecResult) -> bool:
-    """Whether a child that gave this result may run another case: after ok, and after a clean failure
-    (CLEAN_FAILURES, compiled code not run). Its later verdicts other than ok are judged again all the same."""
-    return result.outcome in ("ok", "declined") or (result.outcome in CLEAN_FAILURES and not ran(result))
 
 
 def _vm_size_bytes() -> int:
@@ -295,8 +283,8 @@ class ForkServer:
         else:  # it sent its result: kept for the next case, or told to exit (reaped during the next case)
             status = 0
             self.kept = (pid, req_w, r, done + 1)
-            if done + 1 >= self.keep or not self._reusable(req) or not may_keep(result):
-                self._let_go()
+            if done + 1 >= self.keep or not self._reusable(req) or result.outcome not in ("ok", "declined"):
+                self._let_go()  # a child is kept only while all it ran was ok
         self.stderr_file.seek(0)
         stderr = self.stderr_file.read().decode("utf-8", "replace")
         if result is None:
