@@ -76,7 +76,8 @@ class Breakdown:
     raw_case_in_process: float = 0.0
 
 
-def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targets: list[str]) -> tuple[list[StepRecord], dict]:
+def record_campaign(out: Path, seconds: float | None, seed: int, seeds: list[str], targets: list[str],
+                    execs: int | None = None) -> tuple[list[StepRecord], dict]:
     """Run a campaign the way `tirfuzz fuzz` does, recording every step."""
     from tirfuzz.fuzzer.campaign.campaign import Campaign, make_campaign
     from tirfuzz.fuzzer.campaign.config import CampaignConfig, config_record
@@ -118,7 +119,7 @@ def record_campaign(out: Path, seconds: float, seed: int, seeds: list[str], targ
             steps.append(rec)
             return res
 
-    config = CampaignConfig(out=str(out), time_s=seconds, seed=seed, targets=targets, seeds=seeds)
+    config = CampaignConfig(out=str(out), time_s=seconds, execs=execs, seed=seed, targets=targets, seeds=seeds)
     store = CampaignDir(out)
     store.create(config_record(config), False)
     camp = make_campaign(config, store, False, Recording)
@@ -350,6 +351,9 @@ def main() -> int:
         return probe_worker(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--time", type=float, default=120.0, help="campaign seconds")
+    ap.add_argument("--execs", type=int, default=None,
+                    help="run the campaign for this many execs instead of --time: the same cases under two commits "
+                         "whose mutants and verdicts agree (a fair side-by-side)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", default=SEEDS, help="built-in seeds the campaign starts from (comma-separated)")
     ap.add_argument("--targets", default="llvm,c")
@@ -367,7 +371,8 @@ def main() -> int:
         return 2
     targets = [t for t in args.targets.split(",") if t]
     with tempfile.TemporaryDirectory(prefix="tirfuzz-throughput-") as tmp:
-        steps, row = record_campaign(Path(tmp) / "campaign", args.time, args.seed, seeds, targets)
+        steps, row = record_campaign(Path(tmp) / "campaign", None if args.execs else args.time, args.seed, seeds,
+                                     targets, args.execs)
         execd = [s for s in steps if s.outcome != "declined" and s.case is not None]
         if not execd:
             print("error: the campaign executed no mutant (too short a --time?)", file=sys.stderr)
@@ -386,7 +391,8 @@ def main() -> int:
     res["replay_wall_s"] = round(replay_s, 1)
     res["replay_outcomes_differing"] = sum(1 for k, s in enumerate(execd) if raw.get(k, {}).get("outcome")
                                            not in (None, s.outcome) and s.outcome not in NOT_IN_PROCESS)
-    res.update({"time_s": args.time, "seed": args.seed, "seeds": seeds, "targets": targets, "target_overhead": 0.10})
+    res.update({"time_s": None if args.execs else args.time, "execs_asked": args.execs, "seed": args.seed,
+                "seeds": seeds, "targets": targets, "target_overhead": 0.10})
     info = machine()
     write_result(args.out, {"summary": res, "machine": info, "campaign_final_row": row})
     for k, v in res["breakdown_ms_per_exec"].items():
@@ -399,7 +405,8 @@ def main() -> int:
     print(json.dumps({**{k: res[k] for k in ("ratio", "overhead", "overhead_without_follow_ups", "campaign_execs_per_s", "raw_cases_per_s",
                                              "campaign_ms_per_exec", "raw_ms_per_case", "execs")},
                       "breakdown_ms_per_exec": res["breakdown_ms_per_exec"],
-                      "fork_server_split_ms_per_case": split, "time_s": args.time,
+                      "fork_server_split_ms_per_case": split, "time_s": None if args.execs else args.time,
+                      "execs_asked": args.execs,
                       "cores": info["cores"], "cpu": info["cpu"]}))
     return 0
 
