@@ -58,6 +58,37 @@ def test_prover_flags_out_of_bounds_and_clamping_fixes_it():
     assert "T.max(T.min(i + 1, 15), 0)" in mod.script()
 
 
+PLAIN = '''@T.prim_func
+def main(A: T.Buffer((16,), "int32"), B: T.Buffer((8,), "int32")):
+    for i in range(16):
+        A[i] = A[3] + A[15]
+    for j in range(2, 8):
+        B[j] = A[j]
+    for k in range(1, 9):
+        B[k - 1] = A[k]
+    for m in range(9):
+        B[m] = A[m]
+    B[8] = A[16]
+'''
+
+
+def test_constant_and_loop_variable_indices_are_settled_alike_with_and_without_the_analyzer():
+    """The prover's shortcut (a constant, or a loop variable whose range fits) agrees with the analyzer:
+    B[m] for m < 9 and the constants 8 and 16 are out of bounds; k - 1 is left to the analyzer."""
+    from tirfuzz.fuzzer.tir import safety
+
+    bad, checked = find_unsafe(parse(PLAIN))
+    assert checked == 11
+    assert sorted((a.buffer.name, a.unproven) for a in bad) == [("A", [0]), ("B", [0]), ("B", [0])]
+    shortcut = safety._plainly_in_bounds
+    try:
+        safety._plainly_in_bounds = lambda *a: False  # every access through the analyzer
+        slow, _ = find_unsafe(parse(PLAIN))
+    finally:
+        safety._plainly_in_bounds = shortcut
+    assert [(a.site.index, a.unproven) for a in slow] == [(a.site.index, a.unproven) for a in bad]
+
+
 def test_prover_uses_conditions_of_if_and_if_then_else():
     assert find_unsafe(parse(GUARDED))[0] == []
 

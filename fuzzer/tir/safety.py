@@ -84,6 +84,8 @@ class Prover:
     def in_bounds(self, scope, idx, extent) -> bool:
         """Whether 0 <= idx < extent holds everywhere in scope (vector indices: every lane)."""
         tx = self.tvm.tirx
+        if _plainly_in_bounds(tx, scope, idx, extent):
+            return True
         self._bind_scope(scope)
         with contextlib.ExitStack() as stack:
             for c in scope.facts + scope.conds:
@@ -113,6 +115,25 @@ class Prover:
                 except Exception:  # noqa: BLE001
                     return False
         return True
+
+
+def _plainly_in_bounds(tx, scope, idx, extent) -> bool:
+    """0 <= idx < extent without the analyzer, for the common cases: a constant index, or a loop or block
+    iterator whose whole range [min, min + extent) (constants) lies in [0, extent). What it cannot settle
+    (False) goes to the analyzer, which binds the same ranges."""
+    if type(extent) is not tx.IntImm:
+        return False
+    ext = int(extent.value)
+    if type(idx) is tx.IntImm:
+        return 0 <= int(idx.value) < ext
+    if type(idx) is not tx.Var:
+        return False
+    for v in reversed(scope.vars + scope.hidden):
+        if v.var.same_as(idx):
+            lo, n = v.lo, v.extent
+            return (type(lo) is tx.IntImm and type(n) is tx.IntImm and int(n.value) >= 1
+                    and int(lo.value) >= 0 and int(lo.value) + int(n.value) <= ext)
+    return False
 
 
 def _is_zero(e) -> bool:
