@@ -21,10 +21,10 @@ from tirfuzz.fuzzer.core.hostcc import PendingLoad
 from tirfuzz.fuzzer.core.runtime import (ToolError, bind_target, codegen, completion_passes, device_for, kind_of,
                                          lower, lowering_sequence, make_args)
 from tirfuzz.fuzzer.core.targets import TargetError, check_target, nvcc_present, runnable_here
-from tirfuzz.fuzzer.tir.features import pass_features as pass_features_of, structure_features
 from tirfuzz.fuzzer.core.tvmapi import (DEVICE_MODULES, blocks, cuda_to_ptx, default_pipeline, entry_functions,
                                         has_blocks, loaded, parse, precheck, run_funcs, target_needs, unmet_needs,
                                         with_device_modules)
+from tirfuzz.fuzzer.tir.features import pass_features as pass_features_of, structure_features
 from tirfuzz.oracles import DEFAULT_ORACLES
 from tirfuzz.oracles.base import BUILT, PARSED, Oracle, OracleContext
 from tirfuzz.oracles.differential import explain_by_checks

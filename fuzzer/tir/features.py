@@ -115,5 +115,5 @@ def pass_features(name: str, before: set[str], after: set[str]) -> set[str]:
     """(pass, feature) pairs of a pass that changed the module: the statement features its output shows
     that its input did not ("+"), and those it took away ("-"), e.g. `pass|VectorizeLoop|+nest|If.then|
     For:vectorized`. The campaign keeps a mutant whose pass made a structure no pass made before."""
-    short = name.rsplit(".", 1)[-1]
-    return {f"{PASS_PREFIX}{short}|+{f}" for f in after - before} | {f"{PASS_PREFIX}{short}|-{f}" for f in before - after}
+    head = PASS_PREFIX + name.rsplit(".", 1)[-1]
+    return {f"{head}|+{f}" for f in after - before} | {f"{head}|-{f}" for f in before - after}
