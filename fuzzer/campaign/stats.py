@@ -30,7 +30,7 @@ class StatsRow:
     dropped: dict[str, int] = field(default_factory=dict)    # backend gap -> targets it dropped from a case
     differences: dict[str, int] = field(default_factory=dict)  # verdict on each difference/crash seen (DIFF_KEYS)
     outcomes: dict[str, int] = field(default_factory=dict)
-    kept: dict[str, int] = field(default_factory=dict)        # channel (coverage, structure) -> mutants it kept
+    kept: dict[str, int] = field(default_factory=dict)        # channel (coverage, structure, pass-structure) -> kept
     features: int = 0                                         # IR-structure features seen (fuzzer/tir/features.py)
     focus: dict[str, Any] = field(default_factory=dict)       # --focus: pass -> {"ran": execs, "changed": execs}
     last_find_s: float = 0.0
@@ -97,7 +97,7 @@ class Stats:
     # that hid it ("ub:<check>" when a check of the checked run tripped), or "unexplained" (the checked run
     # itself failed: nothing known, counted as a tool error)
     differences: Counter = field(default_factory=Counter)
-    kept: Counter = field(default_factory=Counter)       # channel -> mutants kept: "coverage" (new blocks), "structure"
+    kept: Counter = field(default_factory=Counter)       # channel -> mutants kept (coverage, structure, pass-structure)
     features: int = 0
     focus: dict[str, Any] = field(default_factory=dict)  # --focus counts (Focus.to_dict)
 
