@@ -33,6 +33,19 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+def env_with_package(pkg: str | None) -> dict[str, str]:
+    """This process's environment with `pkg` (a folder holding a `tirfuzz` package) first on PYTHONPATH."""
+    env = dict(os.environ)
+    if pkg:
+        env["PYTHONPATH"] = pkg + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def alternating(rounds: int) -> list[tuple[str, str]]:
+    """Old, new; new, old; ...: the order of side-by-side runs, so drift in the machine falls on both."""
+    return [("old", "new") if r % 2 == 0 else ("new", "old") for r in range(rounds)]
+
+
 def write_result(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

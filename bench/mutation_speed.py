@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine, write_result  # noqa: E402
+from machine import alternating, env_with_package, machine, write_result  # noqa: E402
 
 
 def one_run(count: int) -> int:
@@ -50,10 +49,8 @@ def one_run(count: int) -> int:
 
 
 def run_version(path: str | None, count: int) -> dict:
-    env = dict(os.environ)
-    if path:
-        env["PYTHONPATH"] = os.pathsep.join([path] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    out = subprocess.run([sys.executable, __file__, "--one", str(count)], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, "--one", str(count)], env=env_with_package(path),
+                         capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"error: the run for {path or 'this tirfuzz'} failed: {out.stderr.strip()[-500:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -73,8 +70,8 @@ def main() -> int:
         print(f"error: --old {args.old}: no tirfuzz package in that folder", file=sys.stderr)
         return 2
     runs: dict[str, list[dict]] = {"old": [], "new": []}
-    for r in range(args.rounds):
-        for side in (("old", "new") if r % 2 == 0 else ("new", "old")):
+    for r, pair in enumerate(alternating(args.rounds)):
+        for side in pair:
             runs[side].append(run_version(args.old if side == "old" else args.new, args.count))
             print(f"round {r + 1} {side}: {runs[side][-1]['ms_mean']:.2f} ms a mutation", file=sys.stderr)
     med = {side: statistics.median(x["ms_mean"] for x in rs) for side, rs in runs.items()}

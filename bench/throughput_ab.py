@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine, median, write_result  # noqa: E402
+from machine import alternating, env_with_package, machine, median, write_result  # noqa: E402
 
 SEEDS = "relu_f32,add_int32,flat_argmax_axis1,conv2d_nchw,batch_norm_inference,tanh_f32,bitwise_and_int32,softmax_lastaxis"
 
@@ -90,9 +89,7 @@ def one_run(seconds: float, seed: int, mode: str, seeds: list[str], out_json: Pa
 
 
 def launch(pkg: str, args, out_json: Path) -> dict:
-    env = dict(os.environ)
-    if pkg:
-        env["PYTHONPATH"] = pkg + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env = env_with_package(pkg)
     cmd = [sys.executable, __file__, "--one", str(out_json), "--time", str(args.time), "--seed", str(args.seed),
            "--mode", args.mode, "--seeds", args.seeds]
     if args.keep:
@@ -130,7 +127,7 @@ def main() -> int:
         print("error: --old must be a folder holding a `tirfuzz` package", file=sys.stderr)
         return 2
     runs: dict[str, list[dict]] = {"old": [], "new": []}
-    order = [("old", "new") if r % 2 == 0 else ("new", "old") for r in range(args.rounds)]
+    order = alternating(args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         for r, pair in enumerate(order):
             for side in pair:
