@@ -323,6 +323,9 @@ def passes() -> None:
 @click.option("--pass-structure/--no-pass-structure", default=None,
               help="Structure feedback from what each of the case's passes made of the module too: a mutant "
                    "whose pass made or took away a statement feature no pass did before is kept [default: off].")
+@click.option("--no-build-targets", is_flag=True,
+              help="Ablation: cases never add a target built but not run here (CUDA without a GPU, LLVM for "
+                   "AArch64, RISC-V, Arm, i686, WebAssembly, POWER); mutator build-target.")
 @click.option("--fixed-weights", is_flag=True,
               help="Ablation: draw mutators by their fixed weights, not by what each one yielded so far.")
 @FRESH
@@ -343,7 +346,7 @@ def passes() -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="At the end print one JSON object (the last stats row) instead of the summary for a person.")
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, stack, no_structure, pass_structure, fixed_weights, fresh, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
+         no_feedback, stack, no_structure, pass_structure, no_build_targets, fixed_weights, fresh, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
          focus, as_json) -> None:
     """Run a coverage-guided campaign on the built-in seeds or your own TVMScript files (--seeds), until
     stopped without --time/--execs. For example: tirfuzz fuzz --seeds my_kernels/,add_int32 --time 10m
@@ -371,6 +374,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 feedback=not no_feedback, stack=stack, learn=False if fixed_weights else None,
                                 structure=False if no_structure else None,
                                 pass_structure=pass_structure, fresh=fresh,
+                                build_targets=False if no_build_targets else None,
                                 timeout_s=timeout, coverage=cov_scope,
                                 oracle=False if no_oracle else None, filters=_filters(filters),
                                 focus=_focus(focus, pool) if focus else [])

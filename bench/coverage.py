@@ -61,7 +61,9 @@ CONFIGS: dict[str, list[str]] = {
     "pass-structure": FUZZ + ["--pass-structure"],         # (pass, feature) pairs kept for too (off by default),
     "no-fresh": FUZZ + ["--fresh", "0"],                    # mutants only, no fresh programs mixed in,
     "fresh-0.2": FUZZ + ["--fresh", "0.2"],                 # twice the default share of fresh programs,
-    "one-fixed-blocks": FUZZ + ["--stack", "1", "--fixed-weights", "--no-structure", "--fresh", "0"],  # before issue 20
+    "no-build-targets": FUZZ + ["--no-build-targets"],      # no CUDA or cross-compiled LLVM targets added,
+    "one-fixed-blocks": FUZZ + ["--stack", "1", "--fixed-weights", "--no-structure", "--fresh", "0",
+                                "--no-build-targets"],      # before issue 20
 }
 BASELINES = ("libfuzzer", "generate")   # the tools that are not tirfuzz (Tzer's LibFuzzer and TVMFuzz)
 BUG_KINDS = ("crash", "hang", "internal-error", "miscompilation", "roundtrip")

@@ -74,7 +74,7 @@ def main():
         return 1
     funcs = entry_functions(mod)
     try:
-        compiled = load(compile_module(mod, TARGET, PASSES, PASS_CONFIG, make_pass), list(funcs))
+        compiled = load(compile_module(mod, TARGET, PASSES, PASS_CONFIG, make_pass), list(funcs), TARGET)
         run = EXPECT["kind"] in ("miscompilation", "hang", "crash")
         got = run_functions(compiled, funcs, INPUT_SEED, device_for(TARGET)) if run else None
     except Exception as e:  # noqa: BLE001

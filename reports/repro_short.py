@@ -20,7 +20,7 @@ import re
 from typing import Any, Sequence
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.runtime import TargetError, kind_of, lowering_sequence, parse_target
+from tirfuzz.fuzzer.core.runtime import GPU_KINDS, TargetError, kind_of, lowering_sequence, native_code, parse_target
 
 WIDTH = 110        # longest line the script writes, where it can choose
 SHOWN = 100        # characters of the failure's message on the failing line
@@ -110,7 +110,15 @@ def _target_line(target: str) -> str:
     spec = parse_target(target)
     if spec["kind"] == "cuda":
         return f'target = tvm.target.Target({_value({"kind": "cuda", "arch": spec.get("arch", "sm_80")})}, host="llvm")'
+    if spec["kind"] in GPU_KINDS:
+        return f'target = tvm.target.Target({_value(spec)}, host="llvm")'
     return f"target = tvm.target.Target({_value(spec)}, host={_value(spec)})"
+
+
+def _jit(target: str) -> str:
+    """`.jit()` where this kind of machine loads the build; "" for source-only GPU kinds and cross-compiled
+    LLVM, whose failures show in tvm.compile already."""
+    return ".jit()" if kind_of(target) in ("llvm", "c", "cuda") and native_code(target) else ""
 
 
 def _symptom(info: dict[str, Any]) -> str:
@@ -198,7 +206,7 @@ def build_script(case: TestCase, info: dict[str, Any], title: str, tvm_version: 
               _parse_line(case.ir), _target_line(target),
               f"with tvm.transform.PassContext(opt_level=3{config}):"]
     if not run:
-        lines.append(f'    tvm.compile(mod, target=target, tir_pipeline="repro").jit()  # {_symptom(info)}')
+        lines.append(f'    tvm.compile(mod, target=target, tir_pipeline="repro"){_jit(target)}  # {_symptom(info)}')
         return "\n".join(lines) + "\n"
     lines += ['    lib = tvm.compile(mod, target=target, tir_pipeline="repro")'] + _run_lines(target, info)
     return "\n".join(lines) + "\n"
@@ -229,7 +237,7 @@ def compile_script(case: TestCase, info: dict[str, Any], title: str, tvm_version
         lines.append(f"with tvm.transform.PassContext(opt_level=3, config={_value(case.pass_config)}):")
         indent = "    "
     if not run:
-        lines.append(f"{indent}tvm.compile(mod, target=target).jit()  # {_symptom(info)}")
+        lines.append(f"{indent}tvm.compile(mod, target=target){_jit(target)}  # {_symptom(info)}")
         return "\n".join(lines) + "\n"
     lines += [f"{indent}lib = tvm.compile(mod, target=target)"] + _run_lines(target, info)
     return "\n".join(lines) + "\n"

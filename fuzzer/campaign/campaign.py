@@ -21,7 +21,8 @@ from tirfuzz.fuzzer.campaign.config import CampaignConfig
 from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
 from tirfuzz.fuzzer.campaign.focus import Focus, PassCounts
 from tirfuzz.fuzzer.campaign.fresh import NAME as FRESH_NAME
-from tirfuzz.fuzzer.campaign.fresh import FreshPrograms
+from tirfuzz.fuzzer.campaign.fresh import BUILD_SHARE, FreshPrograms
+from tirfuzz.mutators.targets import BuildTargetMutate
 from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.presets import preset
 from tirfuzz.fuzzer.campaign.seeds import SEEDS_FILE, SeedSet, is_path, load_seeds
@@ -43,6 +44,7 @@ STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 # result before: ForkServer._judge_fresh), so verdicts never depend on it.
 PERSISTENT_CASES = 16
 COVERAGE_EVERY_S = 30.0   # coverage.npy
+BUILD_TARGET = BuildTargetMutate.name  # the mutator `--no-build-targets` leaves out
 FRESH_KIND = "generate"   # the kinds of a step that runs a fresh program (fresh.py)
 MIXED_STACKS = 0.25       # with stacking, the share of IR turns whose stack may also change passes, config, target
 
@@ -76,6 +78,8 @@ class Campaign:
         p = preset(config.mode)
         self.schedule = UniformSchedule() if p.schedule == "uniform" else PowerSchedule()
         self.mutators = list(p.mutators) if p.mutators is not None else None
+        if not config.build_targets:
+            self.mutators = [n for n in (self.mutators or [m.name for m in all_mutators()]) if n != BUILD_TARGET]
         self.policy = JointPolicy(config.patience, config.ir_mutation, config.pass_mutation,
                                   MIXED_STACKS if (config.stack or 1) > 1 else 0.0)
         self.yields = Yields(learn=bool(config.learn))
@@ -83,7 +87,8 @@ class Campaign:
         self.passes = PassCounts()       # what each pass did (OUT/passes.json)
         self.features: set[str] = set()   # IR-structure features of every valid case run (tir/features.py)
         self.featured: set[str] = set()   # corpus entries whose features are in `features` (not asked again)
-        self.fresh = FreshPrograms(float(config.fresh or 0.0) if config.ir_mutation else 0.0)
+        self.fresh = FreshPrograms(float(config.fresh or 0.0) if config.ir_mutation else 0.0,
+                                   BUILD_SHARE if config.build_targets else 0.0)
         self.pending: dict[str, TestCase] = {}  # fresh programs whose results have not come back
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0

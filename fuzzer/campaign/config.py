@@ -53,6 +53,7 @@ class CampaignConfig:
     structure: bool | None = None         # IR-structure feedback beside coverage (None: the mode's)
     pass_structure: bool | None = None    # with it, (pass, feature) pairs of the passes (None: the mode's)
     fresh: float | None = None            # share of execs running a fresh program (None: the mode's; 0: none)
+    build_targets: bool | None = None     # cases may add targets built, not run, here (None: the mode's)
     focus: list[str] = field(default_factory=list)   # passes the campaign favours (fuzzer/campaign/focus.py)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,8 @@ class CampaignConfig:
         self.pass_structure = bool(self.pass_structure and self.structure)
         if self.fresh is None:
             self.fresh = p.fresh
+        if self.build_targets is None:
+            self.build_targets = p.build_targets
 
     @property
     def replay_timeout_s(self) -> float:

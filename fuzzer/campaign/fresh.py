@@ -5,6 +5,9 @@ generation baseline covered thousands of blocks a mutation campaign of the same 
 campaign also runs, now and then, a random well-typed program (tir/program.py) under a randomly changed
 default pipeline; one that reaches new blocks joins the corpus and is mutated from then on. Its share
 starts at the preset's (10%) and follows its yield against the mutators' (yields.py), between 2% and 30%.
+With build targets on (`--no-build-targets` turns them off), 30% of them are also built for a target this
+machine does not run (CUDA or another GPU language, LLVM for another CPU): small generated programs reach
+those backends more often than the seeds' multi-block ones.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.fuzzer.tir.program import ProgramGen
 from tirfuzz.mutators.mutate import mutate_case
 from tirfuzz.mutators.passes import pass_mutators
+from tirfuzz.mutators.targets import BUILD_ONLY, MAX_TARGETS
 
 MAX_PASS_MUTATIONS = 6
+BUILD_SHARE = 0.3     # with build targets on, the share of fresh programs that also get one (mutators/targets.py)
 NAME = "generate"     # its row in the yields table (mutators.json, the report)
 LEAST, MOST = 0.02, 0.30
 
@@ -35,9 +40,16 @@ class NamesPool:
         return list(self._names)
 
 
-def random_case(rng: random.Random, gen: ProgramGen, pass_names: list[str], targets: list[str]) -> TestCase:
-    """A new program under a randomly mutated default pipeline, with a random input seed."""
+def random_case(rng: random.Random, gen: ProgramGen, pass_names: list[str], targets: list[str],
+                build_only: float = 0.0) -> TestCase:
+    """A new program under a randomly mutated default pipeline, with a random input seed; with probability
+    `build_only` also built for a target that is not run here (BUILD_ONLY)."""
     prog = gen.program()
+    targets = list(targets)
+    if build_only > 0 and rng.random() < build_only and len(targets) < MAX_TARGETS:
+        extra_target = rng.choice(BUILD_ONLY)
+        if extra_target not in targets:
+            targets.append(extra_target)
     extra: dict[str, Any] = {"generated": {"kind": prog.kind, "stmts": prog.stmts}, "safe": not prog.risks}
     if prog.risks:
         extra["ub_risks"] = list(prog.risks)
@@ -54,8 +66,8 @@ def random_case(rng: random.Random, gen: ProgramGen, pass_names: list[str], targ
 class FreshPrograms:
     """When a campaign runs a fresh program, and which one."""
 
-    def __init__(self, share: float):
-        self.base = share
+    def __init__(self, share: float, build_only: float = 0.0):
+        self.base, self.build_only = share, build_only
         self.gen: ProgramGen | None = None
 
     def share(self, yields: Yields) -> float:
@@ -74,7 +86,7 @@ class FreshPrograms:
         if self.gen is None:
             self.gen = ProgramGen(rng)
         self.gen.rng = rng  # a resumed campaign re-seeds its rng in open()
-        case = random_case(rng, self.gen, pass_names, targets)
+        case = random_case(rng, self.gen, pass_names, targets, self.build_only)
         while taken(case_id(case)):
-            case = random_case(rng, self.gen, pass_names, targets)
+            case = random_case(rng, self.gen, pass_names, targets, self.build_only)
         return case

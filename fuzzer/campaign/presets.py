@@ -22,6 +22,7 @@ class Preset:
     # with it, (pass, feature) pairs too: off, as 10-minute runs found no more blocks with them (README)
     pass_structure: bool = False
     fresh: float = 0.1                      # share of execs that run a fresh program (campaign/fresh.py; adapts)
+    build_targets: bool = True              # the build-target mutator: CUDA, cross-compiled LLVM (mutators/targets.py)
 
 
 # `--mode tzer`: the mutators standing in for Tzer's defaults (OOPSLA'22; its JointSeedPool). Its IR
@@ -38,9 +39,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("tzer", "Tzer's own choices: uniform seed choice, its mutator set, llvm only, no oracles "
                    "(crashes and internal errors only: its result comparison was off)",
            targets=("llvm",), oracle=False, schedule="uniform", mutators=TZER_MUTATORS, stack=1, learn=False,
-           structure=False, fresh=0.0),
+           structure=False, fresh=0.0, build_targets=False),
     Preset("generate", "after the seeds, a fresh random program every exec, no feedback (TVMFuzz-like baseline)",
-           engine="generate", fresh=0.0),
+           engine="generate", fresh=0.0, build_targets=False),
     Preset("libfuzzer", "libFuzzer (atheris) mutates the seeds' TVMScript bytes, fed TVM's block coverage "
                         "(Tzer's LibFuzzer baseline)", engine="libfuzzer"),
 )}

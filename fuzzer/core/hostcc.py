@@ -70,8 +70,8 @@ class PendingLoad:
     as TVM words it, loads the shared object. Other modules load in `finish` (llvm's machine code).
     """
 
-    def __init__(self, raw, names: Sequence[str], host_cc: "HostCompiler | None" = None):
-        self.raw, self.names = raw, list(names)
+    def __init__(self, raw, names: Sequence[str], host_cc: "HostCompiler | None" = None, target: str | None = None):
+        self.raw, self.names, self.target = raw, list(names), target
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.folder: str | None = None
@@ -97,7 +97,7 @@ class PendingLoad:
     def finish(self) -> dict[str, Any]:
         """Runnable functions by name (raises what the host compiler or the load raised)."""
         if self.thread is None:
-            return load(self.raw, self.names)
+            return load(self.raw, self.names, self.target)
         import tvm
 
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 
 import os
+import platform
 import resource
 import zlib
 from dataclasses import asdict, dataclass
@@ -20,7 +21,10 @@ import numpy as np
 
 # ---- targets ------------------------------------------------------------------------------------
 
-TARGETS = ("llvm", "c", "cuda")
+# GPU kinds: a build binds threads first (GPU_BINDING_PASS). Only cuda runs (on a CUDA device); TVM generates
+# OpenCL, Metal and WebGPU source without their runtimes, so such targets are built and never run here.
+GPU_KINDS = ("cuda", "opencl", "metal", "webgpu")
+TARGETS = ("llvm", "c") + GPU_KINDS
 
 # Options tirfuzz accepts per kind, with their types (a subset of TVM's TargetKind options).
 CPU_OPTIONS: dict[str, type] = {"mcpu": str, "mattr": list, "mtriple": str, "mabi": str, "mfloat-abi": str,
@@ -29,7 +33,7 @@ CPU_OPTIONS: dict[str, type] = {"mcpu": str, "mattr": list, "mtriple": str, "mab
                                 "fast-math-nsz": bool, "fast-math-arcp": bool, "fast-math-contract": bool,
                                 "fast-math-reassoc": bool}
 OPTIONS: dict[str, dict[str, type]] = {"llvm": CPU_OPTIONS, "c": {"mcpu": str, "mattr": list},
-                                       "cuda": {"arch": str}}
+                                       "cuda": {"arch": str}, "opencl": {}, "metal": {}, "webgpu": {}}
 
 
 class TargetError(ValueError):
@@ -81,12 +85,28 @@ def make_target(name: str | dict[str, Any]):
     spec = parse_target(name)
     if spec["kind"] == "cuda":
         return Target({"kind": "cuda", "arch": spec.get("arch", "sm_80")}, host="llvm")
+    if spec["kind"] in GPU_KINDS:
+        return Target(spec, host="llvm")
     return Target(spec, host=spec)
 
 
 def kind_of(name: str) -> str:
-    """The kind of a target string ("llvm", "c", "cuda"), without checking its options."""
+    """The kind of a target string ("llvm", "c", "cuda", ...), without checking its options."""
     return name.split()[0]
+
+
+# LLVM's names for this machine's architecture, as the first part of a target triple.
+_ARCH_NAMES = {"x86_64": ("x86_64", "amd64"), "aarch64": ("aarch64", "arm64")}
+
+
+def native_code(name: str) -> bool:
+    """Whether a build for `name` is machine code for this process to load: False for an llvm target whose
+    -mtriple names another architecture (aarch64 on x86-64: cross-compiled, its assembly made, never run)."""
+    triple = parse_target(name).get("mtriple") if kind_of(name) == "llvm" else None
+    if not triple:
+        return True
+    here = platform.machine().lower()
+    return triple.split("-")[0].lower() in _ARCH_NAMES.get(here, (here,))
 
 
 def device_for(target: str):
@@ -151,7 +171,7 @@ def completion_passes(named: Sequence[str]) -> list[str]:
 
 def added_passes(target: str, named: Sequence[str]) -> tuple[list[str], list[str]]:
     """What a build adds around the given passes: (run before them, run after them)."""
-    before = [GPU_BINDING_PASS] if kind_of(target) == "cuda" and GPU_BINDING_PASS not in named else []
+    before = [GPU_BINDING_PASS] if kind_of(target) in GPU_KINDS and GPU_BINDING_PASS not in named else []
     return before, completion_passes(named)
 
 
@@ -189,9 +209,15 @@ def codegen(mod, tgt):
     return tir_to_runtime(host, devices, tgt.host or tgt)
 
 
-def load(raw, names: Sequence[str]) -> dict[str, Any]:
-    """Runnable functions by name: the host compiler (c) and machine code (llvm) happen here."""
+def load(raw, names: Sequence[str], target: str | None = None) -> dict[str, Any]:
+    """Runnable functions by name: the host compiler (c) and machine code (llvm) happen here. For a
+    `target` whose code is not this machine's (`native_code`), LLVM's backend makes its assembly instead
+    (as a cross-compilation would) and there is nothing to run: {}."""
     from tvm.runtime import Executable
+
+    if target is not None and not native_code(target):
+        raw.inspect_source("asm")
+        return {}
 
     rt = Executable(raw).jit()
     return {name: rt.get_function(name, query_imports=True) for name in names}

@@ -1,6 +1,6 @@
 """Targets a case may name, and how each becomes a tvm Target with its host.
 
-A target is a kind name ("llvm", "c", "cuda"), optionally followed by options in the old TVM command-line
+A target is a kind name ("llvm", "c", "cuda", "opencl", "metal", "webgpu"), optionally followed by options in the old TVM command-line
 style: "llvm -mcpu=skylake-avx512 -mattr=+avx2,-fma -opt-level=2". TVM 0.27 only takes the dict form, so
 tirfuzz parses the string into {"kind": "llvm", "mcpu": "skylake-avx512", "mattr": ["+avx2", "-fma"],
 "opt-level": 2}. Parsing and making the Target live in fuzzer/core/runtime.py (repro.py embeds it);
@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import shutil
 
-from tirfuzz.fuzzer.core.runtime import OPTIONS, TARGETS, TargetError, make_target, parse_target
+from tirfuzz.fuzzer.core.runtime import OPTIONS, TARGETS, TargetError, make_target, native_code, parse_target
 
 __all__ = ["OPTIONS", "TARGETS", "TargetError", "check_target", "cuda_device_present", "make_target",
-           "nvcc_present", "parse_target", "runnable_here", "target_kind"]
+           "native_code", "nvcc_present", "parse_target", "runnable_here", "target_kind"]
 
 
 def check_target(name: str) -> None:
@@ -65,7 +65,8 @@ def _cpuinfo_flags() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=256)
 def runnable_here(name: str) -> bool:
-    """Whether code built for this target runs on this machine's CPU (llvm and c; False for cuda without a GPU).
+    """Whether code built for this target runs on this machine's CPU (llvm and c; False for cuda without a GPU,
+    and for an llvm -mtriple of another architecture).
 
     An -mcpu or +feature this CPU lacks would make the generated code die with SIGILL, which is not a
     compiler bug. Needs TVM (LLVM's per-CPU feature tables).
@@ -73,6 +74,8 @@ def runnable_here(name: str) -> bool:
     spec = parse_target(name)
     if spec["kind"] == "cuda":
         return cuda_device_present()
+    if spec["kind"] not in ("llvm", "c") or not native_code(name):
+        return False
     if spec["kind"] == "c" or ("mcpu" not in spec and not any(a.startswith("+") for a in spec.get("mattr", []))):
         return True
     from tvm.target import Target

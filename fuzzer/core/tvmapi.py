@@ -125,15 +125,15 @@ def precheck(mod) -> None:
 DEVICE_MODULES = "__device_modules__"  # key of the built device modules in build's result
 
 
-def build(mod, tgt, names: list[str], host_cc: Any = None) -> dict[str, Any]:
+def build(mod, tgt, names: list[str], host_cc: Any = None, target: str | None = None) -> dict[str, Any]:
     """Runnable functions by name: codegen, the host compiler (c) and machine code (llvm) all happen here."""
-    return loaded(codegen(mod, tgt), names, host_cc)
+    return loaded(codegen(mod, tgt), names, host_cc, target)
 
 
-def loaded(raw, names: list[str], host_cc: Any = None) -> dict[str, Any]:
+def loaded(raw, names: list[str], host_cc: Any = None, target: str | None = None) -> dict[str, Any]:
     """`load`'s functions by name, and the generated device modules under DEVICE_MODULES. With `host_cc`
     (a fuzzer.core.hostcc.HostCompiler), C source compiles with its precompiled prelude."""
-    return with_device_modules(raw, PendingLoad(raw, names, host_cc).finish())
+    return with_device_modules(raw, PendingLoad(raw, names, host_cc, target).finish())
 
 
 def with_device_modules(raw, funcs: dict[str, Any]) -> dict[str, Any]:

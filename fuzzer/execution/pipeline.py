@@ -154,7 +154,7 @@ def compiler(mod, case: TestCase, pool: PassPool, builds: "BuildCache | None" = 
             m, tgt = lower(mod, target, [(s.name, s.args) for s in specs], make_pass)
             if builds is not None and (hit := builds.get(target, cfg, m)) is not None:
                 return hit
-            built = loaded(codegen(m, tgt), funcs, host_cc)
+            built = loaded(codegen(m, tgt), funcs, host_cc, target)
         if builds is not None:
             builds.put(target, cfg, m, built)
         return built
@@ -374,7 +374,7 @@ def _generate(target: str, low: tuple[Any, Any, Any], names: list[str], stages: 
 
     def generate():
         raw = codegen(m, tgt)
-        return raw, PendingLoad(raw, names, host_cc)
+        return raw, PendingLoad(raw, names, host_cc, target)
     with ctx:
         raw, pending = stages.run(f"build:{target}", target, generate)
     return _Started(target, ctx, m, raw, pending)

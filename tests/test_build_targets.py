@@ -1,0 +1,110 @@
+"""Targets built but not run here: CUDA/OpenCL/Metal/WebGPU source and LLVM cross-compiling for other CPUs."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tirfuzz.fuzzer.campaign.config import CampaignConfig
+from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.targets import check_target, cuda_device_present, native_code, runnable_here
+from tirfuzz.mutators.base import Decline, MutationContext
+from tirfuzz.mutators.targets import BUILD_ONLY, BuildTargetMutate, TargetMutate
+
+# One block: TVM 0.27's DefaultGPUSchedule, which gives GPU targets their thread bindings, stops at a
+# function with two blocks ("Duplicated block name root"), so the GPU builds below use one.
+ONE_BLOCK = '''@T.prim_func(s_tir=True)
+def main(A: T.Buffer((16,), "DT"), B: T.Buffer((16,), "DT")):
+    for i in range(16):
+        with T.sblock("b"):
+            vi = T.axis.remap("S", [i])
+            B[vi] = A[vi] * T.DT(3)
+'''
+
+
+def one_block(dtype: str) -> str:
+    return ONE_BLOCK.replace("DT", dtype)
+
+
+def test_other_architectures_and_gpu_source_kinds_are_known_and_not_run_here():
+    for name in BUILD_ONLY:
+        check_target(name)
+        if not name.startswith("cuda") or not cuda_device_present():
+            assert not runnable_here(name), name
+    assert native_code("llvm") and native_code("c") and native_code("llvm -mtriple=x86_64-linux-gnu")
+    assert not native_code("llvm -mtriple=aarch64-linux-gnu") and not native_code("llvm -mtriple=i686-linux-gnu")
+
+
+def test_a_case_builds_its_build_only_targets_and_compares_the_one_that_runs(executor):
+    """An AArch64 cross build was loaded into this process ("Cannot run module, architecture mismatch") and
+    reported as a TVM internal error before: a tool defect. Now its assembly is made and its run skipped."""
+    foreign = ["llvm -mtriple=aarch64-linux-gnu -mattr=+sve", "opencl", "metal"]
+    res = executor.run(TestCase(one_block("float32"), targets=["llvm", *foreign]), oracle=True)
+    assert res.outcome == "ok", (res.stage, res.message[:300])
+    assert res.skipped_runs == foreign and list(res.outputs) == ["llvm"]
+    assert res.oracle.get("compared") == ["llvm"]
+
+
+def test_missing_64_bit_types_of_metal_and_webgpu_are_named_gaps(executor):
+    i64 = executor.run(TestCase(one_block("int64"), targets=["llvm", "webgpu"]), oracle=True)
+    assert i64.outcome == "ok" and i64.dropped == {"webgpu": "webgpu-no-64-bit"} and list(i64.outputs) == ["llvm"]
+    f64 = executor.run(TestCase(one_block("float64"), targets=["llvm", "metal"]), oracle=True)
+    assert f64.outcome == "ok" and f64.dropped == {"metal": "metal-no-float64"}, (f64.outcome, f64.message[:200])
+    alone = executor.run(TestCase(one_block("int64"), targets=["webgpu"]), oracle=True)
+    assert alone.outcome == "rejected" and alone.filter == "webgpu-no-64-bit"
+
+
+def test_target_mutations_keep_a_target_that_runs_and_name_none_twice():
+    from conftest import FLAT_IR
+
+    case, seen = TestCase(FLAT_IR, targets=["llvm", "c"]), set()
+    rng = random.Random(0)
+    for _ in range(600):
+        mut = rng.choice([BuildTargetMutate(), TargetMutate()])
+        try:
+            case = mut.apply(MutationContext(case), rng).case
+        except Decline:
+            continue
+        assert any(t not in BUILD_ONLY for t in case.targets), case.targets
+        assert len(set(case.targets)) == len(case.targets) <= 3, case.targets
+        seen.update(t for t in case.targets if t in BUILD_ONLY)
+    assert len(seen) >= 6, seen
+
+
+def test_no_build_targets_leaves_the_mutator_out(tmp_path):
+    from tirfuzz.fuzzer.campaign.bugs import BugStore
+    from tirfuzz.fuzzer.campaign.campaign import Campaign
+    from tirfuzz.fuzzer.campaign.corpus import Corpus
+    from tirfuzz.fuzzer.campaign.stats import Stats
+    from tirfuzz.fuzzer.campaign.store import CampaignDir
+
+    def mutators(**kw):
+        cfg = CampaignConfig(out=str(tmp_path / "c"), **kw)
+        store = CampaignDir(cfg.out)
+        return cfg.build_targets, Campaign(cfg, None, Corpus(store), BugStore(store), Stats(), store=store).mutators
+
+    on, names = mutators()
+    assert on and names is None  # every mutator, build-target among them
+    off, names = mutators(build_targets=False)
+    assert not off and "build-target" not in names and "target" in names
+    tzer_on, names = mutators(mode="tzer")
+    assert not tzer_on and "build-target" not in names
+
+
+@pytest.mark.parametrize("target", ["opencl", "llvm -mtriple=riscv64-unknown-linux-gnu -mattr=+m,+f,+d,+v"])
+def test_reproducer_of_a_build_only_target_compiles_without_loading(target):
+    from tirfuzz.reports.repro_short import _jit
+
+    assert _jit(target) == "" and _jit("llvm") == ".jit()"
+
+
+def test_fresh_programs_get_a_build_only_target_only_when_asked():
+    from tirfuzz.fuzzer.campaign.fresh import FreshPrograms
+
+    def targets(build_only: float) -> list[list[str]]:
+        fresh, rng = FreshPrograms(0.1, build_only), random.Random(1)
+        return [fresh.case(rng, ["tirx.transform.Simplify"], ["llvm", "c"], lambda _: False).targets for _ in range(12)]
+
+    assert all(t == ["llvm", "c"] for t in targets(0.0))
+    assert all(t[:2] == ["llvm", "c"] and len(t) == 3 and t[2] in BUILD_ONLY for t in targets(1.0))
