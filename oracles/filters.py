@@ -16,7 +16,7 @@ class RejectFilter:
     stage: str          # stage prefix it applies to: "pass:", "build:", "run:", "" for any
     pattern: str        # regex searched in "<ExceptionType>: <message>"
     reason: str
-    target: str | None = None   # only for this target
+    target: str | None = None   # only for this target: a target string, or kinds ("cuda|opencl") for any of theirs
 
 
 DEFAULT_FILTERS = Path(__file__).with_name("filters.toml")
@@ -54,12 +54,18 @@ def _stage_ok(f: RejectFilter, stage: str) -> bool:
     return any(stage.startswith(s) for s in f.stage.split("|")) if f.stage else True
 
 
+def _target_ok(f: RejectFilter, target: str | None) -> bool:
+    if f.target is None or f.target == target:
+        return True
+    return target is not None and target.split()[0] in f.target.split("|") and "|" in f.target
+
+
 def classify_error(stage: str, target: str | None, exc_type: str, message: str,
                    filters: tuple[RejectFilter, ...] = FILTERS) -> RejectFilter | None:
     """The first filter that explains this error as invalid input or a known gap, or None (a bug)."""
     text = f"{exc_type}: {message}"
     for f in filters:
-        if _stage_ok(f, stage) and (f.target is None or f.target == target) \
+        if _stage_ok(f, stage) and _target_ok(f, target) \
                 and re.search(f.pattern, text, re.S):
             return f
     return None
