@@ -112,7 +112,7 @@ def test_fresh_programs_get_a_build_only_target_only_when_asked():
 
 def test_a_gpu_build_of_statements_left_without_thread_bindings_drops_out_by_name(executor):
     """A program without blocks (TIR as the fresh-program generator writes it; found by a campaign) keeps
-    statements without thread bindings after DefaultGPUSchedule; VerifyMemory refuses its GPU build as tvm.compile does. Filter kinds given as
+    statements without thread bindings after DefaultGPUSchedule; VerifyMemory (TVM's default pipeline) refuses its GPU build as tvm.compile does. Filter kinds given as
     "cuda|opencl|..." match a target with options too."""
     ir = '''@T.prim_func
 def main(A: T.Buffer((7,), "float64"), B: T.Buffer((7,), "uint16")):
@@ -121,5 +121,7 @@ def main(A: T.Buffer((7,), "float64"), B: T.Buffer((7,), "uint16")):
         for k2 in range(8):
             B[i1] = T.min(B[i1], T.Cast("uint16", k2))
 '''
-    res = executor.run(TestCase(ir, targets=["llvm", "cuda -arch=sm_75"]), oracle=True)
+    from tirfuzz.fuzzer.core.tvmapi import default_pipeline
+
+    res = executor.run(TestCase(ir, passes=default_pipeline(), targets=["llvm", "cuda -arch=sm_75"]), oracle=True)
     assert res.outcome == "ok" and res.dropped == {"cuda -arch=sm_75": "gpu-statements-left-unbound"}, res.message[:300]
