@@ -112,8 +112,9 @@ def test_fresh_programs_get_a_build_only_target_only_when_asked():
 
 def test_a_gpu_build_of_statements_left_without_thread_bindings_drops_out_by_name(executor):
     """A program without blocks (TIR as the fresh-program generator writes it; found by a campaign) keeps
-    statements without thread bindings after DefaultGPUSchedule; VerifyMemory (TVM's default pipeline) refuses its GPU build as tvm.compile does. Filter kinds given as
-    "cuda|opencl|..." match a target with options too."""
+    statements without thread bindings after DefaultGPUSchedule (it binds blocks only); VerifyMemory, run
+    before FlattenBuffer, refuses its GPU build. Filter kinds given as "cuda|opencl|..." match a target
+    with options too."""
     ir = '''@T.prim_func
 def main(A: T.Buffer((7,), "float64"), B: T.Buffer((7,), "uint16")):
     for i1 in range(7):
