@@ -127,3 +127,23 @@ def main(A: T.Buffer((7,), "float64"), B: T.Buffer((7,), "uint16")):
     passes = [p for p in default_pipeline() if p.name != "tirx.transform.FlattenBuffer"]  # as the campaign's case
     res = executor.run(TestCase(ir, passes=passes, targets=["llvm", "cuda -arch=sm_75"]), oracle=True)
     assert res.outcome == "ok" and res.dropped == {"cuda -arch=sm_75": "gpu-statements-left-unbound"}, res.message[:300]
+
+
+# A campaign's pass sequence (mutated from TVM's) that names MakePackedAPI but not SplitHostDevice.
+PACKED_NO_SPLIT = ["s_tir.transform.CanonicalizeLoop", "s_tir.transform.ConvertBlocksToOpaque",
+                   "s_tir.transform.LowerOpaqueBlock", "tirx.transform.FlattenBuffer", "tirx.transform.MakePackedAPI"]
+
+
+def test_a_gpu_build_splits_kernels_before_a_named_make_packed_api(executor):
+    """The completion ran SplitHostDevice after the sequence's MakePackedAPI: the host's LLVM code generation
+    met thread indices and raised "not implemented", reported as a Metal bug (a tirfuzz defect)."""
+    from tirfuzz.fuzzer.core.case import PassSpec
+    from tirfuzz.fuzzer.core.runtime import lowering_sequence
+
+    names = [n for n, _, _ in lowering_sequence("metal", [(p, ()) for p in PACKED_NO_SPLIT])]
+    assert names.index("tirx.transform.SplitHostDevice") < names.index("tirx.transform.MakePackedAPI")
+    cpu = [n for n, _, _ in lowering_sequence("llvm", [(p, ()) for p in PACKED_NO_SPLIT])]
+    assert cpu.index("tirx.transform.SplitHostDevice") > cpu.index("tirx.transform.MakePackedAPI")  # as before
+    case = TestCase(one_block("int32"), passes=[PassSpec(p) for p in PACKED_NO_SPLIT], targets=["llvm", "metal"])
+    res = executor.run(case, oracle=True)
+    assert res.outcome == "ok" and res.skipped_runs == ["metal"], (res.stage, res.message[:300])

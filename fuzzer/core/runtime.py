@@ -175,11 +175,27 @@ def added_passes(target: str, named: Sequence[str]) -> tuple[list[str], list[str
     return before, completion_passes(named)
 
 
+PACKED_API = "tirx.transform.MakePackedAPI"
+
+
 def lowering_sequence(target: str, passes: Steps) -> list[tuple[str, tuple, bool]]:
-    """Every pass a build runs after BindTarget, as (name, args, added by the build) in order."""
-    before, after = added_passes(target, [n for n, _ in passes])
-    return ([(n, (), True) for n in before] + [(n, tuple(a), False) for n, a in passes]
-            + [(n, (), True) for n in after])
+    """Every pass a build runs after BindTarget, as (name, args, added by the build) in order.
+
+    For a GPU kind whose sequence names MakePackedAPI, the completion passes TVM's pipeline runs before it
+    (block lowering, FlattenBuffer, LowerThreadAllreduce, SplitHostDevice, ...) run right before it, not
+    after the sequence: kernels must be split from the host function before the packed API is made, or
+    the host's LLVM code generation meets thread indices ("not implemented"), which no pipeline of TVM's
+    would give it. CPU builds keep the completion after the sequence."""
+    names = [n for n, _ in passes]
+    before, after = added_passes(target, names)
+    body = [(n, tuple(a), False) for n, a in passes]
+    if kind_of(target) in GPU_KINDS and PACKED_API in names:
+        ahead = set(COMPLETION_PASSES[:COMPLETION_PASSES.index(PACKED_API)])
+        early = [n for n in after if n in ahead]
+        at = names.index(PACKED_API)
+        body = body[:at] + [(n, (), True) for n in early] + body[at:]
+        after = [n for n in after if n not in ahead]
+    return [(n, (), True) for n in before] + body + [(n, (), True) for n in after]
 
 
 def bind_target(mod, target: str):
