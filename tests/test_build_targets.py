@@ -147,3 +147,15 @@ def test_a_gpu_build_splits_kernels_before_a_named_make_packed_api(executor):
     case = TestCase(one_block("int32"), passes=[PassSpec(p) for p in PACKED_NO_SPLIT], targets=["llvm", "metal"])
     res = executor.run(case, oracle=True)
     assert res.outcome == "ok" and res.skipped_runs == ["metal"], (res.stage, res.message[:300])
+
+
+def test_a_backend_filter_holds_for_its_targets_with_any_options():
+    """`cuda-global-allocation` (target = 'cuda') did not match "cuda -arch=sm_90", a target the build-target
+    mutator adds: the CUDA backend's documented gap would have been reported as a bug there."""
+    from tirfuzz.oracles.filters import classify_error
+
+    msg = "Cannot allocate global memory when targeting CUDA"
+    for target in ("cuda", "cuda -arch=sm_90"):
+        flt = classify_error("build:" + target, target, "InternalError", msg)
+        assert flt is not None and flt.name == "cuda-global-allocation", target
+    assert classify_error("build:llvm", "llvm", "InternalError", msg) is None
