@@ -20,7 +20,8 @@ import re
 from typing import Any, Sequence
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.runtime import GPU_KINDS, TargetError, kind_of, lowering_sequence, native_code, parse_target
+from tirfuzz.fuzzer.core.runtime import (GPU_KINDS, TargetError, kind_of, lowering_sequence, native_code, parse_target,
+                                         target_spec)
 
 WIDTH = 110        # longest line the script writes, where it can choose
 SHOWN = 100        # characters of the failure's message on the failing line
@@ -107,12 +108,9 @@ def _wrap(items: list[str], open_: str, close: str, indent: str) -> list[str]:
 
 def _target_line(target: str) -> str:
     """`target = tvm.target.Target(...)` as tirfuzz makes it (runtime.make_target): the host attached."""
-    spec = parse_target(target)
-    if spec["kind"] == "cuda":
-        return f'target = tvm.target.Target({_value({"kind": "cuda", "arch": spec.get("arch", "sm_80")})}, host="llvm")'
-    if spec["kind"] in GPU_KINDS:
-        return f'target = tvm.target.Target({_value(spec)}, host="llvm")'
-    return f"target = tvm.target.Target({_value(spec)}, host={_value(spec)})"
+    spec = target_spec(target)
+    host = '"llvm"' if spec["kind"] in GPU_KINDS else _value(spec)
+    return f"target = tvm.target.Target({_value(spec)}, host={host})"
 
 
 def _jit(target: str) -> str:

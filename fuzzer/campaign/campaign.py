@@ -22,7 +22,6 @@ from tirfuzz.fuzzer.campaign.corpus import MIN_NEW_BLOCKS, Corpus, Entry
 from tirfuzz.fuzzer.campaign.focus import Focus, PassCounts
 from tirfuzz.fuzzer.campaign.fresh import NAME as FRESH_NAME
 from tirfuzz.fuzzer.campaign.fresh import BUILD_SHARE, FreshPrograms
-from tirfuzz.mutators.targets import BuildTargetMutate
 from tirfuzz.fuzzer.campaign.powerschedule import JointPolicy, PowerSchedule, UniformSchedule
 from tirfuzz.fuzzer.campaign.presets import preset
 from tirfuzz.fuzzer.campaign.seeds import SEEDS_FILE, SeedSet, is_path, load_seeds
@@ -35,6 +34,7 @@ from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 from tirfuzz.fuzzer.tir.features import PASS_PREFIX
 from tirfuzz.mutators.mutate import MUTATE_JOB
 from tirfuzz.mutators.registry import all_mutators
+from tirfuzz.mutators.targets import BuildTargetMutate
 from tirfuzz.oracles.verdict import FILTERED, TOO_SLOW, TOOL_ERROR, difference_kind, judge
 
 STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)

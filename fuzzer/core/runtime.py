@@ -82,12 +82,15 @@ def make_target(name: str | dict[str, Any]):
 
     if isinstance(name, dict):
         return Target(name)
+    spec = target_spec(name)
+    return Target(spec, host="llvm" if spec["kind"] in GPU_KINDS else spec)
+
+
+def target_spec(name: str) -> dict[str, Any]:
+    """The dict form a tvm Target is made from: `parse_target`'s, with cuda's -arch defaulting to sm_80 (with
+    no GPU here, TVM would ask the absent device). A GPU kind's host is llvm; a CPU target is its own host."""
     spec = parse_target(name)
-    if spec["kind"] == "cuda":
-        return Target({"kind": "cuda", "arch": spec.get("arch", "sm_80")}, host="llvm")
-    if spec["kind"] in GPU_KINDS:
-        return Target(spec, host="llvm")
-    return Target(spec, host=spec)
+    return {**spec, "arch": spec.get("arch", "sm_80")} if spec["kind"] == "cuda" else spec
 
 
 def kind_of(name: str) -> str:
