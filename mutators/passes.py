@@ -12,7 +12,7 @@ from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec, TestCase
 from tirfuzz.fuzzer.core.passes import PRECONDITIONS, builtin_pass_names
-from tirfuzz.fuzzer.core.runtime import completion_passes
+from tirfuzz.fuzzer.core.runtime import DLIGHT_PASS, DLIGHT_RULES, GPU_SCHEDULES, completion_passes
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
 
@@ -29,6 +29,8 @@ PASS_ARGS: dict[str, list[tuple]] = {
     "RemoveWeightLayoutRewriteBlock": [(), (True,), (False,)],
     "FP8ComputeLegalize": [(), ("float32",), ("float16",)],
     "InjectPTXLDG32": [(), (True,), (False,)],
+    # dlight's rules: all of them, Fallback alone, or one rule with Fallback for what it does not take
+    "ApplyDefaultSchedule": [(), (DLIGHT_RULES[-1],)] + [(r, DLIGHT_RULES[-1]) for r in DLIGHT_RULES[:-1]],
 }
 REQUIRED_ARGS = {"NarrowDataType", "ThreadSync", "BindTarget"}
 SKIP = {"BindTarget", "VerifyVTCMLimit"}  # BindTarget never replaces the bound target; VTCM is Hexagon-only
@@ -68,7 +70,7 @@ def sequence_problems(passes: list[PassSpec], has_blocks: bool) -> list[str]:
         s = short(p.name)
         for need in PRECONDITIONS.get(s, ()):
             ok = {"block-free": not blocks, "packed-api": packed, "opaque-blocks": opaque or not blocks,
-                  "no-block-init": not init or not blocks}.get(need, True)
+                  "no-block-init": not init or not blocks, "schedulable-blocks": blocks and not opaque}.get(need, True)
             if not ok:
                 problems.append(f"{s}:{need}")
         if s == "LowerInitBlock":
@@ -82,6 +84,15 @@ def sequence_problems(passes: list[PassSpec], has_blocks: bool) -> list[str]:
         if s in REQUIRED_ARGS and not p.args:
             problems.append(f"{s}:args")
     return problems
+
+
+def with_gpu_schedule(passes: list[PassSpec], ir: str, rng: random.Random, share: float = 0.5) -> list[PassSpec]:
+    """For a case given a GPU target: in `share` of draws, dlight's schedule rules first in the sequence (the
+    build then adds no DefaultGPUSchedule), so programs DefaultGPUSchedule cannot bind reach GPU code too.
+    Only for programs with blocks (dlight schedules blocks; `schedulable-blocks`)."""
+    if any(p.name in GPU_SCHEDULES for p in passes) or "T.sblock(" not in ir or rng.random() >= share:
+        return passes
+    return [_spec(DLIGHT_PASS, rng)] + list(passes)
 
 
 def _pool_names(ctx: MutationContext) -> list[str]:

@@ -7,8 +7,10 @@ import functools
 import random
 from dataclasses import dataclass, replace
 
+from tirfuzz.fuzzer.core.runtime import GPU_KINDS, kind_of
 from tirfuzz.fuzzer.core.targets import parse_target, runnable_here
 from tirfuzz.mutators.base import Decline, MutationContext, MutationOutcome, Mutator
+from tirfuzz.mutators.passes import short, with_gpu_schedule
 
 MCPUS = ("x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "core2", "nehalem", "sandybridge", "haswell", "skylake",
          "skylake-avx512", "icelake-server", "znver1", "znver2", "znver3", "znver4", "btver2", "generic")
@@ -110,7 +112,12 @@ class BuildTargetMutate(Mutator):
             detail = {"add": new}
         else:
             raise Decline("the case has as many targets as it may")
-        return MutationOutcome(detail=detail, case=replace(ctx.case, targets=targets))
+        passes = ctx.case.passes
+        if kind_of(new) in GPU_KINDS:
+            passes = with_gpu_schedule(passes, ctx.case.ir, rng)
+            if passes is not ctx.case.passes:
+                detail["schedule"] = short(passes[0].name)
+        return MutationOutcome(detail=detail, case=replace(ctx.case, targets=targets, passes=passes))
 
 
 def target_mutators() -> list[Mutator]:

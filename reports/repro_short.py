@@ -20,8 +20,8 @@ import re
 from typing import Any, Sequence
 
 from tirfuzz.fuzzer.core.case import TestCase
-from tirfuzz.fuzzer.core.runtime import (GPU_KINDS, TargetError, kind_of, lowering_sequence, native_code, parse_target,
-                                         target_spec)
+from tirfuzz.fuzzer.core.runtime import (DLIGHT_PASS, DLIGHT_RULES, GPU_KINDS, TargetError, kind_of, lowering_sequence,
+                                         native_code, parse_target, target_spec)
 
 WIDTH = 110        # longest line the script writes, where it can choose
 SHOWN = 100        # characters of the failure's message on the failing line
@@ -83,6 +83,8 @@ def _call(name: str, args: Sequence[Any], plugins: dict[str, str]) -> str:
         spec = args[0] if isinstance(args[0], dict) else parse_target(args[0])
         args = [f"tvm.target.Target({_value(spec)})", *map(_value, args[1:])]
         return f"tvm.{name}({', '.join(args)})"
+    if name == DLIGHT_PASS:  # rule names -> the rules (runtime.builtin_pass)
+        return f"tvm.{name}({', '.join(f'tvm.s_tir.dlight.{r}()' for r in (args or DLIGHT_RULES))})"
     return f"tvm.{name}({', '.join(_value(a) for a in args)})"
 
 
@@ -156,6 +158,8 @@ def _imports(steps: Sequence[tuple[str, Sequence[Any]]], extra: Sequence[str] = 
     lines = ["import tvm"]
     if any(n.startswith("s_tir.") for n, _ in steps) or "s_tir" in extra:
         lines.append("import tvm.s_tir  # registers tvm.s_tir.transform")
+    if any(n == DLIGHT_PASS for n, _ in steps):
+        lines.append("import tvm.s_tir.dlight")
     return lines + [x for x in extra if x != "s_tir"]
 
 

@@ -159,3 +159,91 @@ def test_a_backend_filter_holds_for_its_targets_with_any_options():
         flt = classify_error("build:" + target, target, "InternalError", msg)
         assert flt is not None and flt.name == "cuda-global-allocation", target
     assert classify_error("build:llvm", "llvm", "InternalError", msg) is None
+
+
+# Two blocks (a padding stage, then a reduction): DefaultGPUSchedule stops here in TVM 0.27.
+TWO_BLOCKS = '''@T.prim_func(s_tir=True)
+def main(A: T.Buffer((8, 8), "float32"), B: T.Buffer((8,), "float32")):
+    P = T.sblock_alloc_buffer((8, 10))
+    for i, j in T.grid(8, 10):
+        with T.sblock("pad"):
+            vi, vj = T.axis.remap("SS", [i, j])
+            P[vi, vj] = T.if_then_else(1 <= vj and vj < 9, A[vi, vj - 1], T.float32(0))
+    for i, k in T.grid(8, 10):
+        with T.sblock("sum"):
+            vi, vk = T.axis.remap("SR", [i, k])
+            with T.init():
+                B[vi] = T.float32(0)
+            B[vi] = B[vi] + P[vi, vk]
+'''
+
+
+def test_dlight_schedules_for_the_gpu_what_default_gpu_schedule_cannot(executor):
+    """dlight's rules in the sequence replace the DefaultGPUSchedule a GPU build adds; the CPU build is
+    untouched by them (the rules stand aside) and still compared."""
+    from tirfuzz.fuzzer.core.case import PassSpec
+    from tirfuzz.fuzzer.core.runtime import DLIGHT_PASS, GPU_BINDING_PASS, lowering_sequence
+
+    assert lowering_sequence("opencl", [])[0][0] == GPU_BINDING_PASS
+    assert GPU_BINDING_PASS not in [n for n, _, _ in lowering_sequence("opencl", [(DLIGHT_PASS, ())])]
+    plain = executor.run(TestCase(TWO_BLOCKS, targets=["llvm", "opencl"]), oracle=True)
+    assert plain.outcome == "internal-error" and plain.stage == "pass:" + GPU_BINDING_PASS, plain.message[:200]
+    for rules in ([], ["gpu.Reduction", "gpu.Fallback"], ["gpu.Fallback"]):
+        case = TestCase(TWO_BLOCKS, passes=[PassSpec(DLIGHT_PASS, rules)], targets=["llvm", "opencl"])
+        res = executor.run(case, oracle=True)
+        assert res.outcome == "ok" and res.skipped_runs == ["opencl"], (rules, res.stage, res.message[:300])
+        assert res.oracle.get("compared") == ["llvm"]
+
+
+def test_a_gpu_schedule_refusing_an_in_place_program_drops_the_gpu_target_by_name(executor):
+    """A block reading and writing one buffer breaks the schedule primitives' documented compact dataflow:
+    dlight's `bind` raises a ScheduleError, a program these schedules are not for, not a TVM bug."""
+    from tirfuzz.fuzzer.core.case import PassSpec
+    from tirfuzz.fuzzer.core.runtime import DLIGHT_PASS
+
+    ir = '''@T.prim_func(s_tir=True)
+def main(A: T.Buffer((16,), "int32"), B: T.Buffer((16,), "int32")):
+    for i in range(16):
+        with T.sblock("first"):
+            vi = T.axis.remap("S", [i])
+            B[vi] = A[vi] + 1
+    for i in range(16):
+        with T.sblock("again"):
+            vi = T.axis.remap("S", [i])
+            B[vi] = B[vi] * 2
+'''
+    case = TestCase(ir, passes=[PassSpec(DLIGHT_PASS, ["gpu.Fallback"])], targets=["llvm", "opencl"])
+    res = executor.run(case, oracle=True)
+    assert res.outcome == "ok" and res.dropped == {"opencl": "gpu-schedule-needs-dataflow"}, res.message[-300:]
+
+
+def test_gpu_targets_bring_dlight_rules_to_block_programs_in_early_place():
+    """The build-target mutator puts dlight's pass first for a GPU target in some draws, never for a program
+    without blocks; pass mutations keep it before blocks turn opaque; the reproducer makes its rules."""
+    import tvm
+
+    from conftest import FLAT_IR
+    from tirfuzz.fuzzer.core.case import PassSpec
+    from tirfuzz.fuzzer.core.runtime import DLIGHT_PASS
+    from tirfuzz.mutators.passes import sequence_problems
+    from tirfuzz.reports.repro_short import _call
+
+    def schedules(ir: str) -> int:
+        rng, n = random.Random(3), 0
+        for _ in range(200):
+            try:
+                out = BuildTargetMutate().apply(MutationContext(TestCase(ir, targets=["llvm"])), rng)
+            except Decline:
+                continue
+            n += any(p.name == DLIGHT_PASS for p in out.case.passes)
+            if out.case.passes:
+                assert out.case.passes[0].name == DLIGHT_PASS and any(t.split()[0] in ("cuda", "opencl", "metal", "webgpu")
+                                                                     for t in out.case.targets), out.case.targets
+        return n
+
+    assert schedules(one_block("float32")) >= 20 and schedules(FLAT_IR) == 0
+    late = [PassSpec("s_tir.transform.ConvertBlocksToOpaque"), PassSpec(DLIGHT_PASS)]
+    assert "ApplyDefaultSchedule:schedulable-blocks" in sequence_problems(late, has_blocks=True)
+    assert not [p for p in sequence_problems(late[::-1], has_blocks=True) if p.startswith("ApplyDefaultSchedule")]
+    made = eval(_call(DLIGHT_PASS, ["gpu.Matmul", "gpu.Fallback"], {}), {"tvm": tvm})
+    assert [type(r).__name__ for r in made.rules] == ["Matmul", "Fallback"]

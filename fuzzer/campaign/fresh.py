@@ -18,10 +18,11 @@ from typing import Any, Callable
 from tirfuzz.fuzzer.campaign.store import case_id
 from tirfuzz.fuzzer.campaign.yields import WARMUP, Yields
 from tirfuzz.fuzzer.core.case import TestCase
+from tirfuzz.fuzzer.core.runtime import GPU_KINDS, kind_of
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline
 from tirfuzz.fuzzer.tir.program import ProgramGen
 from tirfuzz.mutators.mutate import mutate_case
-from tirfuzz.mutators.passes import pass_mutators
+from tirfuzz.mutators.passes import pass_mutators, with_gpu_schedule
 from tirfuzz.mutators.targets import BUILD_ONLY, MAX_TARGETS
 
 MAX_PASS_MUTATIONS = 6
@@ -53,8 +54,10 @@ def random_case(rng: random.Random, gen: ProgramGen, pass_names: list[str], targ
     extra: dict[str, Any] = {"generated": {"kind": prog.kind, "stmts": prog.stmts}, "safe": not prog.risks}
     if prog.risks:
         extra["ub_risks"] = list(prog.risks)
-    case = TestCase(ir=prog.text, passes=default_pipeline(), targets=list(targets), input_seed=rng.randrange(3),
-                    extra=extra)
+    passes = default_pipeline()
+    if any(kind_of(t) in GPU_KINDS for t in targets):
+        passes = with_gpu_schedule(passes, prog.text, rng)
+    case = TestCase(ir=prog.text, passes=passes, targets=list(targets), input_seed=rng.randrange(3), extra=extra)
     pool, muts = NamesPool(pass_names), pass_mutators()
     for _ in range(rng.randint(0, MAX_PASS_MUTATIONS)):
         new, _info = mutate_case(case, rng.getrandbits(48), pool, muts)

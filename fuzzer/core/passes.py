@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tirfuzz.fuzzer.core.case import PassSpec
-from tirfuzz.fuzzer.core.runtime import builtin_pass
+from tirfuzz.fuzzer.core.runtime import DLIGHT_PASS, builtin_pass
 
 NAMESPACES = ("tirx.transform", "s_tir.transform")
 # Callables in those modules that are not passes over a module by name alone.
@@ -27,6 +27,7 @@ PRECONDITIONS: dict[str, tuple[str, ...]] = {
     "ConvertBlocksToOpaque": ("no-block-init",),
     "BF16StorageLegalize": ("packed-api",), "FP8StorageLegalize": ("packed-api",),
     "LowerTVMBuiltin": ("packed-api",),
+    "ApplyDefaultSchedule": ("schedulable-blocks",),  # dlight schedules blocks that still have iterators
 }
 
 
@@ -53,7 +54,7 @@ def builtin_pass_names() -> list[str]:
             obj = getattr(mod, n)
             if n[:1].isupper() and n not in NOT_PASSES and inspect.isfunction(obj):
                 names.append(f"{ns}.{n}")
-    return sorted(names)
+    return sorted(names + [DLIGHT_PASS])
 
 
 def load_plugin(path: str | Path) -> dict[str, Any]:

@@ -141,6 +141,14 @@ COMPLETION_PASSES: tuple[str, ...] = (
     "tirx.transform.FP8StorageLegalize", "tirx.transform.BF16StorageLegalize",
 )
 GPU_BINDING_PASS = "s_tir.transform.DefaultGPUSchedule"  # gives every block thread bindings (GPU targets)
+# dlight's schedule rules as one module pass: the first rule that takes a function schedules it for the GPU
+# (shared-memory tiling for a matmul, cross-thread reductions, ...) and marks it scheduled; rules stand aside
+# on CPU targets. A sequence naming it (or DefaultGPUSchedule) gets no GPU_BINDING_PASS added. Its arguments
+# are rule names under tvm.s_tir.dlight ("gpu.Matmul"); none: every rule of DLIGHT_RULES.
+DLIGHT_PASS = "s_tir.dlight.ApplyDefaultSchedule"
+DLIGHT_RULES = ("gpu.Matmul", "gpu.GEMV", "gpu.LowBatchGEMV", "gpu.Reduction", "gpu.GeneralReduction",
+                "gpu.Transpose", "gpu.RMSNorm", "gpu.Fallback")
+GPU_SCHEDULES = (GPU_BINDING_PASS, DLIGHT_PASS)
 
 Steps = Sequence[tuple[str, Sequence[Any]]]  # passes as (dotted name, arguments)
 
@@ -157,7 +165,19 @@ def builtin_pass(name: str, args: Sequence[Any] = ()):
     args = list(args)
     if name.rpartition(".")[2] == "BindTarget" and args and isinstance(args[0], (str, dict)):
         args[0] = make_target(args[0])
+    if name == DLIGHT_PASS:
+        args = [dlight_rule(r) for r in (args or DLIGHT_RULES)]
     return ctor(*args)
+
+
+def dlight_rule(name: Any):
+    """A dlight schedule rule from its name under tvm.s_tir.dlight ("gpu.Matmul"), made with no arguments."""
+    import tvm.s_tir.dlight as dl
+
+    if not isinstance(name, str) or name not in DLIGHT_RULES:
+        raise ValueError(f"unknown dlight rule {name!r} (known: {', '.join(DLIGHT_RULES)})")
+    group, rule = name.split(".")
+    return getattr(getattr(dl, group), rule)()
 
 
 # Completion passes whose stage is over once the sequence names the given pass: they are not added then.
@@ -174,7 +194,8 @@ def completion_passes(named: Sequence[str]) -> list[str]:
 
 def added_passes(target: str, named: Sequence[str]) -> tuple[list[str], list[str]]:
     """What a build adds around the given passes: (run before them, run after them)."""
-    before = [GPU_BINDING_PASS] if kind_of(target) in GPU_KINDS and GPU_BINDING_PASS not in named else []
+    scheduled = any(n in named for n in GPU_SCHEDULES)
+    before = [GPU_BINDING_PASS] if kind_of(target) in GPU_KINDS and not scheduled else []
     return before, completion_passes(named)
 
 

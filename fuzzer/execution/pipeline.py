@@ -53,6 +53,8 @@ def _unmet_preconditions(name: str, mod, packed: bool) -> list[str]:
         unmet.append("opaque-blocks")
     if "no-block-init" in needs and any(b.block.init is not None for b in blocks(mod)):
         unmet.append("no-block-init")
+    if "schedulable-blocks" in needs and not has_blocks(mod):
+        unmet.append("schedulable-blocks")
     return unmet
 
 
