@@ -247,3 +247,18 @@ def test_gpu_targets_bring_dlight_rules_to_block_programs_in_early_place():
     assert not [p for p in sequence_problems(late[::-1], has_blocks=True) if p.startswith("ApplyDefaultSchedule")]
     made = eval(_call(DLIGHT_PASS, ["gpu.Matmul", "gpu.Fallback"], {}), {"tvm": tvm})
     assert [type(r).__name__ for r in made.rules] == ["Matmul", "Fallback"]
+
+
+def test_the_dlight_rules_a_case_may_name_stand_aside_on_cpu_targets():
+    """gpu.RMSNorm checks no target: a campaign's llvm build ran it and failed (a root block not named
+    "root"), a GPU rule applied to a CPU build. Every rule a case may name is a GPUScheduleRule."""
+    from tvm.s_tir.dlight.gpu.base import GPUScheduleRule
+
+    from tirfuzz.fuzzer.core.runtime import DLIGHT_RULES, dlight_rule, make_target
+
+    for name in DLIGHT_RULES:
+        rule = dlight_rule(name)
+        assert isinstance(rule, GPUScheduleRule), name
+        assert not rule.is_target_available(make_target("llvm")) and rule.is_target_available(make_target("cuda"))
+    with pytest.raises(ValueError, match="unknown dlight rule"):
+        dlight_rule("gpu.RMSNorm")
