@@ -4,7 +4,7 @@ Every command decides with `judge` (fuzz, run, replay, triage, ci), so they cann
 The executor child already turned invalid input into `rejected` (with its filter) and hid oracle
 differences a check on the run explains (`result.oracle["filtered"]`); here the rules that need the whole
 result are added: a case that ran past the time limit is a bug only when TVM's reference build of the
-same program finished within that limit (`result.reference_try`, which the executor adds to every such
+same program finished within a tenth of that limit (`result.reference_try`, which the executor adds to every such
 result); a crash (or such a hang) once compiled code ran is hidden only when the checked run of the same
 inputs tripped a check (`result.oracle["checked"]`, oracles/ub.py); an internal error the program's own
 undefined behaviour explains is not the compiler's.
@@ -20,8 +20,9 @@ from tirfuzz.oracles.standard import LABEL, same_failure
 from tirfuzz.oracles.ub import explains_internal_error
 
 BUG, FILTERED, OK, TOOL_ERROR = "bug", "filtered", "ok", "tool-error"
-TOO_SLOW = "too-slow-to-test"         # a hang whose reference build also ran past the limit
+TOO_SLOW = "too-slow-to-test"         # a hang whose reference build did not finish within a tenth of the limit
 HANG_FACTOR = 10                      # a hang is a bug only when the reference finished in a tenth of the limit
+REFERENCE_SLACK_S = 1.0               # the reference try's time on top of that tenth (its child's start, a cold cache)
 HANG_REFERENCE_FAILS = "hang-reference-fails"  # a hang of a program the reference does not build or run
 HANG_UNCONFIRMED = "hang-unconfirmed"  # a hang whose reference build was not tried
 SLOW_RUN = TOO_SLOW                   # the name campaigns count as `slow_runs`
@@ -29,8 +30,8 @@ FAILS_IN_TVM_COMPILE = "fails-in-tvm-compile"  # a user program plain tvm.compil
 CHECK_SLOW = "checked-run-too-slow"   # the checked run (to explain a difference) ran past the time limit
 RUN_MEMORY = "run-out-of-memory"      # compiled code ran past the memory limit
 
-REASONS = {TOO_SLOW: "the reference build (TVM's default pipeline) also ran past the time limit: the program "
-                     "is too slow to test, not a hang",
+REASONS = {TOO_SLOW: "the reference build (TVM's default pipeline) did not finish within a tenth of the time limit: "
+                     "the program is too slow to test, not a hang",
            HANG_REFERENCE_FAILS: "the reference build (TVM's default pipeline) does not build or run the program "
                                  "either, so a hang says nothing about the case's build",
            HANG_UNCONFIRMED: "the reference build was not tried, so a hang cannot be told from a slow program",
@@ -38,6 +39,13 @@ REASONS = {TOO_SLOW: "the reference build (TVM's default pipeline) also ran past
                        "need much memory)",
            CHECK_SLOW: "the checked build that would tell undefined behaviour from a miscompilation ran past "
                        "the time limit: nothing is known"}
+
+
+def reference_limit(limit_s: float) -> float:
+    """How long the reference try of a case that ran past `limit_s` runs before it is stopped: a tenth of
+    the limit (HANG_FACTOR) and REFERENCE_SLACK_S. A reference slower than a tenth makes the hang
+    too-slow-to-test whether it ends later or never, so waiting longer could change no verdict."""
+    return min(limit_s, limit_s / HANG_FACTOR + REFERENCE_SLACK_S)
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,10 @@ def hang_reason(res: ExecResult, ref: ReferenceTry) -> str:
         return (f"the reference build (TVM's default pipeline, {ref.target}) built and ran the same program on the same inputs "
                 f"in {ref.elapsed_ms / 1e3:.1f} s, within the {ref.limit_s:g} s limit this case ran past")
     if ref.outcome == "hang":
-        return (f"the reference build (TVM's default pipeline, {ref.target}) also ran past the {ref.limit_s:g} s limit: "
-                "the program is too slow to test, not a hang")
+        waited = ref.waited_s or ref.limit_s
+        return (f"the reference build (TVM's default pipeline, {ref.target}) did not finish within {waited:g} s "
+                f"(stopped there: only a build over {HANG_FACTOR}x slower than the reference, which must finish within "
+                f"a tenth of the {ref.limit_s:g} s limit, is called a hang): the program is too slow to test, not a hang")
     return (f"the reference build (TVM's default pipeline) failed at {ref.stage or '?'} ({ref.message[:200]}), "
             "so a hang says nothing about the case's build")
 

@@ -29,7 +29,7 @@ def print_result(console: Console, res: ExecResult, verdict: Verdict) -> None:
         r = res.reference_try
         t.add_row("reference", f"TVM's default pipeline ({r.target}) on the same program: {r.outcome}"
                   + (f" in {r.elapsed_ms / 1e3:.1f} s" if r.outcome == "finished" else
-                     f" (past the {r.limit_s:g} s limit)" if r.outcome == "hang" else f" at {r.stage}: {r.message}"))
+                     f" (not within {r.waited_s or r.limit_s:g} s)" if r.outcome == "hang" else f" at {r.stage}: {r.message}"))
     if res.dropped:
         t.add_row("dropped", ", ".join(f"{tg} (known gap: {gap})" for tg, gap in res.dropped.items()))
     for key in ("filter", "signal", "resource", "exc_type", "frame"):

@@ -15,14 +15,16 @@ BUG_OUTCOMES = ("crash", "hang", "internal-error", "miscompilation", "roundtrip"
 class ReferenceTry:
     """TVM's reference build of a case that ran past its time limit (default pipeline, default pass config,
     none of the case's passes; for the target that hung when this machine runs it, else llvm), built and
-    run on the same inputs in a child under the same limit."""
+    run on the same inputs in a child, stopped after a tenth of the case's limit and a second
+    (oracles/verdict.reference_limit): only a reference that fast makes the hang a bug."""
 
-    outcome: str              # "finished", "hang" (it ran past the limit too), "failed" (it did not build or run)
-    limit_s: float
+    outcome: str              # "finished", "hang" (it ran past waited_s), "failed" (it did not build or run)
+    limit_s: float            # the case's time limit, the one it ran past
     elapsed_ms: float = 0.0
     stage: str = ""           # where it ended: "run" when it finished, "parse"/"build"/"run" when it failed
     message: str = ""         # why it failed
     target: str = "llvm"      # the target it was built for
+    waited_s: float = 0.0     # how long the reference was let run (0: the whole limit, records of older versions)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
 from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.reference import REFERENCE_JOB
-from tirfuzz.oracles.verdict import ran
+from tirfuzz.oracles.verdict import ran, reference_limit
 
 ADDR_NO_RANDOMIZE = 0x0040000
 # The fork server runs single-threaded with a fixed hash seed: with TVM's thread pool on, how its
@@ -164,24 +164,28 @@ class Executor:
 
     def _try_reference(self, case: TestCase, want_sites: bool, target: str) -> tuple[ReferenceTry, list[int]]:
         """Build the case's program with TVM's default pipeline for `target` (no case passes, default config)
-        and run it on the case's inputs, in a child under this executor's time limit: did it finish?"""
+        and run it on the case's inputs, in a child stopped after `reference_limit` of this executor's time
+        limit (past a tenth of it, the hang is too slow to test however the reference ends): did it finish?"""
         limit = self.config.timeout_s
-        r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0], "target": target}, False, False)
+        waited = reference_limit(limit)
+        r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0], "target": target}, False, False,
+                          timeout_s=waited)
         total = float(r.timings_ms.get("total", 0.0))
         if r.outcome == "declined":  # the job ran to its end: its info says how the reference went
             info = r.mutation or {}
             tried = ReferenceTry(str(info.get("reference", "failed")), limit, float(info.get("elapsed_ms", total)),
-                                 str(info.get("stage", "")), str(info.get("message", "")), target)
+                                 str(info.get("stage", "")), str(info.get("message", "")), target, waited)
         elif r.outcome == "hang" and r.resource == "time":
-            tried = ReferenceTry("hang", limit, total, "", f"the reference ran past the {limit:g} s limit", target)
+            tried = ReferenceTry("hang", limit, total, "", f"the reference did not finish within {waited:g} s", target,
+                                 waited)
         else:  # it crashed or ran out of memory: it did not finish either
-            tried = ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}", target)
+            tried = ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}", target, waited)
         return tried, list(r.new_sites)
 
     def _request(self, case: TestCase, want_outputs: bool, want_sites: bool, mutate: dict[str, Any] | None,
-                 oracle: bool, want_json: bool, check: bool = False) -> ExecResult:
+                 oracle: bool, want_json: bool, check: bool = False, timeout_s: float | None = None) -> ExecResult:
         """One request to the fork server (restarted once if it died); its result."""
-        req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
+        req = {"case": case.to_dict(), "timeout_s": timeout_s or self.config.timeout_s, "memory_mb": self.config.memory_mb,
                "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
                "want_json": want_json or bool(mutate), "check": check}
         for attempt in range(2):
