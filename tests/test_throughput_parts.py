@@ -158,12 +158,13 @@ def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
         assert bad.outcome == "internal-error" and bad.cases_before == 0
         assert bad.kept_run is not None and bad.kept_run["outcome"] == "internal-error"
         assert "trusted" not in bad.kept_run
-        assert ex.run(ok, oracle=True).cases_before == 0  # the child that failed was not kept
+        # The fresh child that confirmed it runs on: a Python exception leaves its process whole.
+        assert ex.run(ok, oracle=True).cases_before == 1
         # The same failure again in a kept child: a fresh child gave it before, so it is not run again.
         again = ex.run(TestCase(INF_IR, targets=["c"]), want_outputs=False, oracle=False)
-        assert again.outcome == "internal-error" and again.cases_before == 1
+        assert again.outcome == "internal-error" and again.cases_before == 2
         assert signature(again) == signature(bad) and "was confirmed in a fresh child" in again.kept_run["trusted"]
-        assert ex.run(ok, oracle=True).cases_before == 0
+        assert ex.run(ok, oracle=True).cases_before == 0  # three cases in that child: a fresh one
         other = ex.run(TestCase(INF_IR.replace("inf", "nan"), targets=["c"]), want_outputs=False, oracle=False)
         assert other.outcome == "internal-error" and signature(other) != signature(bad)
         assert other.cases_before == 0 and "trusted" not in other.kept_run  # a failure not seen: judged fresh

@@ -48,6 +48,10 @@ from tirfuzz.oracles.filters import load_filters
 # more than the memory it would give back. Its memory limit still holds whatever it allocates.
 CHILD_GC_THRESHOLD = (50_000, 20, 100)
 STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
+# Results after which a child's process is as whole as after an ok case (a Python exception caught in run_case,
+# or an oracle's finding): it may run the next case. After any other (a tool error, memory exhausted) it exits.
+# Its results other than ok are judged in a fresh child all the same (ForkServer._judge_fresh).
+KEEP_AFTER = ("ok", "declined", "rejected", "internal-error", "miscompilation", "roundtrip")
 _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
 # What a child says when memory it did not own was overwritten and it died of it other than by a fault:
 # the dynamic loader's own data (its link maps live in the heap) fails its assertion at the next
@@ -283,8 +287,8 @@ class ForkServer:
         else:  # it sent its result: kept for the next case, or told to exit (reaped during the next case)
             status = 0
             self.kept = (pid, req_w, r, done + 1)
-            if done + 1 >= self.keep or not self._reusable(req) or result.outcome not in ("ok", "declined"):
-                self._let_go()  # a child is kept only while all it ran was ok
+            if done + 1 >= self.keep or not self._reusable(req) or result.outcome not in KEEP_AFTER:
+                self._let_go()  # a child is kept only while each case it ran ended in a whole process
         self.stderr_file.seek(0)
         stderr = self.stderr_file.read().decode("utf-8", "replace")
         if result is None:

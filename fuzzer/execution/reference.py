@@ -2,7 +2,7 @@
 
 A `hang` is a compiler bug only when TVM's reference build of the same program (its default pipeline, none
 of the case's passes, the default pass config, for the target that hung: a C build runs slower than an
-llvm one, and a slow backend is not a hang) builds and runs on the same inputs within the same time limit. `reference_job` is the executor child job that tries it (registered by every executor,
+llvm one, and a slow backend is not a hang) builds and runs on the same inputs within a tenth of the same time limit. `reference_job` is the executor child job that tries it (registered by every executor,
 see `Executor.run`); the verdict (oracles/verdict.py) reads the `ReferenceTry` it gives.
 """
 
