@@ -41,7 +41,7 @@ def one(ctx: MutationContext, site: Site, fn: Callable[[Any, Site], Any], detail
     writes one, or a statement whose writes may shrink (reduces_writes) writing one, can make the
     program read undefined memory: risk "uninit".
     """
-    mod = rewrite(ctx.mod, {site.index: fn})
+    mod = rewrite(ctx.mod, {site.index: fn}, ctx._sites)  # the walk follows one path when the sites are known
     d = {"site": site.index, "node": type(site.node).__name__}
     d.update(detail)
     risks = list(risks or [])

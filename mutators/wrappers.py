@@ -132,7 +132,7 @@ class BindInsert(Mutator):
             return var
 
 
-        mod = rewrite(ctx.mod, {pick.index: use})
+        mod = rewrite(ctx.mod, {pick.index: use}, ctx.sites())
         # the host statement's index is unchanged (it precedes the expression in traversal order)
         mod = rewrite(mod, {host.index: lambda n, s: tx.SeqStmt([tx.Bind(var, pick.node), n])})
         return MutationOutcome(detail={"site": pick.index, "expr": str(pick.node)[:80]}, mod=mod)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tirfuzz.fuzzer.tir.exprgen import bits, const, int_range, safe_divisor
-from tirfuzz.fuzzer.tir.tree import Site, Walker, dtype_of, is_buffer, rewrite, tvm_mod, with_fields
+from tirfuzz.fuzzer.tir.tree import Site, Walker, collect, dtype_of, is_buffer, rewrite, tvm_mod, with_fields
 
 MAX_ROUNDS = 3
 
@@ -200,16 +200,19 @@ def _view_fits(prover: Prover, decl) -> bool:
         return False
 
 
-def find_unsafe(mod) -> tuple[list[Access], int]:
-    """Every access with an index not provably in bounds (and every risky integer division), and the count checked."""
+def find_unsafe(mod, sites: list[Site] | None = None) -> tuple[list[Access], int]:
+    """Every access with an index not provably in bounds (and every risky integer division), and the count
+    checked. `sites`: the module's sites (tree.collect), when the caller has them."""
     tvm = tvm_mod()
     tx = tvm.tirx
-    walker = Walker()
-    walker.run(mod)
+    if sites is None:
+        walker = Walker()
+        walker.run(mod)
+        sites = walker.sites
     prover = Prover()
     bad, checked = [], 0
     divs = (tx.Div, tx.Mod, tx.FloorDiv, tx.FloorMod)
-    for site in walker.sites:
+    for site in sites:
         node = site.node
         if site.kind == "stmt" and isinstance(node, tvm.s_tir.SBlockRealize):
             # Accesses inside a block are proven with its iterators' declared domains: a binding that
@@ -283,7 +286,8 @@ def make_safe(mod, clamp: bool = True) -> tuple[Any, SafetyReport]:
     """The module with every unprovable scalar access clamped into bounds, and what was done."""
     report = SafetyReport(safe=True)
     for _ in range(MAX_ROUNDS):
-        bad, checked = find_unsafe(mod)
+        sites = collect(mod)
+        bad, checked = find_unsafe(mod, sites)
         report.checked = max(report.checked, checked)
         fixable = [a for a in bad if not a.vector]
         if not bad:
@@ -295,7 +299,7 @@ def make_safe(mod, clamp: bool = True) -> tuple[Any, SafetyReport]:
         if any(a.buffer is not None and any(a.buffer.same_as(x) for x in a.site.scope.internal) for a in fixable):
             report.reasons.append("uninit")  # a clamped access to an internal buffer may touch an unwritten element
 
-        mod = rewrite(mod, rewrites)
+        mod = rewrite(mod, rewrites, sites)
         report.clamped += len(fixable)
     bad, _ = find_unsafe(mod)
     report.unproven = len(bad)

@@ -100,6 +100,7 @@ class Site:
     dim: int = -1
     store: bool = False      # inside the index of a BufferStore (buffer is the one written)
     control: bool = False    # part of a condition, loop bound, block binding or store index: decides what runs
+    size: int = 1            # sites in its subtree, itself included: indices index .. index + size - 1
 
     @property
     def dtype(self) -> str | None:
@@ -138,6 +139,9 @@ class Walker:
     rewrites: dict[int, Rewrite] = field(default_factory=dict)
     sites: list[Site] = field(default_factory=list)
     record: bool = True
+    # The sites of the same module from an earlier walk (`collect`): a subtree holding no rewrite is then
+    # passed over whole, its sites counted by its size, instead of visited (a rewrite walks one path).
+    known: list[Site] | None = None
     changed_blocks: int = 0
     _suspend: int = 0
     _count: int = 0
@@ -197,7 +201,15 @@ class Walker:
         e = self._take(value)
         if e is None:
             return value
-        site = Site(self._count, value, e.kind, e.scope, e.role, e.parent, e.in_seq, e.buffer, e.dim, e.store,
+        index = self._count
+        if self.known is not None and not self._suspend:
+            if index >= len(self.known) or not self.known[index].node.same_as(value):
+                raise ValueError(f"site {index} of the walk is not site {index} of the sites given: another module's")
+            size = self.known[index].size
+            if not any(index <= k < index + size for k in self.rewrites):
+                self._count += size  # nothing to rewrite in it: passed over, its sites counted
+                return value
+        site = Site(index, value, e.kind, e.scope, e.role, e.parent, e.in_seq, e.buffer, e.dim, e.store,
                     e.control)
         self._count += 1
         if self.record:
@@ -207,13 +219,18 @@ class Walker:
             if not self.record and site.index == max(self.rewrites):
                 self._done = True  # no later index to count: the rest of the tree stays as it is
                 return result
+            if self.known is not None:  # the replaced subtree's sites counted by its size
+                self._count = index + self.known[index].size
+                return result
             self._suspend += 1  # still count the replaced subtree's sites, so later indices stay valid
             try:
                 self._descend(value, e, m)
             finally:
                 self._suspend -= 1
             return result
-        return self._descend(value, e, m)
+        new = self._descend(value, e, m)
+        site.size = self._count - index
+        return new
 
     def _descend(self, value, e: _Expect, m):
         kids = self._children_stmt(value, e.scope) if e.kind == "stmt" else self._children_expr(value, e)
@@ -427,7 +444,9 @@ def collect(mod) -> list[Site]:
     return w.sites
 
 
-def rewrite(mod, rewrites: dict[int, Rewrite]):
-    """The module with each site index in `rewrites` replaced by what its function returns."""
-    w = Walker(rewrites=dict(rewrites), record=False)
+def rewrite(mod, rewrites: dict[int, Rewrite], sites: list[Site] | None = None):
+    """The module with each site index in `rewrites` replaced by what its function returns. `sites`: the
+    module's sites from `collect(mod)`, when the caller has them: the walk then follows only the paths to
+    the rewritten sites (the same result, a fraction of the visits)."""
+    w = Walker(rewrites=dict(rewrites), record=False, known=sites)
     return w.run(mod)
