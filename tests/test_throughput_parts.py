@@ -175,5 +175,16 @@ def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
         assert slow.outcome == "ok" and slow.cases_before == 0
         assert slow.kept_run is not None and slow.kept_run["outcome"] == "hang"
         assert "0.001 s" in slow.kept_run["message"]
+    # A kept child whose compiled code runs past kept_run_s is stopped there, well before kept_timeout_s; the
+    # fresh child's run, with the whole limit, gives the verdict all the same.
+    slow_ir = ("@T.prim_func\ndef main(A: T.Buffer((16,), \"int32\")):\n    for i in range(100000):\n"
+               "        for j in range(100000):\n            A[(i + j) % 16] = A[(i * 7 + j) % 16] + 1\n")
+    with Executor(ExecutorConfig(timeout_s=3.0, persistent=3, kept_timeout_s=3.0, kept_run_s=0.5,
+                                 reference_on_hang=False)) as ex:
+        assert ex.run(ok).cases_before == 0
+        hang = ex.run(TestCase(slow_ir, targets=["llvm"]), want_outputs=False)
+        assert hang.outcome == "hang" and hang.stage == "run:llvm" and hang.cases_before == 0  # the fresh child's
+        assert hang.kept_run["outcome"] == "hang" and "compiled code ran past 0.5 s" in hang.kept_run["message"]
+        assert hang.timings_ms["total"] < 3000 + 3000 - 1000  # the kept try ended long before its 3 s
     with Executor(ExecutorConfig(timeout_s=20.0)) as ex:  # the default: a fresh child per case
         assert [ex.run(ok).cases_before for _ in range(3)] == [0, 0, 0]

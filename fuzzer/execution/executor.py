@@ -62,6 +62,9 @@ class ExecutorConfig:
     # case's limit, if shorter) is killed and run again, with the whole limit, in a fresh child. A hang
     # then costs this plus the limit, not the limit twice.
     kept_timeout_s: float = 2.0
+    # And a kept child whose compiled code (a `run:` stage) runs this long is stopped there too: ok cases' runs
+    # took under 0.3 s in campaigns, while a hang is most often a program that runs forever.
+    kept_run_s: float = 1.0
     pass_features: bool = False          # each case's (pass, feature) pairs in its result (pipeline.run_case)
 
 
@@ -91,7 +94,7 @@ class Executor:
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
                    "warmup": c.warmup, "preload_sites": c.preload_sites, "persistent": c.persistent,
-                   "kept_timeout_s": c.kept_timeout_s, "pass_features": c.pass_features,
+                   "kept_timeout_s": c.kept_timeout_s, "kept_run_s": c.kept_run_s, "pass_features": c.pass_features,
                    "jobs": list(c.jobs) + ([REFERENCE_JOB] if REFERENCE_JOB[0] not in dict(c.jobs) else [])}
         try:
             wire.send(self._w, options)

@@ -101,6 +101,8 @@ class ForkServer:
         self.unreaped: list[int] = []  # children whose result came: reaped while the next case runs
         self.keep = max(1, int(options.get("persistent", 1)))  # cases a child may run, one after another
         self.kept_timeout = float(options.get("kept_timeout_s", 2.0))  # ExecutorConfig.kept_timeout_s
+        self.kept_run_s = float(options.get("kept_run_s", 0.0)) or None  # ExecutorConfig.kept_run_s
+        self.stopped_running = False  # the last child collected was stopped by kept_run, in its compiled code
         self.pass_features = bool(options.get("pass_features"))  # ExecutorConfig.pass_features
         self.kept: tuple[int, int, int, int] | None = None  # (pid, request fd, result fd, cases it ran)
         # Signatures of results other than ok that a kept child gave and a fresh child then gave too: a
@@ -279,7 +281,8 @@ class ForkServer:
                 self._reap(gone)
             self.unreaped = []
             self._spawn()  # forked while this case runs
-        result, last_stage, timed_out, stage_times, mutated, began = self._collect(r, pid, start + timeout)
+        result, last_stage, timed_out, stage_times, mutated, began = self._collect(
+            r, pid, start + timeout, self.kept_run_s if kept is not None else None)
         if result is None:  # it died or hung: wait for it, so its exit status and coverage are complete
             os.close(req_w)
             os.close(r)
@@ -294,6 +297,8 @@ class ForkServer:
         if result is None:
             result = failure(status, stderr, last_stage, timed_out, timeout, began)
             result.timings_ms.update(stage_times)
+            if timed_out and self.stopped_running:
+                result.message = f"its compiled code ran past {self.kept_run_s:g} s in a child that ran cases before (killed)"
         if mutated is not None:
             result.case, result.mutation = mutated
         result.stderr_tail = stderr[-STDERR_KEEP:]
@@ -379,16 +384,21 @@ class ForkServer:
             except EOFError:
                 pass
 
-    def _collect(self, r: int, pid: int, deadline: float):
+    def _collect(self, r: int, pid: int, deadline: float, run_budget: float | None = None):
+        """The child's messages until its result, or until `deadline` (and, with `run_budget`, until a `run:`
+        stage has gone on that many seconds): (result or None, last stage, timed out, stage times, mutated,
+        stages begun)."""
         decoder = wire.Decoder()
         result, last, timed_out, mutated = None, ("spawn", None), False, None
         began: list[tuple[str, str | None]] = []  # every stage the child reported, in order
         stage_times: dict[str, float] = {}
         t_stage = time.perf_counter()
+        stage_deadline = deadline
+        self.stopped_running = False  # stopped by run_budget, not the deadline
         while result is None:  # its last message is a result (or error); then it only exits
-            left = deadline - time.perf_counter()
+            left = stage_deadline - time.perf_counter()
             if left <= 0:
-                timed_out = True
+                timed_out, self.stopped_running = True, stage_deadline < deadline
                 os.kill(pid, signal.SIGKILL)
                 break
             ready, _, _ = select.select([r], [], [], left)
@@ -403,6 +413,8 @@ class ForkServer:
                     stage_times[last[0]] = stage_times.get(last[0], 0.0) + (now - t_stage) * 1e3
                     last, t_stage = (msg[1], msg[2]), now
                     began.append(last)
+                    ran_code = run_budget is not None and str(msg[1]).startswith("run:")
+                    stage_deadline = min(deadline, now + run_budget) if ran_code else deadline
                 elif msg[0] == "mutated":
                     mutated = msg[1:]
                 elif msg[0] == "result":
