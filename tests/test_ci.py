@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 import xml.etree.ElementTree as ET
 
 PICKY = '''
@@ -61,17 +62,19 @@ def test_ci_known_bugs_exit_codes_junit_and_summary(tmp_path):
     suite = _check_junit(tmp_path / "1.xml")
     assert suite.get("failures") == "2"
 
-    full = ci(tmp_path, "n2", "--baseline", str(base), "--junit", str(tmp_path / "2.xml"))
+    kept, dropped = sorted(verdict["new"])
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"format": doc["format"], "bugs": {kept: doc["bugs"][kept]}}))
+    summary = tmp_path / "step.md"
+    with ThreadPoolExecutor(2) as pool:  # two independent nights at once (two cores)
+        night2 = pool.submit(ci, tmp_path, "n2", "--baseline", str(base), "--junit", str(tmp_path / "2.xml"))
+        night3 = pool.submit(ci, tmp_path, "n3", "--baseline", str(partial), env={"GITHUB_STEP_SUMMARY": str(summary)})
+        full, one = night2.result(), night3.result()
     assert full.returncode == 0, full.stdout + full.stderr
     v2 = json.loads(full.stdout.strip().splitlines()[-1])
     assert v2["new"] == [] and set(v2["known"]) == set(verdict["new"]) and v2["fixed"] == []
     assert _check_junit(tmp_path / "2.xml").get("failures") == "0"
 
-    kept, dropped = sorted(verdict["new"])
-    partial = tmp_path / "partial.json"
-    partial.write_text(json.dumps({"format": doc["format"], "bugs": {kept: doc["bugs"][kept]}}))
-    summary = tmp_path / "step.md"
-    one = ci(tmp_path, "n3", "--baseline", str(partial), env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert one.returncode == 1
     v3 = json.loads(one.stdout.strip().splitlines()[-1])
     assert v3["new"] == [dropped]

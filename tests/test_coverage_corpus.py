@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from conftest import FLAT_IR
 
@@ -17,20 +18,22 @@ from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
 def test_outputs_bit_identical_with_coverage_on_and_off_over_the_seed_corpus():
     seeds = list_seeds()
     assert len(seeds) >= 60
-    outputs = {}
-    for cov in (None, "tvm"):
+
+    def outputs(cov):  # each side in its own fork server: the two run at once, on two cores
+        got = {}
         with Executor(ExecutorConfig(timeout_s=60, coverage=cov)) as ex:
             for s in seeds:
                 res = ex.run(seed_case(s, ["llvm"], input_seed=2))
                 assert res.outcome == "ok", (s.name, cov, res.message)
-                arrays = res.outputs["llvm"]["main"]
-                key = [(a.dtype.str, a.shape, a.tobytes()) for a in arrays]
-                if cov is None:
-                    outputs[s.name] = key
-                else:
-                    assert key == outputs[s.name], f"{s.name}: outputs differ with coverage on"
-            if cov:
-                assert ex.run(TestCase(FLAT_IR)).cov_total > 20_000
+                got[s.name] = [(a.dtype.str, a.shape, a.tobytes()) for a in res.outputs["llvm"]["main"]]
+            total = ex.run(TestCase(FLAT_IR)).cov_total if cov else None
+        return got, total
+
+    with ThreadPoolExecutor(2) as pool:
+        (off, _), (on, total) = pool.map(outputs, (None, "tvm"))
+    assert total > 20_000
+    for s in seeds:
+        assert on[s.name] == off[s.name], f"{s.name}: outputs differ with coverage on"
 
 
 def test_executor_reports_the_blocks_each_case_uncovers_first():
