@@ -59,10 +59,10 @@ def test_other_openings_compile_without_the_header(host_cc):
     assert HostCompiler(error="no g++").options(_c_source("relu_f32").inspect_source()) == []
 
 
-def test_background_host_compile_runs_and_fails_as_tvm_words_it(host_cc):
+def test_background_host_compile_runs_and_fails_as_tvm_words_it(host_cc, tmp_path):
     raw = _c_source("relu_f32")
     pending = PendingLoad(raw, ["main"], host_cc)
-    assert pending.thread is not None and pending.folder and os.path.isdir(pending.folder)
+    assert pending.proc is not None and pending.folder and os.path.isdir(pending.folder)
     funcs = pending.finish()
     assert callable(funcs["main"]) and pending.folder is None  # loaded, its files gone
     pool = PassPool()
@@ -71,6 +71,17 @@ def test_background_host_compile_runs_and_fails_as_tvm_words_it(host_cc):
     assert plain.outcome == fast.outcome == "internal-error" and fast.stage == "build:c"
     assert fast.message.startswith("Compilation error") and "inff" in fast.message
     assert signature(plain) == signature(fast)
+    # The words are TVM's: its own export_library (tvm.support.cc runs g++) fails alike on the same module.
+    m, tgt = lower(parse(INF_IR), "c", [])
+    with pytest.raises(RuntimeError) as tvm_own:
+        codegen(m, tgt).export_library(str(tmp_path / "lib.so"))
+    theirs, ours = str(tvm_own.value), plain.message
+
+    def shape(text: str) -> list[str]:  # each line's words, temporary paths left out
+        return [" ".join(w for w in line.split() if "/tmp" not in w and "tmp" not in w) for line in text.splitlines()]
+
+    assert theirs.startswith("Compilation error:\n") and "\nCommand line: " in theirs
+    assert shape(theirs)[:3] == shape(ours)[:3], (theirs[:600], ours[:600])
 
 
 def test_c_failure_waits_for_llvm_verdict(host_cc):
@@ -188,3 +199,4 @@ def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
         assert hang.timings_ms["total"] < 3000 + 3000 - 1000  # the kept try ended long before its 3 s
     with Executor(ExecutorConfig(timeout_s=20.0)) as ex:  # the default: a fresh child per case
         assert [ex.run(ok).cases_before for _ in range(3)] == [0, 0, 0]
+

@@ -100,7 +100,7 @@ def raised_outside_tvm(exc: BaseException) -> str | None:
     numpy or Python's standard library with no TVM frame inside (TVM's C++ errors carry their C++ frames;
     TVMScript's and users' plugins' Python is TVM's side); else None."""
     tb = exc.__traceback__
-    if tb is None:
+    if tb is None or getattr(exc, "tvm_side", False):  # TVM's error in TVM's words, raised by tirfuzz (hostcc)
         return None
     while True:
         name = tb.tb_frame.f_code.co_filename

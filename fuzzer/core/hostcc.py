@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,16 +63,18 @@ class HostCompiler:
 class PendingLoad:
     """A generated runtime module on its way to runnable functions: `start` it, `finish` it later.
 
-    For C source, `start` writes the source and starts TVM's own host-compiler call (tvm.support.cc, as
-    `Executable.jit` makes it) in a thread that only waits on g++: the caller builds other targets
-    meanwhile. Every TVM call stays in the calling thread; `finish` joins, raises the compiler's error
-    as TVM words it, loads the shared object. Other modules load in `finish` (llvm's machine code).
+    For C source, `start` writes the source and starts the host compiler's process (the command TVM's
+    tvm.support.cc runs for `Executable.jit`), and the caller builds other targets meanwhile; `finish`
+    waits for it, raises its error in TVM's words, loads the shared object. No thread: a thread's Python
+    allocations would interleave with the caller's as the scheduler has it, and a kept child's heap (so
+    the order of TVM's pointer-keyed maps, so the blocks its next cases reach) would follow the machine's
+    load. Other modules load in `finish` (llvm's machine code).
     """
 
     def __init__(self, raw, names: Sequence[str], host_cc: "HostCompiler | None" = None, target: str | None = None):
         self.raw, self.names, self.target = raw, list(names), target
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
+        self.proc: subprocess.Popen | None = None
+        self.cmd: list[str] = []
         self.folder: str | None = None
         if raw.kind != "c":
             return
@@ -83,39 +84,44 @@ class PendingLoad:
         calls: list[tuple[str, list, dict]] = []
         raw.export_library(self.path, fcompile=lambda out, files, **kw: calls.append((out, list(files), kw)),
                            workspace_dir=self.folder, options=options)
-        self.thread = threading.Thread(target=self._compile, args=calls[0], daemon=True)
-        self.thread.start()
-
-    def _compile(self, output: str, files: list, kwargs: dict) -> None:
-        from tvm.support import cc
-
-        try:
-            cc.create_shared(output, files, **kwargs)
-        except BaseException as e:  # noqa: BLE001  (re-raised by finish, in the caller's thread)
-            self.error = e
+        self.cmd, cwd = _shared_library_command(*calls[0])
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
 
     def finish(self) -> dict[str, Any]:
         """Runnable functions by name (raises what the host compiler or the load raised)."""
-        if self.thread is None:
+        if self.proc is None:
             return load(self.raw, self.names, self.target)
         import tvm
 
         try:
-            self.thread.join()
-            if self.error is not None:
-                raise self.error
+            out, _ = self.proc.communicate()
+            if self.proc.returncode != 0:  # what tvm.support.cc raises for it: TVM's error, said by tirfuzz
+                err = RuntimeError("Compilation error:\n" + out.decode("utf-8", errors="replace") +
+                                   "\nCommand line: " + " ".join(self.cmd))
+                err.tvm_side = True  # crashinfo.raised_outside_tvm: not a failure of tirfuzz's own code
+                raise err
             rt = tvm.runtime.load_module(self.path)
             return {name: rt.get_function(name, query_imports=True) for name in self.names}
         finally:
             self.abandon()
 
     def abandon(self) -> None:
-        """Drop the build (the compiler finishes on its own); its files go."""
-        if self.thread is not None:
-            self.thread.join()
+        """Drop the build (the compiler is waited for); its files go."""
+        if self.proc is not None and self.proc.returncode is None:  # not waited for by `finish`
+            self.proc.communicate()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+def _shared_library_command(output: str, objects: list, kwargs: dict) -> tuple[list[str], str | None]:
+    """The command tvm.support.cc.create_shared runs on Linux for these arguments, and its working folder."""
+    from tvm.support import cc
+
+    if kwargs.get("ccache_env") is not None:
+        raise ValueError("a ccache build is not supported here")
+    cmd = [kwargs.get("cc") or cc.get_cc(), "-shared", "-fPIC", "-o", output, *(kwargs.get("options") or []), *objects]
+    return cmd, kwargs.get("cwd")
 
 
 def _opening(source: str) -> str:
