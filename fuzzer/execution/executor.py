@@ -58,12 +58,15 @@ class ExecutorConfig:
     # a child that ran cases before is judged again in a fresh one, unless a fresh one gave that same result
     # before (forkserver.ForkServer.run).
     persistent: int = 1
-    # A kept child's verdict counts only when ok: a case running past this many seconds there (or the
+    # A kept child's verdict counts only when ok: a case using this many seconds of CPU time there (or the
     # case's limit, if shorter) is killed and run again, with the whole limit, in a fresh child. A hang
-    # then costs this plus the limit, not the limit twice.
+    # then costs this plus the limit, not the limit twice. CPU time, not the clock: on a loaded machine (a
+    # second campaign, the mutator) a case must not be stopped where a quiet one finishes it, or which child
+    # runs which case, and so its heap and the blocks it reaches, would follow the load. A kept child that
+    # sleeps is stopped at the case's limit.
     kept_timeout_s: float = 2.0
-    # And a kept child whose compiled code (a `run:` stage) runs this long is stopped there too: ok cases' runs
-    # took under 0.3 s in campaigns, while a hang is most often a program that runs forever.
+    # And a kept child whose compiled code (a `run:` stage) uses this much CPU time is stopped there too: ok
+    # cases' runs took under 0.3 s in campaigns, while a hang is most often a program that runs forever.
     kept_run_s: float = 1.0
     pass_features: bool = False          # each case's (pass, feature) pairs in its result (pipeline.run_case)
 

@@ -63,6 +63,19 @@ CORRUPTION_WORDS = ("Inconsistency detected by ld.so", "malloc(): ", "free(): ",
                     "corrupted size vs. prev_size", "corrupted double-linked list", "malloc_consolidate(): ")
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds a process has used (user and system; 0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def _vm_size_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -269,7 +282,7 @@ class ForkServer:
         else:
             pid, req_w, r, done = kept
             self.kept = None
-            timeout = min(timeout, self.kept_timeout)  # past it, the fresh child's run is needed anyway
+            cpu_budget = min(timeout, self.kept_timeout)  # past it, the fresh child's run is needed anyway
         self.stderr_file.seek(0)
         self.stderr_file.truncate()
         try:
@@ -282,7 +295,7 @@ class ForkServer:
             self.unreaped = []
             self._spawn()  # forked while this case runs
         result, last_stage, timed_out, stage_times, mutated, began = self._collect(
-            r, pid, start + timeout, self.kept_run_s if kept is not None else None)
+            r, pid, start + timeout, *((self.kept_run_s, cpu_budget) if kept is not None else (None, None)))
         if result is None:  # it died or hung: wait for it, so its exit status and coverage are complete
             os.close(req_w)
             os.close(r)
@@ -298,7 +311,10 @@ class ForkServer:
             result = failure(status, stderr, last_stage, timed_out, timeout, began)
             result.timings_ms.update(stage_times)
             if timed_out and self.stopped_running:
-                result.message = f"its compiled code ran past {self.kept_run_s:g} s in a child that ran cases before (killed)"
+                result.message = (f"its compiled code ran past {self.kept_run_s:g} s of CPU time in a child that ran "
+                                  "cases before (killed)")
+            elif timed_out and kept is not None and time.perf_counter() < start + timeout:
+                result.message = f"no result within {cpu_budget:g} s of CPU time in a child that ran cases before (killed)"
         if mutated is not None:
             result.case, result.mutation = mutated
         result.stderr_tail = stderr[-STDERR_KEEP:]
@@ -384,24 +400,33 @@ class ForkServer:
             except EOFError:
                 pass
 
-    def _collect(self, r: int, pid: int, deadline: float, run_budget: float | None = None):
-        """The child's messages until its result, or until `deadline` (and, with `run_budget`, until a `run:`
-        stage has gone on that many seconds): (result or None, last stage, timed out, stage times, mutated,
-        stages begun)."""
+    def _collect(self, r: int, pid: int, deadline: float, run_budget: float | None = None,
+                 cpu_budget: float | None = None):
+        """The child's messages until its result, or until `deadline` (wall clock); with `cpu_budget`, until the
+        case has used that much CPU time, and with `run_budget`, until a `run:` stage has (a kept child's
+        limits: CPU time, so a loaded machine stops no case a quiet one would finish, and a campaign stays
+        repeatable). (result or None, last stage, timed out, stage times, mutated, stages begun)."""
         decoder = wire.Decoder()
         result, last, timed_out, mutated = None, ("spawn", None), False, None
         began: list[tuple[str, str | None]] = []  # every stage the child reported, in order
         stage_times: dict[str, float] = {}
         t_stage = time.perf_counter()
-        stage_deadline = deadline
+        cpu_case = _cpu_s(pid) if cpu_budget is not None or run_budget is not None else 0.0
+        cpu_run: float | None = None  # the child's CPU time when its current `run:` stage began
+        wake = min(deadline, t_stage + cpu_budget) if cpu_budget is not None else deadline
         self.stopped_running = False  # stopped by run_budget, not the deadline
         while result is None:  # its last message is a result (or error); then it only exits
-            left = stage_deadline - time.perf_counter()
-            if left <= 0:
-                timed_out, self.stopped_running = True, stage_deadline < deadline
-                os.kill(pid, signal.SIGKILL)
-                break
-            ready, _, _ = select.select([r], [], [], left)
+            now = time.perf_counter()
+            if now >= wake:
+                left = self._cpu_left(pid, cpu_case, cpu_budget, cpu_run, run_budget) if now < deadline else (0.0, False)
+                if left is not None and left[0] <= 0:
+                    timed_out, self.stopped_running = True, left[1]
+                    os.kill(pid, signal.SIGKILL)
+                    break
+                # CPU time grows no faster than the clock: its budget cannot run out before then
+                wake = deadline if left is None else min(deadline, now + max(left[0], 0.005))
+                continue
+            ready, _, _ = select.select([r], [], [], wake - now)
             if not ready:
                 continue
             data = os.read(r, 1 << 20)
@@ -413,8 +438,9 @@ class ForkServer:
                     stage_times[last[0]] = stage_times.get(last[0], 0.0) + (now - t_stage) * 1e3
                     last, t_stage = (msg[1], msg[2]), now
                     began.append(last)
-                    ran_code = run_budget is not None and str(msg[1]).startswith("run:")
-                    stage_deadline = min(deadline, now + run_budget) if ran_code else deadline
+                    cpu_run = _cpu_s(pid) if run_budget is not None and str(msg[1]).startswith("run:") else None
+                    if cpu_run is not None:
+                        wake = min(wake, now + run_budget)
                 elif msg[0] == "mutated":
                     mutated = msg[1:]
                 elif msg[0] == "result":
@@ -423,6 +449,18 @@ class ForkServer:
                     result = ExecResult(outcome="tool-error", stage="tirfuzz", exc_type="ToolError",
                                         message="tirfuzz error (not a TVM bug): " + msg[1][-4000:])
         return result, last, timed_out, stage_times, mutated, began
+
+    @staticmethod
+    def _cpu_left(pid: int, cpu_case: float, cpu_budget: float | None, cpu_run: float | None,
+                  run_budget: float | None) -> tuple[float, bool] | None:
+        """(CPU seconds left before a kept child's budget runs out, whether the `run:` stage's is the nearer),
+        or None when no budget applies (only the wall-clock deadline)."""
+        if cpu_budget is None and cpu_run is None:
+            return None
+        used = _cpu_s(pid)
+        case_left = cpu_budget - (used - cpu_case) if cpu_budget is not None else float("inf")
+        run_left = run_budget - (used - cpu_run) if cpu_run is not None and run_budget is not None else float("inf")
+        return (run_left, True) if run_left < case_left else (case_left, False)
 
 def failure(status: int, stderr: str, last: tuple[str, str | None], timed_out: bool, timeout: float,
             began: list[tuple[str, str | None]] = ()) -> ExecResult:
