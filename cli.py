@@ -332,6 +332,9 @@ def passes() -> None:
 @click.option("--timeout", default=10.0, show_default=True, help="Per-case wall-clock limit, seconds.")
 @click.option("--coverage", "cov_scope", type=click.Choice(["tvm", "all"]), default="tvm", show_default=True)
 @click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
+@click.option("--no-ahead", is_flag=True,
+              help="Make each mutation in the case's child just before its run, not ahead in a mutator child "
+                   "while the case before runs (one worker's default; it uses a second core).")
 @click.option("--jobs", type=click.IntRange(1, 1024), default=None,
               help="Workers sharing this campaign: fork servers here, or Ray actors with --ray (default 1; with "
                    "--ray, the cluster's CPU count). More than 1: no longer repeatable by --seed.")
@@ -346,8 +349,8 @@ def passes() -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="At the end print one JSON object (the last stats row) instead of the summary for a person.")
 def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no_ir_mutation, no_pass_mutation,
-         no_feedback, stack, no_structure, pass_structure, no_build_targets, fixed_weights, fresh, timeout, cov_scope, no_oracle, jobs, ray_address, filters,
-         focus, as_json) -> None:
+         no_feedback, stack, no_structure, pass_structure, no_build_targets, fixed_weights, fresh, timeout, cov_scope, no_oracle, no_ahead, jobs, ray_address,
+         filters, focus, as_json) -> None:
     """Run a coverage-guided campaign on the built-in seeds or your own TVMScript files (--seeds), until
     stopped without --time/--execs. For example: tirfuzz fuzz --seeds my_kernels/,add_int32 --time 10m
 
@@ -377,7 +380,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 build_targets=False if no_build_targets else None,
                                 timeout_s=timeout, coverage=cov_scope,
                                 oracle=False if no_oracle else None, filters=_filters(filters),
-                                focus=_focus(focus, pool) if focus else [])
+                                focus=_focus(focus, pool) if focus else [], ahead=not no_ahead)
     engine = preset(config.mode).engine
     if engine == "libfuzzer" and (resume or jobs or ray_address or config.time_s is None or config.time_s <= 0):
         raise Fail("--mode libfuzzer runs for a --time of more than 0 s, in one job, and does not resume")

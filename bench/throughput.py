@@ -12,7 +12,9 @@ The ratio is the campaign's execs/s over the raw cases/s; `overhead` = raw case 
 campaign spends on top (target: at most 0.10); `overhead_without_follow_ups` leaves out the executor's
 follow-ups (the reference try after a hang, the checked run after a crash), oracle work the replay
 does not do. The breakdown splits the campaign's time per exec into
-the case's own stages in the child, the mutation in the child, the fork server's own work (waiting for
+the case's own stages in the child, the mutation in the child (by default made ahead instead, in the
+mutator child while the case before runs: then its time is reported apart, off the clock, and what the
+step waited for it counts; `--no-ahead` makes it in the case's child), the fork server's own work (waiting for
 the warm child, forking the next, reading coverage), the executor's IPC, the driver (schedule, bookkeeping,
 stats) and declined mutations. A probe then re-runs a few of the cases through a fork server whose
 steps are timed, to split the fork server's share: waiting for the standby child to be ready, the child's
@@ -21,7 +23,7 @@ the one before. Last, the cost of isolation itself: each probed case runs twice 
 first run paying for copy-on-write and cold caches, the second not.
 Seeds are not counted: the measure starts at the first mutation.
 
-    python bench/throughput.py [--time 120] [--seed 0] [--seeds a,b,...] [--targets llvm,c] [--probe 12]
+    python bench/throughput.py [--time 120] [--seed 0] [--seeds a,b,...] [--targets llvm,c] [--probe 12] [--no-ahead]
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class StepRecord:
     mutate_ms: float = 0.0              # the mutation in the child (parse the parent, mutate, print)
     mutate_parse_ms: float = 0.0        # of which parsing the parent (and donor)
     followed_up: bool = False           # the executor ran a reference try or a checked run after the case
+    ahead: bool = False                 # its mutation was made ahead, alongside the case before (mutate_ms not in total_ms)
+    take_s: float = 0.0                 # waiting for that mutant (Executor.take), seen from the driver
+    send_s: float = 0.0                 # handing the next mutation to the mutator (Executor.ahead)
     case: dict[str, Any] | None = None
 
 
@@ -68,6 +73,9 @@ class Breakdown:
     case_stages_in_child: float = 0.0
     mutation_in_child: float = 0.0
     mutation_parse_in_child: float = 0.0   # part of mutation_in_child
+    mutation_ahead: float = 0.0            # made in the mutator child alongside the case before: not on the clock
+    waiting_for_mutant: float = 0.0        # the part of a mutation made ahead that the case before did not cover
+    handing_over_mutation: float = 0.0     # Executor.ahead: the request to the mutator child
     fork_server: float = 0.0
     executor_ipc: float = 0.0
     executor_follow_ups: float = 0.0       # reference tries after hangs, checked runs after crashes
@@ -77,7 +85,7 @@ class Breakdown:
 
 
 def record_campaign(out: Path, seconds: float | None, seed: int, seeds: list[str], targets: list[str],
-                    execs: int | None = None) -> tuple[list[StepRecord], dict]:
+                    execs: int | None = None, ahead: bool = True) -> tuple[list[StepRecord], dict]:
     """Run a campaign the way `tirfuzz fuzz` does, recording every step."""
     from tirfuzz.fuzzer.campaign.campaign import Campaign, make_campaign
     from tirfuzz.fuzzer.campaign.config import CampaignConfig, config_record
@@ -100,17 +108,36 @@ def record_campaign(out: Path, seconds: float | None, seed: int, seeds: list[str
                 return res
 
             self.runner.run = timed
+            self._take_s = self._send_s = 0.0
+            if hasattr(self.runner, "ahead"):
+                take, send = self.runner.take, self.runner.ahead
+
+                def timed_take(*a, **k):
+                    t = time.perf_counter()
+                    res = take(*a, **k)
+                    self._take_s += time.perf_counter() - t
+                    return res
+
+                def timed_send(*a, **k):
+                    t = time.perf_counter()
+                    send(*a, **k)
+                    self._send_s += time.perf_counter() - t
+
+                self.runner.take, self.runner.ahead = timed_take, timed_send
 
         def step(self):
+            self._run_s = self._take_s = self._send_s = 0.0
             t0 = time.perf_counter()
             res = super().step()
-            rec = StepRecord(t0, time.perf_counter(), res.outcome, run_s=getattr(self, "_run_s", 0.0))
+            rec = StepRecord(t0, time.perf_counter(), res.outcome, run_s=self._run_s, take_s=self._take_s,
+                             send_s=self._send_s)
             tm = dict(res.timings_ms)
             rec.total_ms = float(tm.pop("total", 0.0))
             rec.stages_ms = float(sum(tm.values()))
             mut = res.mutation if isinstance(res.mutation, dict) else {}
             rec.mutate_ms = float(mut.get("ms", 0.0) or 0.0)
             rec.mutate_parse_ms = float(mut.get("parse_ms", 0.0) or 0.0)
+            rec.ahead = bool(mut.get("ahead"))
             # the executor's own follow-ups: the reference try after a hang, the checked run after a crash (the
             # differential oracle's checked run, also under oracle["checked"], is the case's work in its child)
             rec.followed_up = res.reference_try is not None or (
@@ -119,7 +146,8 @@ def record_campaign(out: Path, seconds: float | None, seed: int, seeds: list[str
             steps.append(rec)
             return res
 
-    config = CampaignConfig(out=str(out), time_s=seconds, execs=execs, seed=seed, targets=targets, seeds=seeds)
+    config = CampaignConfig(out=str(out), time_s=seconds, execs=execs, seed=seed, targets=targets, seeds=seeds,
+                            ahead=ahead)
     store = CampaignDir(out)
     store.create(config_record(config), False)
     camp = make_campaign(config, store, False, Recording)
@@ -308,12 +336,15 @@ def analyse(steps: list[StepRecord], raw: dict[int, dict], limit_s: float = 10.0
     run_s = sum(s.run_s for s in steps)
     b = Breakdown()
     b.case_stages_in_child = sum(s.stages_ms for s in execd) / n
-    b.mutation_in_child = sum(s.mutate_ms for s in execd) / n
-    b.mutation_parse_in_child = sum(s.mutate_parse_ms for s in execd) / n
-    b.fork_server = sum(s.total_ms - s.stages_ms - s.mutate_ms for s in execd) / n
+    b.mutation_in_child = sum(s.mutate_ms for s in execd if not s.ahead) / n
+    b.mutation_parse_in_child = sum(s.mutate_parse_ms for s in execd if not s.ahead) / n
+    b.mutation_ahead = sum(s.mutate_ms for s in execd if s.ahead) / n
+    b.waiting_for_mutant = sum(s.take_s for s in steps) * 1e3 / n
+    b.handing_over_mutation = sum(s.send_s for s in steps) * 1e3 / n
+    b.fork_server = sum(s.total_ms - s.stages_ms - (0.0 if s.ahead else s.mutate_ms) for s in execd) / n
     b.executor_ipc = sum(s.run_s * 1e3 - s.total_ms for s in execd if not s.followed_up) / n
     b.executor_follow_ups = sum(s.run_s * 1e3 - s.total_ms for s in execd if s.followed_up) / n
-    b.driver = (loop_s - run_s) * 1e3 / n
+    b.driver = (loop_s - run_s - sum(s.take_s + s.send_s for s in steps)) * 1e3 / n
     ran = {id(s) for s in execd}
     b.declined_mutations = sum(s.run_s * 1e3 for s in steps if id(s) not in ran) / n
     b.raw_case_in_process = raw_ms / n
@@ -329,8 +360,9 @@ def analyse(steps: list[StepRecord], raw: dict[int, dict], limit_s: float = 10.0
             "child_time_substituted": substituted,
             "breakdown_ms_per_exec": {k: round(v, 1) for k, v in asdict(b).items()},
             # of the fork server's share, the kept child's try before a hang's fresh run (ExecutorConfig.kept_timeout_s)
-            "fork_server_in_hangs_ms_per_exec": round(sum(s.total_ms - s.stages_ms - s.mutate_ms for s in execd
-                                                          if s.outcome == "hang") / n, 1),
+            "fork_server_in_hangs_ms_per_exec": round(sum(s.total_ms - s.stages_ms - (0.0 if s.ahead else s.mutate_ms)
+                                                          for s in execd if s.outcome == "hang") / n, 1),
+            "mutations_ahead": sum(1 for s in execd if s.ahead),
             "ok_case_ms_in_child": _quantiles([s.total_ms for s in execd if s.outcome == "ok"]),
             "coverage_and_fork_in_case_stages_ms": round(b.case_stages_in_child - b.raw_case_in_process, 1)}
 
@@ -359,6 +391,8 @@ def main() -> int:
     ap.add_argument("--targets", default="llvm,c")
     ap.add_argument("--out", default="throughput", help="result name under bench/results/")
     ap.add_argument("--probe", type=int, default=12, help="cases run through a timed fork server (0: none)")
+    ap.add_argument("--no-ahead", action="store_true", help="each mutation in the case's child before its run "
+                                                            "(`tirfuzz fuzz --no-ahead`), not ahead in the mutator")
     args = ap.parse_args()
     from tirfuzz.corpus import list_seeds
 
@@ -372,7 +406,7 @@ def main() -> int:
     targets = [t for t in args.targets.split(",") if t]
     with tempfile.TemporaryDirectory(prefix="tirfuzz-throughput-") as tmp:
         steps, row = record_campaign(Path(tmp) / "campaign", None if args.execs else args.time, args.seed, seeds,
-                                     targets, args.execs)
+                                     targets, args.execs, ahead=not args.no_ahead)
         execd = [s for s in steps if s.outcome != "declined" and s.case is not None]
         if not execd:
             print("error: the campaign executed no mutant (too short a --time?)", file=sys.stderr)
@@ -392,6 +426,7 @@ def main() -> int:
     res["replay_outcomes_differing"] = sum(1 for k, s in enumerate(execd) if raw.get(k, {}).get("outcome")
                                            not in (None, s.outcome) and s.outcome not in NOT_IN_PROCESS)
     res.update({"time_s": None if args.execs else args.time, "execs_asked": args.execs, "seed": args.seed,
+                "ahead": not args.no_ahead,
                 "seeds": seeds, "targets": targets, "target_overhead": 0.10})
     info = machine()
     write_result(args.out, {"summary": res, "machine": info, "campaign_final_row": row})

@@ -60,8 +60,11 @@ def one_run(seconds: float, seed: int, mode: str, seeds: list[str], out_json: Pa
                     stages[k] += v
             mut = res.mutation if isinstance(res.mutation, dict) else {}
             kinds[str(mut.get("kind"))] += 1
-            stages["mutation (in the child)"] += float(mut.get("ms", 0.0) or 0.0)
-            inside = sum(v for k, v in tm.items() if k != "mutate") + float(mut.get("ms", 0.0) or 0.0)
+            in_child = 0.0 if mut.get("ahead") else float(mut.get("ms", 0.0) or 0.0)  # ahead: made alongside the case before
+            stages["mutation (in the child)"] += in_child
+            if mut.get("ahead"):
+                stages["mutation made ahead (off the clock)"] += float(mut.get("ms", 0.0) or 0.0)
+            inside = sum(v for k, v in tm.items() if k != "mutate") + in_child
             stages["fork server and child, outside stages"] += max(0.0, total - inside)
             stages["driver (schedule, bookkeeping, pipes)"] += (t1 - t0) * 1e3 - total
             return res

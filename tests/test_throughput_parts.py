@@ -200,3 +200,36 @@ def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
     with Executor(ExecutorConfig(timeout_s=20.0)) as ex:  # the default: a fresh child per case
         assert [ex.run(ok).cases_before for _ in range(3)] == [0, 0, 0]
 
+
+def test_a_mutation_made_ahead_counts_no_coverage_and_its_crash_is_the_mutations():
+    """Executor.ahead/take: the mutation runs in the mutator child, from a private copy of TVM's code: the
+    fork tree's coverage does not move while it mutates, and the case that ran before keeps what it found.
+    The mutant then runs as the mutator's module. A mutator that dies is the mutation's failure (no case);
+    the next mutation gets a new mutator and the same mutant as before."""
+    env = {"PYTHONPATH": os.pathsep.join([str(JOBS), os.environ.get("PYTHONPATH", "")])}
+    config = ExecutorConfig(timeout_s=20.0, coverage="tvm", persistent=4, env=env,
+                            jobs=(MUTATE_JOB, ("crash", "crash_job:crash_job")))
+    case = seed_case(load_seed("conv2d_nchw"), ["llvm"])
+    spec = {"kinds": ["ir"]}
+    with Executor(config) as ex:
+        ex.run(case, want_outputs=False)
+        before = len(ex.covered())
+        for seed in range(8):
+            spec["seed"] = seed
+            ex.ahead(case, spec)
+            made = ex.take()
+            if made.outcome == "ok":
+                break
+        assert made.outcome == "ok" and made.case is not None and made.ir_json, made.message
+        assert len(ex.covered()) == before  # the parse, the mutation and the printer of the mutator: none counted
+        ahead = ex.run(TestCase.from_dict(made.case), want_outputs=False, module_json=made.ir_json)
+        assert ahead.outcome == "ok" and ahead.ran_module and "parse" not in ahead.timings_ms
+        ex.ahead(case, {"job": "crash"})
+        dead = ex.take()
+        assert dead.outcome == "crash" and dead.case is None and "mutator child" in dead.message
+        ex.ahead(case, spec)
+        assert ex.take().case == made.case  # a new mutator, the same mutant
+    with Executor(config) as ex:  # the same mutation in the case's own child: its TVM code counts there
+        ex.run(case, want_outputs=False)
+        inside = ex.run(case, want_outputs=False, mutate=spec)
+    assert inside.case == made.case and inside.new_blocks > ahead.new_blocks, (inside.new_blocks, ahead.new_blocks)

@@ -90,6 +90,7 @@ class Campaign:
         self.fresh = FreshPrograms(float(config.fresh or 0.0) if config.ir_mutation else 0.0,
                                    BUILD_SHARE if config.build_targets else 0.0)
         self.pending: dict[str, TestCase] = {}  # fresh programs whose results have not come back
+        self.planned: tuple[Entry, list[str], dict[str, Any] | None] | None = None  # the next step, mutating ahead
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
         self.elapsed_before = 0.0
@@ -222,11 +223,45 @@ class Campaign:
 
     def step(self) -> ExecResult:
         """One mutation of one entry (or a fresh program), run in a child; keeps, records and counts what
-        came of it."""
+        came of it. With `config.ahead` (and a runner that can), the next step's mutation is made while
+        this step's case runs (`step_ahead`)."""
+        if self.config.ahead and hasattr(self.runner, "ahead"):
+            return self.step_ahead()
         entry, kinds, spec = self.plan()
         res = self.runner.run(self.case_for(entry), want_outputs=False, mutate=spec, oracle=self.config.oracle,
                               want_json=spec is None and self.fresh.base > 0)  # a fresh program kept is mutated next
         return self.absorb(entry, kinds, res)
+
+    def step_ahead(self) -> ExecResult:
+        """`step`, pipelined: take the mutant planned a step before, hand the next plan to the runner's
+        mutator (`Executor.ahead`), then run this mutant. Planning is one step behind what it learns (the
+        next entry is picked before this result is in), the same for every run of a seed: a campaign
+        stays repeatable. The mutation runs on another core; none of its TVM code counts as coverage."""
+        entry, kinds, spec = self.planned or self._plan_ahead()
+        self.planned = None
+        made = None
+        if spec is None:  # a fresh program: nothing to mutate
+            case = self.case_for(entry)
+        else:
+            made = self.runner.take()
+            if made.outcome != "ok" or made.case is None:  # declined, or the mutator died (absorb counts it)
+                return self.absorb(entry, kinds, made)
+            case = TestCase.from_dict(made.case)
+        if not self.done():
+            self.planned = self._plan_ahead()
+        res = self.runner.run(case, want_outputs=False, oracle=self.config.oracle,
+                              want_json=made is not None or self.fresh.base > 0,
+                              module_json=made.ir_json if made is not None and not self.config.oracle else None)
+        if made is not None:
+            res.case, res.mutation = made.case, {**made.mutation, "ahead": True}
+        return self.absorb(entry, kinds, res)
+
+    def _plan_ahead(self) -> tuple[Entry, list[str], dict[str, Any] | None]:
+        """The next step's plan, its mutation handed to the runner's mutator child."""
+        entry, kinds, spec = self.plan()
+        if spec is not None:
+            self.runner.ahead(self.case_for(entry), spec)
+        return entry, kinds, spec
 
     def case_for(self, entry: Entry) -> TestCase:
         """The case a planned entry stands for."""

@@ -213,6 +213,31 @@ static PyObject *py_restore(PyObject *self, PyObject *arg) {
     return PyLong_FromSize_t(done);
 }
 
+PyDoc_STRVAR(privatize_doc, "privatize() -> int: in this process only, replace the shared code with a private "
+                            "copy holding every site's original byte: nothing it runs from now on is logged or "
+                            "uncovered for the other processes. Returns the sites disarmed here (0 if not planted).");
+
+static PyObject *py_privatize(PyObject *self, PyObject *unused) {
+    if (!g.planted) return PyLong_FromLong(0);
+    size_t len = g.hi - g.lo;
+    uint8_t *copy = anon(len, MAP_PRIVATE);
+    if (!copy) return oserr("mmap private code");
+    memcpy(copy, g.wview, len);
+    for (size_t i = 0; i < g.nsites; i++) copy[g.bias + g.sites[i] - g.lo] = g.orig[i];
+    if (mprotect(copy, len, PROT_READ | PROT_EXEC) < 0) {
+        munmap(copy, len);
+        return oserr("mprotect private code");
+    }
+    /* One call swaps the mapping: no moment without code at [lo, hi) (this process runs one thread). */
+    if (mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)g.lo) == MAP_FAILED) {
+        munmap(copy, len);
+        return oserr("mremap private code");
+    }
+    munmap(g.wview, len);
+    g.planted = 0; /* a SIGTRAP from now on is not ours; count() reads 0 here */
+    return PyLong_FromSize_t(g.nsites);
+}
+
 PyDoc_STRVAR(count_doc, "count() -> int: entries in the shared hit log.");
 
 static PyObject *py_count(PyObject *self, PyObject *unused) {
@@ -247,6 +272,7 @@ static PyObject *py_state(PyObject *self, PyObject *unused) {
 static PyMethodDef methods[] = {
     {"plant", py_plant, METH_VARARGS, plant_doc},
     {"restore", py_restore, METH_O, restore_doc},
+    {"privatize", py_privatize, METH_NOARGS, privatize_doc},
     {"count", py_count, METH_NOARGS, count_doc},
     {"log", py_log, METH_NOARGS, log_doc},
     {"armed", py_armed, METH_NOARGS, armed_doc},

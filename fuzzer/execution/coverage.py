@@ -135,6 +135,11 @@ class NativeCoverage:
         self._preloaded = cs.sorted_unique(np.concatenate((self._preloaded, offs)))
         return done
 
+    def privatize(self) -> int:
+        """In this process only (a forked child that must not count: the mutator), run TVM's code from a
+        private copy with no breakpoints: what it runs is neither logged nor uncovered for the others."""
+        return int(_covtrap.privatize()) if self._log is not None else 0
+
     def armed(self) -> int:
         """Sites still armed (0xCC) right now: a full scan, for tests and stats."""
         return int(_covtrap.armed())

@@ -113,7 +113,7 @@ class Executor:
 
     def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False,
             mutate: dict[str, Any] | None = None, oracle: bool = False, want_json: bool = False,
-            check: bool = False) -> ExecResult:
+            check: bool = False, module_json: str | None = None) -> ExecResult:
         """Run one case in a fresh child; the verdict on the case is in the result.
 
         With `mutate` ({"seed": int, "kinds": [...], "donor": case dict or None}) the child first mutates
@@ -127,10 +127,11 @@ class Executor:
         A crash once compiled code ran (or such a hang whose reference finished) is followed by the
         checked run of the same case in another child (`check`), its record in `result.oracle["checked"]`.
         With `check`, the child runs only the checked run (pipeline.run_case(check=True)).
-        Without oracles a mutant runs as the mutator's module (`result.ran_module`); a bug found so is run
-        again from the mutant's text, and that run's verdict is the case's (`_from_text`).
+        Without oracles a mutant runs as the mutator's module (`result.ran_module`; a mutant made `ahead`:
+        its `module_json`); a bug found so is run again from the mutant's text, and that run's verdict is
+        the case's (`_from_text`).
         """
-        res = self._request(case, want_outputs, want_sites, mutate, oracle, want_json, check)
+        res = self._request(case, want_outputs, want_sites, mutate, oracle, want_json, check, module_json=module_json)
         ran_case = TestCase.from_dict(res.case) if res.case is not None else case if not mutate else None
         if check or ran_case is None:
             return res
@@ -189,11 +190,12 @@ class Executor:
         return tried, list(r.new_sites)
 
     def _request(self, case: TestCase, want_outputs: bool, want_sites: bool, mutate: dict[str, Any] | None,
-                 oracle: bool, want_json: bool, check: bool = False, timeout_s: float | None = None) -> ExecResult:
+                 oracle: bool, want_json: bool, check: bool = False, timeout_s: float | None = None,
+                 module_json: str | None = None) -> ExecResult:
         """One request to the fork server (restarted once if it died); its result."""
         req = {"case": case.to_dict(), "timeout_s": timeout_s or self.config.timeout_s, "memory_mb": self.config.memory_mb,
                "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
-               "want_json": want_json or bool(mutate), "check": check}
+               "want_json": want_json or bool(mutate), "check": check, "module_json": module_json}
         for attempt in range(2):
             self.start()
             try:
@@ -207,6 +209,35 @@ class Executor:
                 self._reap()
                 self.restarts += 1
         raise ExecutorError("the fork server died twice on the same case")
+
+    def ahead(self, case: TestCase, mutate: dict[str, Any]) -> None:
+        """Start a mutation of `case` (`mutate` as `run` takes it) in the fork server's mutator child, a child
+        of its own whose TVM code counts no coverage: it runs alongside the next `run`, on another core.
+        `take` returns the mutant; run it with `module_json=mutant.ir_json`."""
+        req = {"case": case.to_dict(), "timeout_s": self.config.timeout_s, "memory_mb": self.config.memory_mb,
+               "mutate": mutate}
+        self.start()
+        self._drain()
+        try:
+            wire.send(self._w, {"op": "ahead", "req": req})
+            wire.recv(self._r)
+        except (EOFError, BrokenPipeError, OSError):  # `take` finds nothing handed over, and says so
+            self._reap()
+            self.restarts += 1
+
+    def take(self) -> ExecResult:
+        """The mutation `ahead` started: outcome ok with `case` (the mutant), `mutation` (what was done) and
+        `ir_json` (its module); "declined"; or the mutator child's crash or hang, with no `case` (a failure
+        of the mutation, as when a child dies while mutating in `run`)."""
+        self.start()
+        self._drain()
+        try:
+            wire.send(self._w, {"op": "take"})
+            return wire.recv(self._r)[1]
+        except (EOFError, BrokenPipeError, OSError):
+            self._reap()
+            self.restarts += 1
+        return ExecResult(outcome="crash", stage="mutate", message="the fork server died while mutating")
 
     def covered(self):
         """Every coverage site covered so far in the fork server's process tree (None without coverage)."""

@@ -13,6 +13,10 @@ The next child is forked as soon as a case is handed to the current one, so the 
 the case. A case is over when its result arrives; its child's exit and reaping overlap the next case.
 (Copying in advance the pages a child will write was tried: 4,500 fewer page faults per case and no
 faster, since the cost is the freshly copied pages being cold in the cache, not the faults.)
+
+A campaign's next mutation can be made ahead, alongside the case (`ahead`, then `take`): in the
+mutator, one more child that only mutates, from a private copy of TVM's code with no breakpoints
+(`NativeCoverage.privatize`), so nothing it runs counts as any case's coverage or takes a block from one.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
 # or an oracle's finding): it may run the next case. After any other (a tool error, memory exhausted) it exits.
 # Its results other than ok are judged in a fresh child all the same (ForkServer._judge_fresh).
 KEEP_AFTER = ("ok", "declined", "rejected", "internal-error", "miscompilation", "roundtrip")
+MUTATOR_KEEP = 100  # mutations one mutator child makes before a fresh one takes over (its heap only grows)
 _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
 # What a child says when memory it did not own was overwritten and it died of it other than by a fault:
 # the dynamic loader's own data (its link maps live in the heap) fails its assertion at the next
@@ -121,6 +126,9 @@ class ForkServer:
         # Signatures of results other than ok that a kept child gave and a fresh child then gave too: a
         # kept child's result with one of these is not run again (the same bug seen again, most of them).
         self.confirmed: set[str] = set()
+        self.mutator: tuple[int, int, int, int] | None = None  # (pid, request fd, result fd, mutations made)
+        self.ahead_sent: tuple[float, float] | None = None  # (when, time limit) of the mutation now under way
+        self.private = False  # in a child: this is the mutator, its code private (`_mutate_ahead`)
         self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
 
@@ -233,6 +241,48 @@ class ForkServer:
             result.cov_total = int(self.coverage.total())
             if req.get("want_sites"):
                 result.new_sites = [int(x) for x in hits]
+        return result
+
+    def ahead(self, req: dict[str, Any]) -> None:
+        """Hand the request's mutation (`mutate`, on `case`) to the mutator child, forked from the zygote when
+        there is none: it mutates while the server runs the next case. `take` collects it."""
+        if self.mutator is None:
+            if self.standby is None:
+                self._spawn()
+            pid, req_w, r = self.standby
+            self.standby = None
+            self._spawn()
+            self._await_warm(r, time.perf_counter() + 60.0)
+            self.mutator = (pid, req_w, r, 0)
+        try:
+            wire.send(self.mutator[1], dict(req, ahead=True))
+        except OSError:
+            pass  # it died: `take` reaps it and says so
+        self.ahead_sent = (time.perf_counter(), float(req.get("timeout_s", 10.0)))
+
+    def take(self) -> ExecResult:
+        """The mutation `ahead` handed over: outcome ok with `case` and `mutation` (and `ir_json`, the mutant's
+        module), "declined", or the mutator's crash or hang (no `case`: a mutation's failure, never a case's)."""
+        if self.ahead_sent is None or self.mutator is None:
+            return ExecResult(outcome="declined", stage="mutate", message="no mutation was handed over")
+        (began_at, timeout), (pid, req_w, r, made) = self.ahead_sent, self.mutator
+        self.ahead_sent, self.mutator = None, None
+        result, last, timed_out, stage_times, mutated, began = self._collect(r, pid, began_at + timeout)
+        if result is None:
+            os.close(req_w)
+            os.close(r)
+            result = failure(self._reap(pid), "", last, timed_out, timeout, began)
+            result.message = "the mutator child: " + result.message
+        elif made + 1 < MUTATOR_KEEP and result.outcome in ("ok", "declined"):
+            self.mutator = (pid, req_w, r, made + 1)
+        else:
+            os.close(req_w)
+            os.close(r)
+            self.unreaped.append(pid)
+        if mutated is not None:
+            result.case, result.mutation = mutated
+        result.timings_ms.update(stage_times)
+        result.timings_ms["total"] = (time.perf_counter() - began_at) * 1e3
         return result
 
     def _judge_fresh(self, req: dict[str, Any], result: ExecResult) -> ExecResult:
@@ -355,7 +405,14 @@ class ForkServer:
             cap = _vm_size_bytes() + limit
             resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
         gc.set_threshold(*CHILD_GC_THRESHOLD)
+        if req.get("ahead"):
+            self._mutate_ahead(req, w)
+            return
         case, module = TestCase.from_dict(req["case"]), None
+        if req.get("module_json") and not req.get("oracle"):  # the mutator's module, made ahead
+            import tvm
+
+            module = tvm.ir.load_json(req["module_json"])
         if req.get("mutate"):
             case, module = self._job(case, req["mutate"], w)
             if case is None:  # declined: its result is sent
@@ -373,6 +430,24 @@ class ForkServer:
         if self.keep > 1:
             gc.collect()  # the same for cyclic garbage (a helper thread's allocations move when gc would run)
         wire.send(w, ("result", res))
+
+    def _mutate_ahead(self, req: dict[str, Any], w: int) -> None:
+        """In the mutator child: the request's mutation only, its result ok with the mutant's module as JSON.
+        First, TVM's code is made private here and stderr goes nowhere: the case running meanwhile in
+        another child keeps its coverage and its stderr to itself."""
+        import tvm
+
+        if not self.private:
+            os.dup2(self.devnull, 2)
+            if self.coverage is not None:
+                self.coverage.privatize()
+            self.private = True
+        new, module = self._job(TestCase.from_dict(req["case"]), req["mutate"], w)
+        if new is not None:
+            wire.send(w, ("result", ExecResult(outcome="ok", stage="mutate",
+                                               ir_json=tvm.ir.save_json(module) if module is not None else None)))
+        del new, module
+        gc.collect()
 
     def _job(self, case: TestCase, spec: dict[str, Any], w: int) -> tuple[TestCase | None, Any]:
         """Run the job the request names (mutate, reduce, ...) on the case in the child; tell the server
@@ -536,6 +611,13 @@ def main(argv: list[str]) -> int:
         if req.get("op") == "preload":
             n = server.coverage.preload(req["sites"]) if server.coverage is not None else 0
             wire.send(out_fd, ("preloaded", n))
+            continue
+        if req.get("op") == "ahead":
+            server.ahead(req["req"])
+            wire.send(out_fd, ("sent", None))
+            continue
+        if req.get("op") == "take":
+            wire.send(out_fd, ("taken", server.take()))
             continue
         if req.get("op") == "covered":
             wire.send(out_fd, ("covered", server.coverage.covered() if server.coverage is not None else None))
