@@ -433,14 +433,17 @@ class ForkServer:
 
     def _mutate_ahead(self, req: dict[str, Any], w: int) -> None:
         """In the mutator child: the request's mutation only, its result ok with the mutant's module as JSON.
-        First, TVM's code is made private here and stderr goes nowhere: the case running meanwhile in
-        another child keeps its coverage and its stderr to itself."""
+        First, TVM's code is made private here, stderr goes nowhere and the priority drops to the lowest: the
+        case running meanwhile in another child keeps its coverage, its stderr and its CPU to itself."""
         import tvm
 
         if not self.private:
             os.dup2(self.devnull, 2)
             if self.coverage is not None:
                 self.coverage.privatize()
+            # The lowest priority: it runs on what the case leaves idle (a second core while the case parses,
+            # passes and builds for llvm alone), never slowing the case or its host compiler.
+            os.nice(19)
             self.private = True
         new, module = self._job(TestCase.from_dict(req["case"]), req["mutate"], w)
         if new is not None:
