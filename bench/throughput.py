@@ -63,6 +63,10 @@ class StepRecord:
     ahead: bool = False                 # its mutation was made ahead, alongside the case before (mutate_ms not in total_ms)
     take_s: float = 0.0                 # waiting for that mutant (Executor.take), seen from the driver
     send_s: float = 0.0                 # handing the next mutation to the mutator (Executor.ahead)
+    cases_before: int = 0               # cases its child ran before it (0: a fresh child)
+    kept_run: bool = False              # a kept child's result other than ok, judged again in a fresh child
+    confirming: bool = False            # such a result whose fresh run went on aside, alongside the next case
+    stages: dict[str, float] = field(default_factory=dict)  # the child's stage timings
     case: dict[str, Any] | None = None
 
 
@@ -108,6 +112,16 @@ def record_campaign(out: Path, seconds: float | None, seed: int, seeds: list[str
                 return res
 
             self.runner.run = timed
+            if hasattr(self.runner, "settle"):  # the verdict on the step before's result, whose fresh run went on aside
+                settle = self.runner.settle
+
+                def timed_settle(*a, **k):
+                    t = time.perf_counter()
+                    res = settle(*a, **k)
+                    self._run_s += time.perf_counter() - t
+                    return res
+
+                self.runner.settle = timed_settle
             self._take_s = self._send_s = 0.0
             if hasattr(self.runner, "ahead"):
                 take, send = self.runner.take, self.runner.ahead
@@ -142,6 +156,10 @@ def record_campaign(out: Path, seconds: float | None, seed: int, seeds: list[str
             # differential oracle's checked run, also under oracle["checked"], is the case's work in its child)
             rec.followed_up = res.reference_try is not None or (
                 res.outcome in ("crash", "hang") and bool((res.oracle or {}).get("checked")))
+            rec.cases_before = int(res.cases_before)
+            rec.kept_run = res.kept_run is not None and "trusted" not in res.kept_run
+            rec.confirming = res.confirming
+            rec.stages = {k: round(float(v), 2) for k, v in tm.items()}
             rec.case = res.case
             steps.append(rec)
             return res
@@ -179,7 +197,8 @@ def replay_worker(cases_path: Path, results_path: Path, start: int) -> int:
             t0 = time.perf_counter()
             res = run_case(case, pool, want_outputs=False, oracle=True, host_cc=host_cc)
             ms = (time.perf_counter() - t0) * 1e3
-            f.write(json.dumps({"i": i, "ms": ms, "outcome": res.outcome}) + "\n")
+            f.write(json.dumps({"i": i, "ms": ms, "outcome": res.outcome,
+                                "stages": {k: round(float(v), 2) for k, v in res.timings_ms.items()}}) + "\n")
             f.flush()
     return 0
 
@@ -391,6 +410,8 @@ def main() -> int:
     ap.add_argument("--targets", default="llvm,c")
     ap.add_argument("--out", default="throughput", help="result name under bench/results/")
     ap.add_argument("--probe", type=int, default=12, help="cases run through a timed fork server (0: none)")
+    ap.add_argument("--dump", default=None, help="also write each executed case's times here (JSON lines: the "
+                                                  "child's stages, its replay, its child's earlier cases)")
     ap.add_argument("--no-ahead", action="store_true", help="each mutation in the case's child before its run "
                                                             "(`tirfuzz fuzz --no-ahead`), not ahead in the mutator")
     args = ap.parse_args()
@@ -421,6 +442,15 @@ def main() -> int:
     from tirfuzz.fuzzer.campaign.config import CampaignConfig
 
     res = analyse(steps, raw, CampaignConfig(out="").timeout_s)  # the campaign runs with the default limit
+    if args.dump:
+        with open(args.dump, "w") as f:
+            for k, s in enumerate(execd):
+                f.write(json.dumps({"i": k, "outcome": s.outcome, "child_ms": round(s.stages_ms, 2),
+                                    "replay_ms": raw.get(k, {}).get("ms"), "total_ms": round(s.total_ms, 2),
+                                    "cases_before": s.cases_before, "kept_run": s.kept_run,
+                                    "confirming": s.confirming,
+                                    "followed_up": s.followed_up, "stages": s.stages,
+                                    "replay_stages": raw.get(k, {}).get("stages")}) + "\n")
     res["fork_server_split_ms_per_case"] = split
     res["replay_wall_s"] = round(replay_s, 1)
     res["replay_outcomes_differing"] = sum(1 for k, s in enumerate(execd) if raw.get(k, {}).get("outcome")

@@ -331,3 +331,66 @@ def test_the_fresh_share_follows_its_yield_within_bounds():
     y.by_name["generate"] = MutatorYield(200, 190, 20)
     assert abs(f.share(y) - 0.1) < 1e-9
     assert FreshPrograms(0.0).share(y) == 0.0
+
+
+class AheadRunner(FakeRunner):
+    """A runner that mutates ahead and gives some results `confirming`: their verdicts come from `settle`."""
+
+    def __init__(self, results=None, verdicts=None):
+        super().__init__(results)
+        self.verdicts = list(verdicts or [])
+        self.handed = 0
+        self.unsettled = 0
+
+    def ahead(self, case, mutate):
+        self.handed += 1
+
+    def take(self):
+        return ExecResult("ok", stage="mutate", case=TestCase(IR.format(100 + self.handed)).to_dict(),
+                          mutation={"mutator": "m", "mutators": ["m"], "kind": "ir"})
+
+    def run(self, case, want_outputs=True, want_sites=False, mutate=None, oracle=False, want_json=False,
+            module_json=None, later=False):
+        res = super().run(case, want_outputs, want_sites, mutate, oracle, want_json)
+        self.calls[-1]["later"] = later
+        self.unsettled += res.confirming
+        return res
+
+    def settle(self):
+        if not self.unsettled:
+            return None
+        self.unsettled -= 1
+        return self.verdicts.pop(0)
+
+
+def test_a_confirming_result_is_counted_with_its_verdict_one_step_later(tmp_path):
+    """With the mutation made ahead, a result whose fresh run goes on aside (`confirming`) is absorbed once
+    `settle` gives the verdict, after the next step's run: the verdict, not the kept child's result, is what
+    the campaign counts and saves; `--execs` stays exact, the last one settled when the campaign closes."""
+    seeds = [ExecResult("ok", stage="done", new_blocks=50), ExecResult("ok", stage="done", new_blocks=3)]
+    kept = [ExecResult("internal-error", stage="pass:x", message="kept child", exc_type="E", confirming=True),
+            ExecResult("ok", stage="done"),
+            ExecResult("internal-error", stage="pass:y", message="kept child", exc_type="E", confirming=True),
+            ExecResult("internal-error", stage="pass:z", message="last", exc_type="E", confirming=True)]
+    verdicts = [ExecResult("internal-error", stage="pass:x", message="fresh", exc_type="E"),
+                ExecResult("ok", stage="done"),  # the fresh run disagreed: no bug
+                ExecResult("internal-error", stage="pass:z", message="last", exc_type="E")]
+    store = CampaignDir(tmp_path)
+    store.create({"config": {}}, False)
+    cfg = CampaignConfig(out=str(tmp_path), seeds=["add_int32", "relu_f32"], execs=6, oracle=True)
+    c = Campaign(cfg, AheadRunner(seeds + kept, verdicts), Corpus(store), BugStore(store), Stats(), store=store)
+    c.open(resume=False)
+    first = c.step()
+    assert first.confirming and c.stats.execs == 2 and c.unsettled is not None  # counted with the next step
+    assert c.runner.calls[-1]["later"]
+    c.step()
+    assert c.stats.execs == 4 and c.unsettled is None and c.stats.bugs["internal-error"] == 1
+    c.step()
+    assert c.stats.execs == 4 and c.unsettled is not None
+    assert not c.done()
+    c.step()  # the fourth mutant: confirming too, and the campaign's sixth exec
+    assert c.stats.execs == 5 and c.done()  # the one confirming counts toward --execs
+    c.close()
+    assert c.stats.execs == 6 and c.unsettled is None and c.runner.closed
+    assert c.stats.outcomes["ok"] == 4 and c.stats.outcomes["internal-error"] == 2 and c.stats.bugs["internal-error"] == 2
+    assert json.loads((tmp_path / "state.json").read_text())["execs"] == 6

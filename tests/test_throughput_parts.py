@@ -13,7 +13,7 @@ from tirfuzz.corpus import load_seed
 from tirfuzz.corpus.cases import seed_case
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.hostcc import HostCompiler, PendingLoad
-from tirfuzz.fuzzer.core.passes import PassPool
+from tirfuzz.fuzzer.core.passes import PassPool, PassSpec
 from tirfuzz.fuzzer.core.runtime import check_roundtrip, codegen, lower, parse
 from tirfuzz.fuzzer.core.signature import signature
 from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
@@ -199,6 +199,69 @@ def test_kept_child_runs_cases_in_turn_and_fresh_child_judges_failures():
         assert hang.timings_ms["total"] < 3000 + 3000 - 1000  # the kept try ended long before its 3 s
     with Executor(ExecutorConfig(timeout_s=20.0)) as ex:  # the default: a fresh child per case
         assert [ex.run(ok).cases_before for _ in range(3)] == [0, 0, 0]
+
+
+# A user's pass that fails the second time it runs in one process: what an earlier case left in a kept child.
+SECOND_CALL_PLUGIN = '''
+import tvm
+
+calls = [0]
+
+
+@tvm.tirx.transform.prim_func_pass(opt_level=0)
+def second_call_fails(func, mod, ctx):
+    calls[0] += 1
+    if calls[0] == 2:
+        raise RuntimeError("second call in this process")
+    return func
+'''
+
+
+def test_a_kept_childs_failure_is_judged_aside_while_the_next_case_runs(tmp_path):
+    """Executor.run(later=True): a kept child's result other than ok comes back `confirming`, its fresh run
+    going on in another child alongside the next case; `settle` gives the fresh run's verdict. That run's code
+    is private: the blocks it reaches stay uncovered. A verdict that differs from the kept child's ends that
+    child; one that agrees is trusted from then on, without a fresh run."""
+    plugin = tmp_path / "userpasses.py"
+    plugin.write_text(SECOND_CALL_PLUGIN)
+    config = ExecutorConfig(timeout_s=30.0, coverage="tvm", persistent=8, plugins=(str(plugin),))
+    ok = seed_case(load_seed("add_int32"), ["llvm"])
+    flaky = TestCase(seed_case(load_seed("conv2d_nchw"), ["llvm"]).ir, passes=[PassSpec("plugin:userpasses.second_call_fails")],
+                     targets=["llvm"])
+    with Executor(config) as ex:
+        first_call = TestCase(ok.ir, passes=flaky.passes, targets=["llvm"])
+        assert ex.run(first_call, want_outputs=False, oracle=True, later=True).cases_before == 0
+        assert ex.settle() is None  # nothing confirming
+        kept = ex.run(flaky, want_outputs=False, oracle=True, later=True)  # the pass's second call in this child
+        assert kept.confirming and kept.outcome == "internal-error" and kept.cases_before == 1, kept.message
+        before = len(ex.covered())
+        nxt = ex.run(ok, want_outputs=False, later=True)
+        assert nxt.outcome == "ok" and nxt.cases_before == 2 and not nxt.confirming  # the kept child ran on
+        verdict = ex.settle()
+        assert verdict is not None and ex.settle() is None
+        # the fresh run: the pass's first call there, so the case built and ran, and that is the verdict
+        assert verdict.outcome == "ok" and verdict.cases_before == 0 and not verdict.confirming
+        assert verdict.kept_run["outcome"] == "internal-error" and "trusted" not in verdict.kept_run
+        assert len(ex.covered()) == before + nxt.new_blocks  # the run aside counted nothing
+        # the two runs disagreed: the kept child runs no more cases; the same case, fresh, is ok and counts the
+        # blocks of conv2d's build, which the fresh run aside left uncovered
+        again = ex.run(flaky, want_outputs=False, oracle=True, later=True)
+        assert again.outcome == "ok" and again.cases_before == 0 and again.new_blocks > 1000, again.new_blocks
+        # a failure a fresh run gave too is trusted when a kept child gives it again: no fresh run, no waiting
+        bad = TestCase(INF_IR, targets=["c"])
+        first = ex.run(bad, want_outputs=False, later=True)
+        assert first.confirming and first.outcome == "internal-error"
+        assert ex.run(ok, want_outputs=False, later=True).outcome == "ok"
+        confirmed = ex.settle()
+        assert confirmed.outcome == "internal-error" and signature(confirmed) == signature(first)
+        assert confirmed.cases_before == 0 and confirmed.kept_run["outcome"] == "internal-error"
+        trusted = ex.run(bad, want_outputs=False, later=True)
+        assert not trusted.confirming and "was confirmed in a fresh child" in trusted.kept_run["trusted"]
+        assert trusted.cases_before > 0
+    with Executor(config) as ex:  # without `later`, the fresh run is the result
+        ex.run(first_call, want_outputs=False, oracle=True)
+        judged = ex.run(flaky, want_outputs=False, oracle=True)
+        assert not judged.confirming and judged.outcome == "ok" and judged.kept_run["outcome"] == "internal-error"
 
 
 def test_a_mutation_made_ahead_counts_no_coverage_and_its_crash_is_the_mutations():

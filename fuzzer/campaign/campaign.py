@@ -91,6 +91,8 @@ class Campaign:
                                    BUILD_SHARE if config.build_targets else 0.0)
         self.pending: dict[str, TestCase] = {}  # fresh programs whose results have not come back
         self.planned: tuple[Entry, list[str], dict[str, Any] | None] | None = None  # the next step, mutating ahead
+        # a step's `confirming` result: (entry, kinds, its case, its mutation), absorbed once `settle` has the verdict
+        self.unsettled: tuple[Entry, list[str], dict[str, Any] | None, dict[str, Any]] | None = None
         self._base: dict[tuple[str, ...], dict[str, float]] = {}
         self.cov_blocks = 0
         self.elapsed_before = 0.0
@@ -214,7 +216,7 @@ class Campaign:
 
     def done(self) -> bool:
         c = self.config
-        if c.execs is not None and self.stats.execs >= c.execs:
+        if c.execs is not None and self.stats.execs + (self.unsettled is not None) >= c.execs:
             return True
         return c.time_s is not None and self.elapsed() >= c.time_s
 
@@ -251,10 +253,27 @@ class Campaign:
             self.planned = self._plan_ahead()
         res = self.runner.run(case, want_outputs=False, oracle=self.config.oracle,
                               want_json=made is not None or self.fresh.base > 0,
-                              module_json=made.ir_json if made is not None and not self.config.oracle else None)
+                              module_json=made.ir_json if made is not None and not self.config.oracle else None,
+                              later=self.config.oracle)
         if made is not None:
             res.case, res.mutation = made.case, {**made.mutation, "ahead": True}
+        self.settle()  # the step before's verdict, if its fresh run went on alongside this case
+        if res.confirming:  # no verdict yet: counted with the next step (or at the end)
+            res.case = res.case or case.to_dict()
+            self.unsettled = (entry, kinds, res.case, res.mutation)
+            return res
         return self.absorb(entry, kinds, res)
+
+    def settle(self) -> None:
+        """Absorb the result a step left `confirming` (its verdict from the fresh run that went on alongside
+        the next step's case); first in, first counted, so every run of a seed counts alike."""
+        if self.unsettled is None:
+            return
+        (entry, kinds, case, mutation), self.unsettled = self.unsettled, None
+        res = self.runner.settle()
+        if res is not None:
+            res.case, res.mutation = case if case is not None else res.case, mutation or res.mutation
+            self.absorb(entry, kinds, res)
 
     def _plan_ahead(self) -> tuple[Entry, list[str], dict[str, Any] | None]:
         """The next step's plan, its mutation handed to the runner's mutator child."""
@@ -447,7 +466,10 @@ class Campaign:
             return
         self._closed = True
         try:
-            self.checkpoint()
+            try:
+                self.settle()
+            finally:
+                self.checkpoint()
         finally:
             self.runner.close()
 

@@ -62,6 +62,8 @@ class ExecResult:
     module_run: dict[str, Any] | None = None  # a bug on the module, confirmed from the text (Executor.run)
     kept_run: dict[str, Any] | None = None    # not ok in a child that ran cases before: judged again fresh
     cases_before: int = 0           # cases its child ran before this one (0: a fresh child)
+    confirming: bool = False        # a kept child's result other than ok, its fresh run under way: no verdict
+                                    # yet (Executor.settle gives it)
 
     @property
     def is_bug(self) -> bool:

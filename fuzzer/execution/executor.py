@@ -80,6 +80,7 @@ class Executor:
         self.info: dict[str, Any] = {}
         self.restarts = 0
         self._pending = False  # a request was sent and its answer not read (interrupted by Ctrl-C)
+        self._unsettled: list[tuple] = []  # the cases of results `run` gave `confirming`, until `settle`
 
     def start(self) -> dict[str, Any]:
         if self.proc is not None:
@@ -113,7 +114,7 @@ class Executor:
 
     def run(self, case: TestCase, want_outputs: bool = True, want_sites: bool = False,
             mutate: dict[str, Any] | None = None, oracle: bool = False, want_json: bool = False,
-            check: bool = False, module_json: str | None = None) -> ExecResult:
+            check: bool = False, module_json: str | None = None, later: bool = False) -> ExecResult:
         """Run one case in a fresh child; the verdict on the case is in the result.
 
         With `mutate` ({"seed": int, "kinds": [...], "donor": case dict or None}) the child first mutates
@@ -130,11 +131,44 @@ class Executor:
         Without oracles a mutant runs as the mutator's module (`result.ran_module`; a mutant made `ahead`:
         its `module_json`); a bug found so is run again from the mutant's text, and that run's verdict is
         the case's (`_from_text`).
+        With `later`, a kept child's result other than ok that must be judged again in a fresh child may come
+        back `confirming`, no verdict yet: that fresh run goes on alongside the next `run`, and `settle` gives
+        the verdict (the fork server waits for it after the next case's run, before judging that one).
         """
-        res = self._request(case, want_outputs, want_sites, mutate, oracle, want_json, check, module_json=module_json)
+        res = self._request(case, want_outputs, want_sites, mutate, oracle, want_json, check, module_json=module_json,
+                            later=later)
         ran_case = TestCase.from_dict(res.case) if res.case is not None else case if not mutate else None
         if check or ran_case is None:
             return res
+        if res.confirming:
+            self._unsettled.append((ran_case, want_outputs, want_sites, oracle, want_json))
+            return res
+        return self._follow_up(res, ran_case, want_outputs, want_sites, oracle, want_json)
+
+    def settle(self) -> ExecResult | None:
+        """The verdict on the oldest result `run` marked `confirming` and not settled yet (None when there is
+        none): its fresh run, with the follow-ups `run` gives any result. If the fork server died meanwhile, the
+        case runs again in a fresh child now."""
+        if not self._unsettled:
+            return None
+        ran_case, want_outputs, want_sites, oracle, want_json = self._unsettled.pop(0)
+        got = None
+        if self.proc is not None:
+            try:
+                self._drain()
+                wire.send(self._w, {"op": "settle"})
+                got = wire.recv(self._r)[1]
+            except (EOFError, BrokenPipeError, OSError):
+                self._reap()
+                self.restarts += 1
+        if got is None:
+            got = self._request(ran_case, want_outputs, want_sites, None, oracle, want_json, fresh=True)
+        return self._follow_up(got, ran_case, want_outputs, want_sites, oracle, want_json)
+
+    def _follow_up(self, res: ExecResult, ran_case: TestCase, want_outputs: bool, want_sites: bool, oracle: bool,
+                   want_json: bool) -> ExecResult:
+        """What `run` adds to a case's result: the text's run of a module's bug, the reference try of a hang,
+        the checked run of a crash."""
         if res.ran_module and (res.is_bug or res.outcome == "tool-error"):
             res = self._from_text(res, ran_case, want_outputs, want_sites, oracle, want_json)
         if self.config.reference_on_hang and res.outcome == "hang" and res.resource == "time":
@@ -191,11 +225,12 @@ class Executor:
 
     def _request(self, case: TestCase, want_outputs: bool, want_sites: bool, mutate: dict[str, Any] | None,
                  oracle: bool, want_json: bool, check: bool = False, timeout_s: float | None = None,
-                 module_json: str | None = None) -> ExecResult:
+                 module_json: str | None = None, later: bool = False, fresh: bool = False) -> ExecResult:
         """One request to the fork server (restarted once if it died); its result."""
         req = {"case": case.to_dict(), "timeout_s": timeout_s or self.config.timeout_s, "memory_mb": self.config.memory_mb,
                "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
-               "want_json": want_json or bool(mutate), "check": check, "module_json": module_json}
+               "want_json": want_json or bool(mutate), "check": check, "module_json": module_json, "later": later,
+               "fresh": fresh}
         for attempt in range(2):
             self.start()
             try:

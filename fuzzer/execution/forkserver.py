@@ -17,6 +17,8 @@ faster, since the cost is the freshly copied pages being cold in the cache, not 
 A campaign's next mutation can be made ahead, alongside the case (`ahead`, then `take`): in the
 mutator, one more child that only mutates, from a private copy of TVM's code with no breakpoints
 (`NativeCoverage.privatize`), so nothing it runs counts as any case's coverage or takes a block from one.
+Likewise a kept child's result other than ok can be judged again aside (`later`): its fresh run goes on in
+another private child alongside the next case, and `settle` gives the verdict.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ STDERR_KEEP = 8000  # characters of a child's stderr kept in its result
 # Its results other than ok are judged in a fresh child all the same (ForkServer._judge_fresh).
 KEEP_AFTER = ("ok", "declined", "rejected", "internal-error", "miscompilation", "roundtrip")
 MUTATOR_KEEP = 100  # mutations one mutator child makes before a fresh one takes over (its heap only grows)
+# A kept child's results whose fresh run may go on aside, alongside the next case (`later`): those after which the
+# kept child runs on. A crash or a hang ended the kept child, and its follow-ups (Executor.run) need the verdict now.
+LATER = ("rejected", "internal-error", "miscompilation", "roundtrip")
 _MEMORY_WORDS = ("std::bad_alloc", "out of memory", "Cannot allocate memory", "MemoryError")
 # What a child says when memory it did not own was overwritten and it died of it other than by a fault:
 # the dynamic loader's own data (its link maps live in the heap) fails its assertion at the next
@@ -114,6 +119,7 @@ class ForkServer:
         gc.collect()
         gc.freeze()  # children never scan (and so never copy) the server's objects
         self.stderr_file = tempfile.TemporaryFile(prefix="tirfuzz-child-stderr-")
+        self.aside_stderr = tempfile.TemporaryFile(prefix="tirfuzz-aside-stderr-")  # the fresh run going on aside
         self.devnull = os.open(os.devnull, os.O_WRONLY)
         self.standby: tuple[int, int, int] | None = None  # (pid, request fd, result fd)
         self.unreaped: list[int] = []  # children whose result came: reaped while the next case runs
@@ -129,6 +135,10 @@ class ForkServer:
         self.mutator: tuple[int, int, int, int] | None = None  # (pid, request fd, result fd, mutations made)
         self.ahead_sent: tuple[float, float] | None = None  # (when, time limit) of the mutation now under way
         self.private = False  # in a child: this is the mutator, its code private (`_mutate_ahead`)
+        # The fresh run of a kept child's result going on aside: (pid, request fd, result fd, started, time limit,
+        # the kept child's result); and the verdicts such runs gave, until `settle` hands them over.
+        self.aside: tuple[int, int, int, float, float, ExecResult] | None = None
+        self.settled: list[ExecResult] = []
         self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
 
@@ -231,9 +241,14 @@ class ForkServer:
         must never make a verdict (`_judge_fresh`)."""
         start = time.perf_counter()
         mark = self.coverage.mark() if self.coverage is not None else 0
-        result, fresh = self._run_once(req, start)
+        result, fresh = self._run_once(req, start, fresh_only=bool(req.get("fresh")))
+        if self.aside is not None:  # the case before's fresh run: settled here, before this case is judged
+            self._settle()
         if not fresh and result.outcome not in ("ok", "declined"):
-            result = self._judge_fresh(req, result)
+            if req.get("later") and result.outcome in LATER and signature(result) not in self.confirmed:
+                self._judge_aside(req, result)
+            else:
+                result = self._judge_fresh(req, result)
         result.timings_ms["total"] = (time.perf_counter() - start) * 1e3
         hits = self.coverage.hits_since(mark) if self.coverage is not None else None
         if hits is not None:
@@ -302,6 +317,67 @@ class ForkServer:
         if confirmed.outcome == result.outcome and signature(confirmed) == key:
             self.confirmed.add(key)
         return confirmed
+
+    def _judge_aside(self, req: dict[str, Any], result: ExecResult) -> None:
+        """Start the fresh run of a kept child's result in a fresh child of its own, alongside the next case:
+        its code private (no coverage, so the next case's is its own), its stderr apart. The result is marked
+        `confirming`; the kept child runs on. The next `run` (or `settle`) waits for the verdict."""
+        again = dict(req, mutate=None, case=result.case) if result.case is not None else dict(req)
+        again.update(aside=True, later=False, fresh=False)
+        timeout = float(req.get("timeout_s", 10.0))
+        if self.standby is None:
+            self._spawn()
+        pid, req_w, r = self.standby
+        self.standby = None
+        self._spawn()
+        self._await_warm(r, time.perf_counter() + timeout)
+        self.aside_stderr.seek(0)
+        self.aside_stderr.truncate()
+        try:
+            wire.send(req_w, again)
+        except OSError:
+            pass  # it died while warming up: `_settle` reports it
+        self.aside = (pid, req_w, r, time.perf_counter(), timeout, result)
+        result.confirming = True
+
+    def _settle(self) -> None:
+        """Wait for the fresh run going on aside; its verdict (as `_judge_fresh` gives it) goes to `settled`.
+        When it differs from the kept child's, that child (which ran on) is let go."""
+        pid, req_w, r, began_at, timeout, kept = self.aside
+        self.aside = None
+        result, last, timed_out, stage_times, _, began = self._collect(r, pid, began_at + timeout)
+        os.close(req_w)
+        os.close(r)
+        status = self._reap(pid) if result is None else 0
+        if result is not None:
+            self.unreaped.append(pid)
+        self.aside_stderr.seek(0)
+        stderr = self.aside_stderr.read().decode("utf-8", "replace")
+        if result is None:
+            result = failure(status, stderr, last, timed_out, timeout, began)
+            result.timings_ms.update(stage_times)
+        result.stderr_tail = stderr[-STDERR_KEEP:]
+        if kept.case is not None:
+            result.case, result.mutation = kept.case, kept.mutation
+        result.kept_run = {"outcome": kept.outcome, "stage": kept.stage, "target": kept.target,
+                           "message": kept.message[:500]}
+        # the case's coverage is its kept run's (the fresh run's code was private)
+        result.new_blocks, result.cov_total, result.new_sites = kept.new_blocks, kept.cov_total, kept.new_sites
+        result.ir_json = result.ir_json or kept.ir_json
+        result.timings_ms["total"] = kept.timings_ms.get("total", 0.0)
+        key = signature(kept)
+        if result.outcome == kept.outcome and signature(result) == key:
+            self.confirmed.add(key)
+        else:
+            self._let_go()  # what it ran before may have made its result: it runs no more cases
+        self.settled.append(result)
+
+    def settle(self) -> ExecResult | None:
+        """The verdict on the oldest result marked `confirming` not handed over yet (waiting for its fresh run
+        if it is still going on); None when there is none."""
+        if not self.settled and self.aside is not None:
+            self._settle()
+        return self.settled.pop(0) if self.settled else None
 
     def _reusable(self, req: dict[str, Any]) -> bool:
         """Whether a request may run in a child that ran cases before: a case, or a mutation and its case."""
@@ -405,6 +481,10 @@ class ForkServer:
             cap = _vm_size_bytes() + limit
             resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
         gc.set_threshold(*CHILD_GC_THRESHOLD)
+        if req.get("aside"):  # a fresh run alongside the next case: its stderr apart, its code private
+            os.dup2(self.aside_stderr.fileno(), 2)
+            if self.coverage is not None:
+                self.coverage.privatize()
         if req.get("ahead"):
             self._mutate_ahead(req, w)
             return
@@ -495,7 +575,7 @@ class ForkServer:
         self.stopped_running = False  # stopped by run_budget, not the deadline
         while result is None:  # its last message is a result (or error); then it only exits
             now = time.perf_counter()
-            if now >= wake:
+            if now >= wake and not select.select([r], [], [], 0)[0]:  # what it sent before the limit is read first
                 left = self._cpu_left(pid, cpu_case, cpu_budget, cpu_run, run_budget) if now < deadline else (0.0, False)
                 if left is not None and left[0] <= 0:
                     timed_out, self.stopped_running = True, left[1]
@@ -504,7 +584,7 @@ class ForkServer:
                 # CPU time grows no faster than the clock: its budget cannot run out before then
                 wake = deadline if left is None else min(deadline, now + max(left[0], 0.005))
                 continue
-            ready, _, _ = select.select([r], [], [], wake - now)
+            ready, _, _ = select.select([r], [], [], max(0.0, wake - now))
             if not ready:
                 continue
             data = os.read(r, 1 << 20)
@@ -621,6 +701,9 @@ def main(argv: list[str]) -> int:
             continue
         if req.get("op") == "take":
             wire.send(out_fd, ("taken", server.take()))
+            continue
+        if req.get("op") == "settle":
+            wire.send(out_fd, ("settled", server.settle()))
             continue
         if req.get("op") == "covered":
             wire.send(out_fd, ("covered", server.coverage.covered() if server.coverage is not None else None))
