@@ -334,7 +334,8 @@ def passes() -> None:
 @click.option("--no-oracle", is_flag=True, help="Skip the differential and round-trip oracles (crashes only).")
 @click.option("--no-ahead", is_flag=True,
               help="Make each mutation in the case's child just before its run, not ahead in a mutator child "
-                   "while the case before runs (one worker's default; it uses a second core).")
+                   "while the case before runs, and wait for the fresh run that judges a kept child's failure, "
+                   "not run it alongside the next case (one worker's default; both use a second core).")
 @click.option("--jobs", type=click.IntRange(1, 1024), default=None,
               help="Workers sharing this campaign: fork servers here, or Ray actors with --ray (default 1; with "
                    "--ray, the cluster's CPU count). More than 1: no longer repeatable by --seed.")

@@ -42,7 +42,7 @@ STATS_EVERY_S = 10.0      # a stats.jsonl row (and state.json)
 # a fresh child pays for every page it writes (copy-on-write) and a cold cache. Any result other than ok
 # from a child that ran cases before is judged again in a fresh child (unless a fresh child gave that same
 # result before: ForkServer._judge_fresh), so verdicts never depend on it.
-PERSISTENT_CASES = 16
+PERSISTENT_CASES = 64  # 16 before: a child's first few cases pay most of it (10 ms a case less, bench/results/throughput.md)
 COVERAGE_EVERY_S = 30.0   # coverage.npy
 BUILD_TARGET = BuildTargetMutate.name  # the mutator `--no-build-targets` leaves out
 FRESH_KIND = "generate"   # the kinds of a step that runs a fresh program (fresh.py)

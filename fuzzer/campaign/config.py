@@ -55,7 +55,8 @@ class CampaignConfig:
     fresh: float | None = None            # share of execs running a fresh program (None: the mode's; 0: none)
     build_targets: bool | None = None     # cases may add targets built, not run, here (None: the mode's)
     focus: list[str] = field(default_factory=list)   # passes the campaign favours (fuzzer/campaign/focus.py)
-    ahead: bool = True                    # one worker: the next mutation made while the case runs (Campaign.step_ahead)
+    ahead: bool = True                    # one worker: the next mutation made while the case runs, a kept child's
+                                          # failure judged aside while the next one runs (Campaign.step_ahead)
 
     def __post_init__(self) -> None:
         p = preset(self.mode)
