@@ -226,6 +226,17 @@ class ForkServer:
             raise RuntimeError("the zygote died")
         self.standby = (struct.unpack("i", msg)[0], fds[0], fds[1])
 
+    def _side_child(self, wait_s: float) -> tuple[int, int, int]:
+        """The standby child, warm, for work beside the cases (the mutator, a fresh run aside); the next
+        standby forked at once. (pid, request fd, result fd)."""
+        if self.standby is None:
+            self._spawn()
+        pid, req_w, r = self.standby
+        self.standby = None
+        self._spawn()
+        self._await_warm(r, time.perf_counter() + wait_s)
+        return pid, req_w, r
+
     def _reap(self, pid: int) -> int:
         """Wait for a child to exit (the zygote reaps it); its exit status."""
         self.zygote.sendall(b"r" + struct.pack("i", pid))
@@ -262,13 +273,7 @@ class ForkServer:
         """Hand the request's mutation (`mutate`, on `case`) to the mutator child, forked from the zygote when
         there is none: it mutates while the server runs the next case. `take` collects it."""
         if self.mutator is None:
-            if self.standby is None:
-                self._spawn()
-            pid, req_w, r = self.standby
-            self.standby = None
-            self._spawn()
-            self._await_warm(r, time.perf_counter() + 60.0)
-            self.mutator = (pid, req_w, r, 0)
+            self.mutator = (*self._side_child(60.0), 0)
         try:
             wire.send(self.mutator[1], dict(req, ahead=True))
         except OSError:
@@ -305,18 +310,24 @@ class ForkServer:
         very result (same outcome and signature) in this server, else the run again in a fresh child."""
         key = signature(result)
         if result.outcome != "hang" and key in self.confirmed:  # a kept child's hang is its shorter limit's
-            result.kept_run = {"outcome": result.outcome, "stage": result.stage, "target": result.target,
-                               "message": result.message[:500], "trusted": f"{key} was confirmed in a fresh child"}
+            result.kept_run = dict(_kept_record(result), trusted=f"{key} was confirmed in a fresh child")
             return result
         again = dict(req, mutate=None, case=result.case) if result.case is not None else req
         confirmed, _ = self._run_once(again, time.perf_counter(), fresh_only=True)
-        if result.case is not None:
-            confirmed.case, confirmed.mutation = result.case, result.mutation
-        confirmed.kept_run = {"outcome": result.outcome, "stage": result.stage, "target": result.target,
-                              "message": result.message[:500]}
-        if confirmed.outcome == result.outcome and signature(confirmed) == key:
-            self.confirmed.add(key)
+        self._adopt(result, confirmed)
         return confirmed
+
+    def _adopt(self, kept: ExecResult, fresh: ExecResult) -> bool:
+        """Make the fresh run's result the case's verdict on what the kept child gave (`kept_run`); a failure
+        both gave is trusted from then on (`confirmed`). Whether they agreed."""
+        if kept.case is not None:
+            fresh.case, fresh.mutation = kept.case, kept.mutation
+        fresh.kept_run = _kept_record(kept)
+        key = signature(kept)
+        agreed = fresh.outcome == kept.outcome and signature(fresh) == key
+        if agreed:
+            self.confirmed.add(key)
+        return agreed
 
     def _judge_aside(self, req: dict[str, Any], result: ExecResult) -> None:
         """Start the fresh run of a kept child's result in a fresh child of its own, alongside the next case:
@@ -325,12 +336,7 @@ class ForkServer:
         again = dict(req, mutate=None, case=result.case) if result.case is not None else dict(req)
         again.update(aside=True, later=False, fresh=False)
         timeout = float(req.get("timeout_s", 10.0))
-        if self.standby is None:
-            self._spawn()
-        pid, req_w, r = self.standby
-        self.standby = None
-        self._spawn()
-        self._await_warm(r, time.perf_counter() + timeout)
+        pid, req_w, r = self._side_child(timeout)
         self.aside_stderr.seek(0)
         self.aside_stderr.truncate()
         try:
@@ -357,18 +363,11 @@ class ForkServer:
             result = failure(status, stderr, last, timed_out, timeout, began)
             result.timings_ms.update(stage_times)
         result.stderr_tail = stderr[-STDERR_KEEP:]
-        if kept.case is not None:
-            result.case, result.mutation = kept.case, kept.mutation
-        result.kept_run = {"outcome": kept.outcome, "stage": kept.stage, "target": kept.target,
-                           "message": kept.message[:500]}
         # the case's coverage is its kept run's (the fresh run's code was private)
         result.new_blocks, result.cov_total, result.new_sites = kept.new_blocks, kept.cov_total, kept.new_sites
         result.ir_json = result.ir_json or kept.ir_json
         result.timings_ms["total"] = kept.timings_ms.get("total", 0.0)
-        key = signature(kept)
-        if result.outcome == kept.outcome and signature(result) == key:
-            self.confirmed.add(key)
-        else:
+        if not self._adopt(kept, result):
             self._let_go()  # what it ran before may have made its result: it runs no more cases
         self.settled.append(result)
 
@@ -622,6 +621,11 @@ class ForkServer:
         case_left = cpu_budget - (used - cpu_case) if cpu_budget is not None else float("inf")
         run_left = run_budget - (used - cpu_run) if cpu_run is not None and run_budget is not None else float("inf")
         return (run_left, True) if run_left < case_left else (case_left, False)
+
+def _kept_record(kept: ExecResult) -> dict[str, Any]:
+    """What a kept child gave, kept beside the fresh run's verdict (`ExecResult.kept_run`)."""
+    return {"outcome": kept.outcome, "stage": kept.stage, "target": kept.target, "message": kept.message[:500]}
+
 
 def failure(status: int, stderr: str, last: tuple[str, str | None], timed_out: bool, timeout: float,
             began: list[tuple[str, str | None]] = ()) -> ExecResult:
