@@ -71,6 +71,29 @@ def test_infinite_loop_is_a_hang_within_the_timeout(executor):
     assert executor.run(TestCase(FLAT_IR)).outcome == "ok"
 
 
+def test_a_child_killed_in_a_hang_leaves_no_temporary_files():
+    """The C target's shared object is built before the llvm run hangs; the killed child cannot remove it."""
+    import glob
+    import os
+    import tempfile
+
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+
+    def ours() -> set[str]:
+        return set(glob.glob(os.path.join(tempfile.gettempdir(), "tirfuzz-cc-*")))
+
+    before = ours()
+    with Executor(ExecutorConfig(timeout_s=2.0, reference_on_hang=False)) as ex:
+        scratch = ex.info["scratch"]
+        res = ex.run(TestCase(HANG_IR, targets=["llvm", "c"]))
+        assert res.outcome == "hang" and res.stage == "run:llvm", res.message
+        assert ex.run(TestCase(FLAT_IR, targets=["llvm", "c"])).outcome == "ok"
+        assert os.path.isdir(scratch)
+        assert not glob.glob(os.path.join(scratch, "*", "*")), "a reaped child's files are still there"
+        assert ours() == before
+    assert not os.path.exists(scratch)
+
+
 def test_internal_error_carries_its_cpp_file_and_line(executor):
     res = executor.run(TestCase(FP16_ERF_IR, targets=["llvm"]))
     assert res.outcome == "internal-error"

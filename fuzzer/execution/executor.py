@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -310,6 +311,9 @@ class Executor:
             except OSError:
                 pass
             self.proc.wait()
+            scratch = (getattr(self, "info", None) or {}).get("scratch")
+            if scratch:  # the server's children's temporary files, if it could not remove them itself
+                shutil.rmtree(scratch, ignore_errors=True)
         self.proc = None
 
     def close(self) -> None:

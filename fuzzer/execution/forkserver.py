@@ -28,6 +28,7 @@ import importlib
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -118,6 +119,9 @@ class ForkServer:
             run_case(TestCase(ir), self.pool, want_outputs=False, host_cc=self.host_cc)
         gc.collect()
         gc.freeze()  # children never scan (and so never copy) the server's objects
+        # Each child's temporary files (the C backend's shared objects, the host compiler's own) go in a folder
+        # of its own here, removed when the child is reaped: a child killed in a hang leaves nothing behind.
+        self.scratch = tempfile.mkdtemp(prefix="tirfuzz-server-")
         self.stderr_file = tempfile.TemporaryFile(prefix="tirfuzz-child-stderr-")
         self.aside_stderr = tempfile.TemporaryFile(prefix="tirfuzz-aside-stderr-")  # the fresh run going on aside
         self.devnull = os.open(os.devnull, os.O_WRONLY)
@@ -169,7 +173,8 @@ class ForkServer:
 
         out = {"tvm": tvm.__version__, "tvm_ffi": getattr(tvm_ffi, "__version__", "?"), "pid": os.getpid(),
                "passes": self.pool.names(),
-               "host_pch": (self.host_cc.folder or self.host_cc.error) if self.host_cc is not None else "off"}
+               "host_pch": (self.host_cc.folder or self.host_cc.error) if self.host_cc is not None else "off",
+               "scratch": self.scratch}
         if self.coverage is not None:
             out["coverage"] = asdict(self.coverage.info)
             out["cov_total"] = self.coverage.total()
@@ -243,7 +248,12 @@ class ForkServer:
         buf = _recv_exact(self.zygote, 4)
         if len(buf) != 4:
             raise RuntimeError("the zygote died")
+        shutil.rmtree(os.path.join(self.scratch, str(pid)), ignore_errors=True)
         return struct.unpack("i", buf)[0]
+
+    def close(self) -> None:
+        """Remove the children's temporary files (their folders, whatever was not reaped)."""
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     def run(self, req: dict[str, Any]) -> ExecResult:
         """Run one request in a child (the kept one when it may, else a fresh one from the zygote). A result
@@ -455,6 +465,10 @@ class ForkServer:
             os.dup2(self.devnull, 1)
             for fd in self.server_fds:
                 os.close(fd)
+            folder = os.path.join(self.scratch, str(os.getpid()))
+            os.mkdir(folder)
+            tempfile.tempdir = folder  # this process's temporary files, and (TMPDIR) its compiler's: see `_reap`
+            os.environ["TMPDIR"] = folder
             # Nothing else before the request: it runs alongside the previous case, and any TVM code it
             # ran would count in that case's coverage.
             wire.send(w, ("warm",))
@@ -690,11 +704,20 @@ def main(argv: list[str]) -> int:
     except BaseException as e:
         wire.send(out_fd, ("failed", f"{type(e).__name__}: {e}"))
         return 2
+    try:
+        serve(server, in_fd, out_fd)
+    finally:
+        server.close()
+    return 0
+
+
+def serve(server: ForkServer, in_fd: int, out_fd: int) -> None:
+    """Answer the executor's requests until it closes the pipe."""
     while True:
         try:
             req = wire.recv(in_fd)
         except EOFError:
-            return 0
+            return
         if req.get("op") == "info":
             wire.send(out_fd, ("info", server.info()))
             continue
