@@ -107,3 +107,64 @@ def test_the_reference_is_built_for_the_target_that_hung(tmp_path):
     out = json.loads(tirfuzz("run", str(path), "--timeout", "2", "--json").stdout.strip().splitlines()[-1])
     assert (out["outcome"], out["stage"], out["verdict_filter"]) == ("hang", "run:c", TOO_SLOW), out
     assert out["reference_try"]["target"] == "c" and "TVM's default pipeline, c" in out["verdict_reason"]
+
+
+def test_a_kept_childs_hang_has_its_reference_tried_beside_its_fresh_run(tmp_path):
+    """A kept child's hang is run again in a fresh child with the whole limit; its reference try runs
+    meanwhile on the other core, and gives the verdict the try after the fresh run gives."""
+    import os
+    import time
+
+    import pytest
+
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+    from tirfuzz.oracles.verdict import BUG
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the reference is tried after the fresh run")
+    plugin = tmp_path / "userpasses.py"
+    plugin.write_text(FOREVER_PLUGIN)
+    forever = TestCase(QUICK, passes=[PassSpec("plugin:userpasses.forever")])
+    slow = TestCase(SLOW)
+    got = {}
+    for beside in (True, False):
+        config = ExecutorConfig(timeout_s=3.0, persistent=8, plugins=(str(plugin),), reference_beside=beside)
+        with Executor(config) as ex:
+            for name, case in (("forever", forever), ("slow", slow)) if beside else (("slow", slow),):
+                assert ex.run(TestCase(QUICK)).outcome == "ok"  # the next case runs in a kept child
+                t0 = time.perf_counter()
+                res = ex.run(case)
+                res.timings_ms["wall"] = (time.perf_counter() - t0) * 1e3
+                assert (res.outcome, res.stage, res.cases_before) == ("hang", "run:llvm", 0), res.message
+                assert res.kept_run and res.kept_run["outcome"] == "hang"
+                got[name, beside] = res
+    side, after = got["slow", True].reference_try, got["slow", False].reference_try
+    assert (side.beside, after.beside) == (True, False)
+    assert side.outcome == after.outcome == "hang", (side, after)
+    for res in (got["slow", True], got["slow", False]):
+        assert judge(slow, res).filter == TOO_SLOW
+    ref = got["forever", True].reference_try  # TVM's pipeline without the user's pass: it finishes at once
+    assert ref.beside and ref.outcome == "finished" and ref.elapsed_ms < 300, ref
+    assert judge(forever, got["forever", True]).kind == BUG
+    # the slow program's reference ran its 1.3 s beside the fresh run's 3 s, not after it
+    assert got["slow", True].timings_ms["wall"] < got["slow", False].timings_ms["wall"] - 1000
+
+
+def test_a_reference_tried_beside_stands_only_when_alone_it_would_end_alike():
+    """Another process on the machine only slows a run: a failed or fast reference stands; a slow one only
+    when it was slow without the time it waited for a core (measured on the run); else it is tried alone."""
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+
+    ex = Executor(ExecutorConfig(timeout_s=10.0))  # never started: `_beside_try` only reads its records
+    finished = lambda ms: ExecResult("declined", mutation={"reference": "finished", "elapsed_ms": ms})  # noqa: E731
+    stopped = ExecResult("hang", resource="time", timings_ms={"total": 2000.0})
+    failed = ExecResult("crash", stage="build", signal="SIGSEGV")
+    assert ex._beside_try(("llvm", 2.0, 0.9, failed), "llvm").outcome == "failed"
+    assert ex._beside_try(("llvm", 2.0, 0.9, finished(800.0)), "llvm").outcome == "finished"
+    assert ex._beside_try(("llvm", 2.0, 0.05, stopped), "llvm").outcome == "hang"        # 1.95 s alone: too slow
+    assert ex._beside_try(("llvm", 2.0, 1.2, stopped), "llvm") is None                   # alone, maybe 0.8 s
+    assert ex._beside_try(("llvm", 2.0, 0.05, finished(1500.0)), "llvm").outcome == "finished"
+    assert ex._beside_try(("llvm", 2.0, None, stopped), "llvm") is None                  # the kernel did not say
+    assert ex._beside_try(("c", 2.0, 0.0, stopped), "c") is None                         # its compiler's wait unknown
+    assert ex._beside_try(("c", 2.0, 0.0, finished(700.0)), "c").outcome == "finished"
+    assert ex._beside_try(("c", 2.0, 0.0, finished(700.0)), "llvm") is None              # not the target that hung

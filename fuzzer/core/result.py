@@ -25,6 +25,7 @@ class ReferenceTry:
     message: str = ""         # why it failed
     target: str = "llvm"      # the target it was built for
     waited_s: float = 0.0     # how long the reference was let run (0: the whole limit, records of older versions)
+    beside: bool = False      # run beside the fresh run of a kept child's hang, its outcome one it would have alone
 
 
 @dataclass
@@ -63,6 +64,9 @@ class ExecResult:
     kept_run: dict[str, Any] | None = None    # not ok in a child that ran cases before: judged again fresh
     cases_before: int = 0           # cases its child ran before this one (0: a fresh child)
     confirming: bool = False        # a kept child's result other than ok, its fresh run under way: no verdict
+    # A kept child's hang: the reference try run beside its fresh run, (target, time limit, seconds it waited
+    # for a core, its result), for the executor to judge and drop (ForkServer._reference_beside)
+    reference_beside: tuple[str, float, float | None, Any] | None = None
                                     # yet (Executor.settle gives it)
 
     @property
@@ -76,6 +80,7 @@ class ExecResult:
         d.pop("new_sites")
         d.pop("case")
         d.pop("ir_json")
+        d.pop("reference_beside")
         d["outputs"] = {t: {f: [f"{a.dtype}{list(a.shape)}" for a in arrs] for f, arrs in fs.items()}
                         for t, fs in self.outputs.items()}
         return d

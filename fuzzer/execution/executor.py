@@ -14,10 +14,11 @@ import numpy as np
 
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
+from tirfuzz.fuzzer.core.runtime import kind_of
 from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.reference import REFERENCE_JOB
-from tirfuzz.oracles.verdict import ran, reference_limit
+from tirfuzz.oracles.verdict import HANG_FACTOR, ran, reference_limit
 
 ADDR_NO_RANDOMIZE = 0x0040000
 # The fork server runs single-threaded with a fixed hash seed: with TVM's thread pool on, how its
@@ -55,6 +56,9 @@ class ExecutorConfig:
     env: dict[str, str] = field(default_factory=dict)
     jobs: tuple[tuple[str, str], ...] = ()  # (name, "module:function") a child may run before its case
     reference_on_hang: bool = True       # a time-limit hang is followed by the reference try (see `run`)
+    # A kept child's time-limit hang: its reference try runs beside its fresh run, on another core (with two
+    # or more; `_beside_try` says when its outcome stands)
+    reference_beside: bool = True
     # Cases one child may run one after another (1: a fresh child per case). A result other than ok from
     # a child that ran cases before is judged again in a fresh one, unless a fresh one gave that same result
     # before (forkserver.ForkServer.run).
@@ -83,6 +87,7 @@ class Executor:
         self.restarts = 0
         self._pending = False  # a request was sent and its answer not read (interrupted by Ctrl-C)
         self._unsettled: list[tuple] = []  # the cases of results `run` gave `confirming`, until `settle`
+        self._cores = len(os.sched_getaffinity(0))  # a reference try beside a fresh run needs a core of its own
 
     def start(self) -> dict[str, Any]:
         if self.proc is not None:
@@ -173,10 +178,13 @@ class Executor:
         the checked run of a crash."""
         if res.ran_module and (res.is_bug or res.outcome == "tool-error"):
             res = self._from_text(res, ran_case, want_outputs, want_sites, oracle, want_json)
+        beside, res.reference_beside = res.reference_beside, None
         if self.config.reference_on_hang and res.outcome == "hang" and res.resource == "time":
             target = res.target if res.target and runnable_here(res.target) else "llvm"
-            res.reference_try, sites = self._try_reference(ran_case, want_sites, target)
-            res.new_sites += [s for s in sites if s not in set(res.new_sites)]  # the campaign's map stays whole
+            res.reference_try = self._beside_try(beside, target)
+            if res.reference_try is None:
+                res.reference_try, sites = self._try_reference(ran_case, want_sites, target)
+                res.new_sites += [s for s in sites if s not in set(res.new_sites)]  # the campaign's map stays whole
         finished = res.reference_try is not None and res.reference_try.outcome == "finished"
         if ran(res) and "checked" not in res.oracle and (res.outcome == "crash" or res.outcome == "hang" and finished):
             res.oracle["checked"] = self.check(ran_case)
@@ -205,6 +213,24 @@ class Executor:
             return got.oracle["checked"]
         return {"filter": None, "error": f"{got.outcome} at {got.stage}: {got.message[:300]}"}
 
+    def _beside_try(self, beside: tuple[str, float, float | None, ExecResult] | None, target: str) -> ReferenceTry | None:
+        """The reference try the fork server ran beside a kept child's hang's fresh run (`res.reference_beside`),
+        when it was for `target` and its outcome is the one it would have had alone: it failed (no matter
+        how fast), it finished within a tenth of the limit (another process on the machine only slows a
+        run), or it was too slow even without the time it waited for a core (measured on the run; not for
+        C, whose host compiler's waiting is not). Otherwise None: the try runs again, alone."""
+        if beside is None or beside[0] != target:
+            return None
+        _, waited, queued_s, r = beside
+        tried = reference_try_from(r, self.config.timeout_s, waited, target)
+        fast_ms = self.config.timeout_s * 1e3 / HANG_FACTOR
+        tried.beside = True
+        if tried.outcome == "failed" or tried.outcome == "finished" and tried.elapsed_ms <= fast_ms:
+            return tried
+        if queued_s is not None and kind_of(target) != "c" and tried.elapsed_ms - queued_s * 1e3 > fast_ms:
+            return tried
+        return None
+
     def _try_reference(self, case: TestCase, want_sites: bool, target: str) -> tuple[ReferenceTry, list[int]]:
         """Build the case's program with TVM's default pipeline for `target` (no case passes, default config)
         and run it on the case's inputs, in a child stopped after `reference_limit` of this executor's time
@@ -213,17 +239,7 @@ class Executor:
         waited = reference_limit(limit)
         r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0], "target": target}, False, False,
                           timeout_s=waited)
-        total = float(r.timings_ms.get("total", 0.0))
-        if r.outcome == "declined":  # the job ran to its end: its info says how the reference went
-            info = r.mutation or {}
-            tried = ReferenceTry(str(info.get("reference", "failed")), limit, float(info.get("elapsed_ms", total)),
-                                 str(info.get("stage", "")), str(info.get("message", "")), target, waited)
-        elif r.outcome == "hang" and r.resource == "time":
-            tried = ReferenceTry("hang", limit, total, "", f"the reference did not finish within {waited:g} s", target,
-                                 waited)
-        else:  # it crashed or ran out of memory: it did not finish either
-            tried = ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}", target, waited)
-        return tried, list(r.new_sites)
+        return reference_try_from(r, limit, waited, target), list(r.new_sites)
 
     def _request(self, case: TestCase, want_outputs: bool, want_sites: bool, mutate: dict[str, Any] | None,
                  oracle: bool, want_json: bool, check: bool = False, timeout_s: float | None = None,
@@ -233,6 +249,9 @@ class Executor:
                "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
                "want_json": want_json or bool(mutate), "check": check, "module_json": module_json, "later": later,
                "fresh": fresh}
+        if self.config.reference_on_hang and self.config.reference_beside and self._cores >= 2 and (
+                mutate is None or mutate.get("job", "mutate") == "mutate") and not check:
+            req["reference"] = {"job": REFERENCE_JOB[0], "timeout_s": reference_limit(self.config.timeout_s)}
         for attempt in range(2):
             self.start()
             try:
@@ -338,3 +357,17 @@ class Executor:
             self.close()
         except Exception:
             pass
+
+
+def reference_try_from(r: ExecResult, limit: float, waited: float, target: str) -> ReferenceTry:
+    """The reference try's record from its child's result (the `reference` job, stopped after `waited`)."""
+    total = float(r.timings_ms.get("total", 0.0))
+    if r.outcome == "declined":  # the job ran to its end: its info says how the reference went
+        info = r.mutation or {}
+        return ReferenceTry(str(info.get("reference", "failed")), limit, float(info.get("elapsed_ms", total)),
+                            str(info.get("stage", "")), str(info.get("message", "")), target, waited)
+    if r.outcome == "hang" and r.resource == "time":
+        return ReferenceTry("hang", limit, total, "", f"the reference did not finish within {waited:g} s", target, waited)
+    # it crashed or ran out of memory: it did not finish either
+    return ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}", target, waited)
+

@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from tirfuzz.fuzzer.core.case import TestCase
@@ -45,6 +45,7 @@ from tirfuzz.fuzzer.core.hostcc import HostCompiler
 from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.signature import signature
+from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
@@ -90,6 +91,47 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 def _vm_size_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _queued_s(pid: int) -> float | None:
+    """Seconds a process's threads have waited for a core, runnable (/proc/PID/task/*/schedstat); None when
+    the kernel does not say."""
+    total, seen = 0, False
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+                seen = True
+            except (OSError, IndexError, ValueError):
+                continue
+    except OSError:
+        return None
+    return total / 1e9 if seen else None
+
+
+@dataclass
+class Beside:
+    """A reference try running in a side child beside a fresh run (`ForkServer._reference_beside`)."""
+
+    pid: int
+    req_w: int
+    r: int
+    began_at: float
+    timeout: float
+    target: str
+    queued_s: float | None = None  # its threads' wait for a core, read when it stopped or sent its result
+    stopped: bool = False          # stopped at its time limit
+
+    def stop(self) -> None:
+        """At its limit: how long it waited for a core, then SIGKILL."""
+        if not self.stopped:
+            self.queued_s = _queued_s(self.pid)
+            self.stopped = True
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 class ForkServer:
@@ -143,6 +185,8 @@ class ForkServer:
         # the kept child's result); and the verdicts such runs gave, until `settle` hands them over.
         self.aside: tuple[int, int, int, float, float, ExecResult] | None = None
         self.settled: list[ExecResult] = []
+        # Side children's time limits, kept while `_collect` waits for a case: (when, how to stop it).
+        self.watch: list[tuple[float, Callable[[], None]]] = []
         self.zygote_pid, self.zygote = self._start_zygote()
         self._spawn()
 
@@ -323,9 +367,58 @@ class ForkServer:
             result.kept_run = dict(_kept_record(result), trusted=f"{key} was confirmed in a fresh child")
             return result
         again = dict(req, mutate=None, case=result.case) if result.case is not None else req
+        beside = self._reference_beside(req, result)
         confirmed, _ = self._run_once(again, time.perf_counter(), fresh_only=True)
+        if beside is not None:
+            confirmed.reference_beside = self._collect_beside(beside)
         self._adopt(result, confirmed)
         return confirmed
+
+    def _reference_beside(self, req: dict[str, Any], kept: ExecResult) -> Beside | None:
+        """When a kept child's case ran past its time, start the case's reference try (the job and time the
+        executor put in `req["reference"]`) in a child of its own: it runs on another core while the fresh run
+        takes the whole limit, and the executor need not run it after. Its coverage counts, as the try
+        after would (the fresh run's mark is taken before either starts; the sites both reach are one set)."""
+        spec = req.get("reference")
+        if not spec or kept.outcome != "hang" or kept.resource != "time":
+            return None
+        target = kept.target if kept.target and runnable_here(kept.target) else "llvm"  # as Executor._follow_up
+        case = kept.case if kept.case is not None else req["case"]
+        job = {"case": case, "timeout_s": float(spec["timeout_s"]), "memory_mb": req.get("memory_mb", 4096),
+               "mutate": {"job": spec["job"], "target": target}, "want_outputs": False, "beside": True}
+        pid, req_w, r = self._side_child(job["timeout_s"])
+        self.aside_stderr.seek(0)  # no fresh run is aside now: `run` settled it before judging this case
+        self.aside_stderr.truncate()
+        try:
+            wire.send(req_w, job)
+        except OSError:
+            pass  # it died while warming up: `_collect_beside` reports it
+        beside = Beside(pid, req_w, r, time.perf_counter(), job["timeout_s"], target)
+        self.watch.append((beside.began_at + beside.timeout, beside.stop))
+        return beside
+
+    def _collect_beside(self, beside: Beside) -> tuple[str, float, float | None, ExecResult]:
+        """The reference try run beside a fresh run: (target, time limit, the seconds it waited for a core,
+        its result as the executor's own try would give it)."""
+        self.watch = [w for w in self.watch if w[1] != beside.stop]
+        result, last, timed_out, stage_times, mutated, began = self._collect(
+            beside.r, beside.pid, beside.began_at + beside.timeout, stop=beside.stop)
+        if result is not None:  # it sent its result and waits for the next request: its waiting is over
+            beside.queued_s = _queued_s(beside.pid)
+        os.close(beside.req_w)
+        os.close(beside.r)
+        status = self._reap(beside.pid) if result is None else 0
+        if result is not None:
+            self.unreaped.append(beside.pid)
+        self.aside_stderr.seek(0)
+        stderr = self.aside_stderr.read().decode("utf-8", "replace")
+        if result is None:
+            result = failure(status, stderr, last, timed_out or beside.stopped, beside.timeout, began)
+            result.timings_ms.update(stage_times)
+            result.timings_ms["total"] = beside.timeout * 1e3 if beside.stopped else sum(stage_times.values())
+        if mutated is not None:
+            result.case, result.mutation = mutated
+        return beside.target, beside.timeout, beside.queued_s, result
 
     def _adopt(self, kept: ExecResult, fresh: ExecResult) -> bool:
         """Make the fresh run's result the case's verdict on what the kept child gave (`kept_run`); a failure
@@ -494,10 +587,10 @@ class ForkServer:
             cap = _vm_size_bytes() + limit
             resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
         gc.set_threshold(*CHILD_GC_THRESHOLD)
-        if req.get("aside"):  # a fresh run alongside the next case: its stderr apart, its code private
+        if req.get("aside") or req.get("beside"):  # beside a case's run: its stderr apart
             os.dup2(self.aside_stderr.fileno(), 2)
-            if self.coverage is not None:
-                self.coverage.privatize()
+        if req.get("aside") and self.coverage is not None:  # a fresh run alongside the next case: its code private
+            self.coverage.privatize()
         if req.get("ahead"):
             self._mutate_ahead(req, w)
             return
@@ -575,11 +668,13 @@ class ForkServer:
                 pass
 
     def _collect(self, r: int, pid: int, deadline: float, run_budget: float | None = None,
-                 cpu_budget: float | None = None):
+                 cpu_budget: float | None = None, stop: Callable[[], None] | None = None):
         """The child's messages until its result, or until `deadline` (wall clock); with `cpu_budget`, until the
         case has used that much CPU time, and with `run_budget`, until a `run:` stage has (a kept child's
         limits: CPU time, so a loaded machine stops no case a quiet one would finish, and a campaign stays
-        repeatable). (result or None, last stage, timed out, stage times, mutated, stages begun)."""
+        repeatable). `stop` stops the child at its limit (a SIGKILL without it); side children watched
+        (`self.watch`) are stopped at theirs meanwhile.
+        (result or None, last stage, timed out, stage times, mutated, stages begun)."""
         decoder = wire.Decoder()
         result, last, timed_out, mutated = None, ("spawn", None), False, None
         began: list[tuple[str, str | None]] = []  # every stage the child reported, in order
@@ -591,16 +686,21 @@ class ForkServer:
         self.stopped_running = False  # stopped by run_budget, not the deadline
         while result is None:  # its last message is a result (or error); then it only exits
             now = time.perf_counter()
+            due = [w for w in self.watch if now >= w[0]]
+            if due:
+                self.watch.remove(due[0])
+                due[0][1]()
+                continue
             if now >= wake and not select.select([r], [], [], 0)[0]:  # what it sent before the limit is read first
                 left = self._cpu_left(pid, cpu_case, cpu_budget, cpu_run, run_budget) if now < deadline else (0.0, False)
                 if left is not None and left[0] <= 0:
                     timed_out, self.stopped_running = True, left[1]
-                    os.kill(pid, signal.SIGKILL)
+                    stop() if stop is not None else os.kill(pid, signal.SIGKILL)
                     break
                 # CPU time grows no faster than the clock: its budget cannot run out before then
                 wake = deadline if left is None else min(deadline, now + max(left[0], 0.005))
                 continue
-            ready, _, _ = select.select([r], [], [], max(0.0, wake - now))
+            ready, _, _ = select.select([r], [], [], max(0.0, min([wake] + [w[0] for w in self.watch]) - now))
             if not ready:
                 continue
             data = os.read(r, 1 << 20)
