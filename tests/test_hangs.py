@@ -127,17 +127,16 @@ def test_a_kept_childs_hang_has_its_reference_tried_beside_its_fresh_run(tmp_pat
     forever = TestCase(QUICK, passes=[PassSpec("plugin:userpasses.forever")])
     slow = TestCase(SLOW)
     got = {}
-    for beside in (True, False):
-        config = ExecutorConfig(timeout_s=3.0, persistent=8, plugins=(str(plugin),), reference_beside=beside)
-        with Executor(config) as ex:
-            for name, case in (("forever", forever), ("slow", slow)) if beside else (("slow", slow),):
-                assert ex.run(TestCase(QUICK)).outcome == "ok"  # the next case runs in a kept child
-                t0 = time.perf_counter()
-                res = ex.run(case)
-                res.timings_ms["wall"] = (time.perf_counter() - t0) * 1e3
-                assert (res.outcome, res.stage, res.cases_before) == ("hang", "run:llvm", 0), res.message
-                assert res.kept_run and res.kept_run["outcome"] == "hang"
-                got[name, beside] = res
+    with Executor(ExecutorConfig(timeout_s=3.0, persistent=8, plugins=(str(plugin),))) as ex:
+        for name, case, beside in (("forever", forever, True), ("slow", slow, True), ("slow", slow, False)):
+            ex.config.reference_beside = beside
+            assert ex.run(TestCase(QUICK)).outcome == "ok"  # the next case runs in a kept child
+            t0 = time.perf_counter()
+            res = ex.run(case)
+            res.timings_ms["wall"] = (time.perf_counter() - t0) * 1e3
+            assert (res.outcome, res.stage, res.cases_before) == ("hang", "run:llvm", 0), res.message
+            assert res.kept_run and res.kept_run["outcome"] == "hang"
+            got[name, beside] = res
     side, after = got["slow", True].reference_try, got["slow", False].reference_try
     assert (side.beside, after.beside) == (True, False)
     assert side.outcome == after.outcome == "hang", (side, after)

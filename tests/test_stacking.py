@@ -132,6 +132,12 @@ def test_a_pass_that_changed_the_module_gives_pass_feature_pairs():
     assert "pass|StmtSimplify|-under|If.then|For:serial" in res.pass_features
     assert len(set(res.pass_features)) == len(res.pass_features)  # the c target's same passes: not again
     assert run_case(case, pool, want_outputs=False).pass_features == []
+    # Made while g++ builds the c target (spare work), or at the case's end without one: the same answers
+    both = run_case(case, pool, want_outputs=False, pass_features=True, want_json=True)
+    alone = run_case(TestCase(FOLDED_BRANCH, targets=["llvm"], passes=case.passes), pool, want_outputs=False,
+                     pass_features=True, want_json=True)
+    assert both.pass_features == alone.pass_features == res.pass_features
+    assert both.ir_json and both.ir_json == alone.ir_json
 
 
 def test_structure_features_name_what_sits_inside_what():

@@ -195,8 +195,6 @@ class BuildCache:
 def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
                 oracles: Sequence[Oracle] = (), want_json: bool = False, filters: tuple = FILTERS,
                 host_cc: Any = None, module: Any = None, pass_features: bool = False) -> None:
-    import tvm
-
     def check_inputs():
         for t in case.targets:
             check_target(t)
@@ -208,8 +206,47 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
     else:
         mod = stages.run("parse", None, lambda: parse(case.ir))
     stages.run("precheck", None, lambda: precheck(mod))
+    spare = _Spare()
     if want_json:
+        spare.add(lambda: _save_json(result, mod))
+    try:
+        _build_and_judge(case, pool, stages, result, want_outputs, oracles, filters, host_cc, pass_features, mod,
+                         passes, spare)
+    finally:
+        spare.run()
+
+
+def _save_json(result: ExecResult, mod) -> None:
+    """The parsed module in TVM's JSON (None when TVM cannot save it: the next mutation parses the text)."""
+    import tvm
+
+    try:
         result.ir_json = tvm.ir.save_json(mod)
+    except Exception:  # noqa: BLE001  (a cache for the next mutation, never a verdict)
+        result.ir_json = None
+
+
+class _Spare:
+    """Work whose answer only goes in the result (the module's JSON, the passes' features): done while the
+    host compiler builds a C target, if the case has one (its child would wait for it anyway), else at the
+    case's end."""
+
+    def __init__(self):
+        self.jobs: list[Callable[[], None]] = []
+
+    def add(self, job: Callable[[], None]) -> None:
+        self.jobs.append(job)
+
+    def run(self) -> None:
+        jobs, self.jobs = self.jobs, []
+        for job in jobs:
+            job()
+
+
+def _build_and_judge(case: TestCase, pool: PassPool, stages: _Stages, result: ExecResult, want_outputs: bool,
+                     oracles: Sequence[Oracle], filters: tuple, host_cc: Any, pass_features: bool, mod, passes: list,
+                     spare: _Spare) -> None:
+    """The parsed case's oracles, its targets' lowering, builds and runs, the built case's oracles."""
     funcs = entry_functions(mod)
     cache = BuildCache()
     seen = OracleContext(case, mod, funcs, stages.run, compiler(mod, case, pool, cache, host_cc) if oracles else None)
@@ -229,7 +266,8 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         if len(targets) > 1 and any(kind_of(t) == "c" for t in targets):
             for target in targets:
                 try:
-                    lowered[target] = _lower_target(case, pool, passes, mod, target, stages, result, target == featured)
+                    lowered[target] = _lower_target(case, pool, passes, mod, target, stages, result,
+                                                    spare if target == featured else None)
                 except StageFailure as f:
                     lowered[target] = f
                     break
@@ -243,12 +281,12 @@ def _run_stages(case: TestCase, pool: PassPool, stages: _Stages, result: ExecRes
         for target in targets:
             try:
                 low = lowered.get(target) or _lower_target(case, pool, passes, mod, target, stages, result,
-                                                           target == featured)
+                                                           spare if target == featured else None)
                 if isinstance(low, StageFailure):
                     raise low
                 s = started.get(target) or _generate(target, low, names, stages, host_cc)
                 started[target] = s
-                built = _finish_target(case, s, funcs, stages, result, cache)
+                built = _finish_target(case, s, funcs, stages, result, cache, spare)
             except StageFailure as f:
                 gap = backend_gap(f, filters)
                 if gap is None or len(result.dropped) + 1 == len(case.targets):  # a bug, or no target left
@@ -324,10 +362,10 @@ class _Started:
 
 
 def _lower_target(case: TestCase, pool: PassPool, passes: list, mod, target: str, stages: _Stages,
-                  result: ExecResult, features: bool = False) -> tuple[Any, Any, Any]:
+                  result: ExecResult, features: _Spare | None = None) -> tuple[Any, Any, Any]:
     """Bind the target, run the case's passes and the completion: (PassContext, lowered module, Target).
     With `features`, the (pass, feature) pairs of the case's passes that changed the module go to
-    `result.pass_features` (statement features only: a few ms a case)."""
+    `result.pass_features` (statement features only: a few ms a case), as spare work."""
     import tvm
     import tvm_ffi
 
@@ -337,7 +375,10 @@ def _lower_target(case: TestCase, pool: PassPool, passes: list, mod, target: str
         changed, packed = [], False
         sequence = lowering_sequence(target, [(s.name, s.args) for s in case.passes])
         result.completion += [n for n, _, added in sequence if added and n not in result.completion]
-        own, shown = iter(passes), None  # shown: the statement features of `m`, once asked
+        own = iter(passes)
+        pairs: list[tuple[str, Any, Any]] = []  # the case's passes that changed the module: (name, before, after)
+        if features is not None:
+            features.add(lambda: _record_pass_features(result, pairs))
         for name, args, added in sequence:
             p = pool.instantiate(PassSpec(name, args)) if added else next(own)
             kind = "completion" if added else "passes"
@@ -349,24 +390,27 @@ def _lower_target(case: TestCase, pool: PassPool, passes: list, mod, target: str
                 raise
             if not added:
                 changed.append(tvm_ffi.structural_hash(m_next) != before)
-                if features and changed[-1]:
-                    shown = _record_pass_features(result, name, m, m_next, shown)
+                if features is not None and changed[-1]:
+                    pairs.append((name, m, m_next))
             packed = packed or name.endswith(".MakePackedAPI")
             m = m_next
             result.pass_changed[target] = changed
     return ctx, m, tgt
 
 
-def _record_pass_features(result: ExecResult, name: str, before, after, shown: set[str] | None) -> set[str] | None:
-    """Add a pass's (pass, feature) pairs to the result; the features of its output (None when they could
-    not be computed: feedback only, never a verdict, so the case goes on without them)."""
-    try:
-        shown = shown if shown is not None else structure_features(before, exprs=False)
-        out = structure_features(after, exprs=False)
-    except Exception:  # noqa: BLE001  (a module the features walk does not know: no pairs for this pass)
-        return None
-    result.pass_features.extend(sorted(pass_features_of(name, shown, out)))
-    return out
+def _record_pass_features(result: ExecResult, pairs: list[tuple[str, Any, Any]]) -> None:
+    """Add each pass's (pass, feature) pairs to the result, in order (a pass whose features could not be
+    computed adds none: feedback only, never a verdict)."""
+    shown = None  # the statement features of the module the next pass was given, when known
+    for name, before, after in pairs:
+        try:
+            shown = shown if shown is not None else structure_features(before, exprs=False)
+            out = structure_features(after, exprs=False)
+        except Exception:  # noqa: BLE001  (a module the features walk does not know: no pairs for this pass)
+            shown = None
+            continue
+        result.pass_features.extend(sorted(pass_features_of(name, shown, out)))
+        shown = out
 
 
 def _generate(target: str, low: tuple[Any, Any, Any], names: list[str], stages: _Stages,
@@ -383,10 +427,13 @@ def _generate(target: str, low: tuple[Any, Any, Any], names: list[str], stages: 
 
 
 def _finish_target(case: TestCase, s: _Started, funcs: dict[str, Any], stages: _Stages, result: ExecResult,
-                   cache: BuildCache | None = None) -> tuple[Any, Any, dict] | None:
+                   cache: BuildCache | None = None, spare: _Spare | None = None) -> tuple[Any, Any, dict] | None:
     """Finish loading a started target and run it on this machine when it can: (runnable functions, device,
-    outputs), or None for a target built but not runnable here."""
+    outputs), or None for a target built but not runnable here. The spare work is done first when the host
+    compiler is still building this target: the case would only wait for it."""
     target = s.target
+    if spare is not None and s.pending.proc is not None and s.pending.proc.poll() is None:
+        spare.run()
     with s.ctx:
         rt = stages.run(f"build:{target}", target, lambda: with_device_modules(s.raw, s.pending.finish()))
     if cache is not None:
