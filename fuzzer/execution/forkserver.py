@@ -292,7 +292,7 @@ class ForkServer:
         buf = _recv_exact(self.zygote, 4)
         if len(buf) != 4:
             raise RuntimeError("the zygote died")
-        shutil.rmtree(os.path.join(self.scratch, str(pid)), ignore_errors=True)
+        shutil.rmtree(os.path.join(self.scratch, f"{pid:07d}"), ignore_errors=True)
         return struct.unpack("i", buf)[0]
 
     def close(self) -> None:
@@ -558,7 +558,8 @@ class ForkServer:
             os.dup2(self.devnull, 1)
             for fd in self.server_fds:
                 os.close(fd)
-            folder = os.path.join(self.scratch, str(os.getpid()))
+            # one length for every pid (7 digits: Linux's largest), so the environment, and the heap, grow alike
+            folder = os.path.join(self.scratch, f"{os.getpid():07d}")
             os.mkdir(folder)
             tempfile.tempdir = folder  # this process's temporary files, and (TMPDIR) its compiler's: see `_reap`
             os.environ["TMPDIR"] = folder
