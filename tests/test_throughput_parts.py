@@ -296,3 +296,36 @@ def test_a_mutation_made_ahead_counts_no_coverage_and_its_crash_is_the_mutations
         ex.run(case, want_outputs=False)
         inside = ex.run(case, want_outputs=False, mutate=spec)
     assert inside.case == made.case and inside.new_blocks > ahead.new_blocks, (inside.new_blocks, ahead.new_blocks)
+
+
+def test_a_childs_stage_is_read_from_its_file_whole_or_not_at_all(tmp_path):
+    """Passes are not sent to the server (a wake-up each); the stage file says where a child died. A write
+    cut short leaves the stage before it; a cleared file (a new request) names none."""
+    from tirfuzz.fuzzer.execution.stageslot import SLOT_BYTES, StageSlot, clear_slot, read_slot
+
+    slot = StageSlot(str(tmp_path))
+    assert read_slot(str(tmp_path)) == ("spawn", None)
+    slot.write("pass:tirx.transform.StorageRewrite", "llvm")
+    slot.write("pass:tirx.transform.LowerTVMBuiltin", "c")
+    assert read_slot(str(tmp_path)) == ("pass:tirx.transform.LowerTVMBuiltin", "c")
+    other = 1 - slot.map[0]  # a write killed halfway: the other slot holds junk, the byte not flipped
+    slot.map[1 + other * SLOT_BYTES:1 + other * SLOT_BYTES + 9] = b"pass:tirx"
+    assert read_slot(str(tmp_path)) == ("pass:tirx.transform.LowerTVMBuiltin", "c")
+    clear_slot(str(tmp_path))
+    assert read_slot(str(tmp_path)) is None
+    slot.write("x" * 1000, None)  # cut to its slot
+    assert read_slot(str(tmp_path))[0] == "x" * (SLOT_BYTES - 2)
+    assert read_slot(str(tmp_path / "gone")) is None
+
+
+def test_a_crash_in_a_pass_of_a_kept_childs_case_names_that_pass(block_ir):
+    """The kept child sends no pass stage; the server reads it from the child's file when the child dies."""
+    from tirfuzz.fuzzer.core.case import PassSpec, TestCase
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+
+    with Executor(ExecutorConfig(timeout_s=20.0, persistent=8)) as ex:
+        assert ex.run(TestCase(block_ir)).outcome == "ok"
+        res = ex.run(TestCase(block_ir, [PassSpec("tirx.transform.NarrowDataType", (32,))]))
+        assert res.outcome == "crash" and res.kept_run is not None  # the kept child's crash, run again fresh
+        assert res.stage == "pass:tirx.transform.NarrowDataType" and res.target == "llvm"
+        assert res.kept_run["stage"] == "pass:tirx.transform.NarrowDataType"

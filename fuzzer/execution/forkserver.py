@@ -50,6 +50,7 @@ from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
 from tirfuzz.fuzzer.execution.pipeline import run_case
+from tirfuzz.fuzzer.execution.stageslot import StageSlot, clear_slot, read_slot
 from tirfuzz.oracles.filters import load_filters
 
 # A child lives for one case or a few: collecting cyclic garbage every 700 allocations (Python's default) costs it
@@ -292,8 +293,18 @@ class ForkServer:
         buf = _recv_exact(self.zygote, 4)
         if len(buf) != 4:
             raise RuntimeError("the zygote died")
-        shutil.rmtree(os.path.join(self.scratch, f"{pid:07d}"), ignore_errors=True)
+        shutil.rmtree(self._folder(pid), ignore_errors=True)
         return struct.unpack("i", buf)[0]
+
+    def _folder(self, pid: int) -> str:
+        """A child's scratch folder: its temporary files, its stage (stageslot.py). One length for every pid
+        (7 digits: Linux's largest), so the child's environment, and its heap, grow alike."""
+        return os.path.join(self.scratch, f"{pid:07d}")
+
+    def _send(self, pid: int, req_w: int, req: dict[str, Any]) -> None:
+        """A request to a child, its stage file cleared first (OSError if it died)."""
+        clear_slot(self._folder(pid))
+        wire.send(req_w, req)
 
     def close(self) -> None:
         """Remove the children's temporary files (their folders, whatever was not reaped)."""
@@ -329,7 +340,7 @@ class ForkServer:
         if self.mutator is None:
             self.mutator = (*self._side_child(60.0), 0)
         try:
-            wire.send(self.mutator[1], dict(req, ahead=True))
+            self._send(self.mutator[0], self.mutator[1], dict(req, ahead=True))
         except OSError:
             pass  # it died: `take` reaps it and says so
         self.ahead_sent = (time.perf_counter(), float(req.get("timeout_s", 10.0)))
@@ -390,7 +401,7 @@ class ForkServer:
         self.aside_stderr.seek(0)  # no fresh run is aside now: `run` settled it before judging this case
         self.aside_stderr.truncate()
         try:
-            wire.send(req_w, job)
+            self._send(pid, req_w, job)
         except OSError:
             pass  # it died while warming up: `_collect_beside` reports it
         beside = Beside(pid, req_w, r, time.perf_counter(), job["timeout_s"], target)
@@ -443,7 +454,7 @@ class ForkServer:
         self.aside_stderr.seek(0)
         self.aside_stderr.truncate()
         try:
-            wire.send(req_w, again)
+            self._send(pid, req_w, again)
         except OSError:
             pass  # it died while warming up: `_settle` reports it
         self.aside = (pid, req_w, r, time.perf_counter(), timeout, result)
@@ -514,7 +525,7 @@ class ForkServer:
         self.stderr_file.seek(0)
         self.stderr_file.truncate()
         try:
-            wire.send(req_w, req)
+            self._send(pid, req_w, req)
         except OSError:
             pass  # the child died while warming up: reaped and reported below
         if kept is None:
@@ -558,9 +569,9 @@ class ForkServer:
             os.dup2(self.devnull, 1)
             for fd in self.server_fds:
                 os.close(fd)
-            # one length for every pid (7 digits: Linux's largest), so the environment, and the heap, grow alike
-            folder = os.path.join(self.scratch, f"{os.getpid():07d}")
+            folder = self._folder(os.getpid())
             os.mkdir(folder)
+            self.slot = StageSlot(folder)
             tempfile.tempdir = folder  # this process's temporary files, and (TMPDIR) its compiler's: see `_reap`
             os.environ["TMPDIR"] = folder
             # Nothing else before the request: it runs alongside the previous case, and any TVM code it
@@ -606,7 +617,7 @@ class ForkServer:
                 return
         # Without oracles, a mutant runs as the mutator made it: parsing its printed text again is the
         # round trip, an oracle's work (the executor confirms a bug from the text: Executor.run).
-        res = run_case(case, self.pool, on_stage=lambda s, t: wire.send(w, ("stage", s, t)),
+        res = run_case(case, self.pool, on_stage=lambda s, t: self._stage(w, s, t),
                        want_outputs=bool(req.get("want_outputs", True)), oracle=bool(req.get("oracle")),
                        filters=self.filters, want_json=bool(req.get("want_json")), check=bool(req.get("check")),
                        host_cc=self.host_cc, module=None if req.get("oracle") else module,
@@ -620,6 +631,12 @@ class ForkServer:
             # scan it again (3 ms a case; what of it turns to garbage later goes when the child exits)
             gc.freeze()
         wire.send(w, ("result", res))
+
+    def _stage(self, w: int, stage: str, target: str | None) -> None:
+        """In a child: the stage it enters, in its stage file; sent to the server too unless it is a pass."""
+        self.slot.write(stage, target)
+        if not stage.startswith("pass:"):
+            wire.send(w, ("stage", stage, target))
 
     def _mutate_ahead(self, req: dict[str, Any], w: int) -> None:
         """In the mutator child: the request's mutation only, its result ok with the mutant's module as JSON.
@@ -646,7 +663,7 @@ class ForkServer:
         """Run the job the request names (mutate, reduce, ...) on the case in the child; tell the server
         what came out: (the case to run or None, the IRModule the job made of it or None). Jobs are
         registered by name (ExecutorConfig.jobs): this module knows none of them."""
-        wire.send(w, ("stage", "mutate", None))
+        self._stage(w, "mutate", None)
         name = spec.get("job", "mutate")
         job = self.jobs.get(name)
         if job is None:
@@ -723,6 +740,8 @@ class ForkServer:
                 elif msg[0] == "error":
                     result = ExecResult(outcome="tool-error", stage="tirfuzz", exc_type="ToolError",
                                         message="tirfuzz error (not a TVM bug): " + msg[1][-4000:])
+        if result is None:  # it died or was killed: the stage it was in, passes included, is in its file
+            last = read_slot(self._folder(pid)) or last
         return result, last, timed_out, stage_times, mutated, began
 
     @staticmethod
