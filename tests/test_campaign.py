@@ -137,7 +137,7 @@ def test_same_seed_and_execs_give_the_same_corpus(tmp_path):
         out = tmp_path / name
         outs.append(out)
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tirfuzz.cli", "fuzz", "--out", str(out), "--execs", "300", "--seeds", seeds,
+            [sys.executable, "-m", "tirfuzz.cli", "fuzz", "--out", str(out), "--execs", "150", "--seeds", seeds,
              "--targets", "llvm", "--seed", "5", "--no-oracle"],  # with the oracles a few entries differ
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     for p in procs:
