@@ -64,10 +64,10 @@ class ExecResult:
     kept_run: dict[str, Any] | None = None    # not ok in a child that ran cases before: judged again fresh
     cases_before: int = 0           # cases its child ran before this one (0: a fresh child)
     confirming: bool = False        # a kept child's result other than ok, its fresh run under way: no verdict
+                                    # yet (Executor.settle gives it)
     # A kept child's hang: the reference try run beside its fresh run, (target, time limit, seconds it waited
     # for a core, its result), for the executor to judge and drop (ForkServer._reference_beside)
     reference_beside: tuple[str, float, float | None, Any] | None = None
-                                    # yet (Executor.settle gives it)
 
     @property
     def is_bug(self) -> bool:

@@ -15,9 +15,8 @@ import numpy as np
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
 from tirfuzz.fuzzer.core.runtime import kind_of
-from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.execution import wire
-from tirfuzz.fuzzer.execution.reference import REFERENCE_JOB
+from tirfuzz.fuzzer.execution.reference import REFERENCE_JOB, reference_target
 from tirfuzz.oracles.verdict import HANG_FACTOR, ran, reference_limit
 
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -180,7 +179,7 @@ class Executor:
             res = self._from_text(res, ran_case, want_outputs, want_sites, oracle, want_json)
         beside, res.reference_beside = res.reference_beside, None
         if self.config.reference_on_hang and res.outcome == "hang" and res.resource == "time":
-            target = res.target if res.target and runnable_here(res.target) else "llvm"
+            target = reference_target(res.target)
             res.reference_try = self._beside_try(beside, target)
             if res.reference_try is None:
                 res.reference_try, sites = self._try_reference(ran_case, want_sites, target)
@@ -370,4 +369,3 @@ def reference_try_from(r: ExecResult, limit: float, waited: float, target: str) 
         return ReferenceTry("hang", limit, total, "", f"the reference did not finish within {waited:g} s", target, waited)
     # it crashed or ran out of memory: it did not finish either
     return ReferenceTry("failed", limit, total, r.stage, f"{r.outcome}: {r.message[:300]}", target, waited)
-

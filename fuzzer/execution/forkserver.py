@@ -45,11 +45,11 @@ from tirfuzz.fuzzer.core.hostcc import HostCompiler
 from tirfuzz.fuzzer.core.passes import PassPool
 from tirfuzz.fuzzer.core.result import ExecResult
 from tirfuzz.fuzzer.core.signature import signature
-from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
 from tirfuzz.fuzzer.execution.pipeline import run_case
+from tirfuzz.fuzzer.execution.reference import reference_target
 from tirfuzz.fuzzer.execution.stageslot import StageSlot, clear_slot, read_slot
 from tirfuzz.oracles.filters import load_filters
 
@@ -393,7 +393,7 @@ class ForkServer:
         spec = req.get("reference")
         if not spec or kept.outcome != "hang" or kept.resource != "time":
             return None
-        target = kept.target if kept.target and runnable_here(kept.target) else "llvm"  # as Executor._follow_up
+        target = reference_target(kept.target)
         case = kept.case if kept.case is not None else req["case"]
         job = {"case": case, "timeout_s": float(spec["timeout_s"]), "memory_mb": req.get("memory_mb", 4096),
                "mutate": {"job": spec["job"], "target": target}, "want_outputs": False, "beside": True}

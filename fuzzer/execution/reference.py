@@ -13,10 +13,16 @@ from typing import Any
 
 from tirfuzz.fuzzer.core.case import TestCase
 from tirfuzz.fuzzer.core.runtime import device_for
+from tirfuzz.fuzzer.core.targets import runnable_here
 from tirfuzz.fuzzer.core.tvmapi import default_pipeline, entry_functions, parse, run_funcs
 from tirfuzz.fuzzer.execution.pipeline import compiler
 
 REFERENCE_JOB = ("reference", "tirfuzz.fuzzer.execution.reference:reference_job")  # for ExecutorConfig.jobs
+
+
+def reference_target(hung: str | None) -> str:
+    """The target a hang's reference is built for: the one that hung when this machine runs it, else llvm."""
+    return hung if hung and runnable_here(hung) else "llvm"
 
 
 def reference_job(case: TestCase, spec: dict[str, Any], pool: Any) -> tuple[None, dict[str, Any]]:
