@@ -167,3 +167,20 @@ def test_a_reference_tried_beside_stands_only_when_alone_it_would_end_alike():
     assert ex._beside_try(("c", 2.0, 0.0, stopped), "c") is None                         # its compiler's wait unknown
     assert ex._beside_try(("c", 2.0, 0.0, finished(700.0)), "c").outcome == "finished"
     assert ex._beside_try(("c", 2.0, 0.0, finished(700.0)), "llvm") is None              # not the target that hung
+
+
+def test_a_reference_try_counts_no_coverage():
+    """How far a reference try got when stopped at its limit follows the machine's load: its code runs
+    private, so what a campaign covers (and so keeps) is the same with the tries as without them."""
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+
+    def covered(reference: bool) -> tuple[int, int]:
+        with Executor(ExecutorConfig(timeout_s=1.0, coverage="tvm", persistent=8, reference_on_hang=reference)) as ex:
+            assert ex.run(TestCase(QUICK, passes=[])).outcome == "ok"  # no pass of TVM's pipeline ran yet
+            hang = ex.run(TestCase(SLOW, passes=[]))  # a kept child's hang: with two cores, its reference beside
+            assert hang.outcome == "hang" and (hang.reference_try is not None) == reference, hang.message
+            if reference:  # and a try alone: TVM's pipeline on a program it did not build yet
+                assert ex._try_reference(TestCase(QUICK), "llvm").outcome == "finished"
+            return hang.cov_total, ex.run(TestCase(QUICK)).cov_total  # TVM's pipeline, first in a case
+
+    assert covered(True) == covered(False)

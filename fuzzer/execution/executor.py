@@ -182,8 +182,7 @@ class Executor:
             target = reference_target(res.target)
             res.reference_try = self._beside_try(beside, target)
             if res.reference_try is None:
-                res.reference_try, sites = self._try_reference(ran_case, want_sites, target)
-                res.new_sites += [s for s in sites if s not in set(res.new_sites)]  # the campaign's map stays whole
+                res.reference_try = self._try_reference(ran_case, target)
         finished = res.reference_try is not None and res.reference_try.outcome == "finished"
         if ran(res) and "checked" not in res.oracle and (res.outcome == "crash" or res.outcome == "hang" and finished):
             res.oracle["checked"] = self.check(ran_case)
@@ -230,24 +229,29 @@ class Executor:
             return tried
         return None
 
-    def _try_reference(self, case: TestCase, want_sites: bool, target: str) -> tuple[ReferenceTry, list[int]]:
+    def _try_reference(self, case: TestCase, target: str) -> ReferenceTry:
         """Build the case's program with TVM's default pipeline for `target` (no case passes, default config)
         and run it on the case's inputs, in a child stopped after `reference_limit` of this executor's time
-        limit (past a tenth of it, the hang is too slow to test however the reference ends): did it finish?"""
+        limit (past a tenth of it, the hang is too slow to test however the reference ends): did it finish?
+        The child's code is private: none of it counts as coverage. How far a try stopped at its limit got
+        depends on the machine's load, and a campaign's coverage, so its corpus, must not (the same seed
+        keeps the same entries, however busy the machine)."""
         limit = self.config.timeout_s
         waited = reference_limit(limit)
-        r = self._request(case, False, want_sites, {"job": REFERENCE_JOB[0], "target": target}, False, False,
-                          timeout_s=waited)
-        return reference_try_from(r, limit, waited, target), list(r.new_sites)
+        r = self._request(case, False, False, {"job": REFERENCE_JOB[0], "target": target}, False, False,
+                          timeout_s=waited, private=True)
+        return reference_try_from(r, limit, waited, target)
 
     def _request(self, case: TestCase, want_outputs: bool, want_sites: bool, mutate: dict[str, Any] | None,
                  oracle: bool, want_json: bool, check: bool = False, timeout_s: float | None = None,
-                 module_json: str | None = None, later: bool = False, fresh: bool = False) -> ExecResult:
-        """One request to the fork server (restarted once if it died); its result."""
+                 module_json: str | None = None, later: bool = False, fresh: bool = False,
+                 private: bool = False) -> ExecResult:
+        """One request to the fork server (restarted once if it died); its result. `private`: the child's
+        code is private, nothing it runs counts as coverage."""
         req = {"case": case.to_dict(), "timeout_s": timeout_s or self.config.timeout_s, "memory_mb": self.config.memory_mb,
                "want_outputs": want_outputs, "want_sites": want_sites, "mutate": mutate, "oracle": oracle,
                "want_json": want_json or bool(mutate), "check": check, "module_json": module_json, "later": later,
-               "fresh": fresh}
+               "fresh": fresh, "private": private}
         if self.config.reference_on_hang and self.config.reference_beside and self._cores >= 2 and (
                 mutate is None or mutate.get("job", "mutate") == "mutate") and not check:
             req["reference"] = {"job": REFERENCE_JOB[0], "timeout_s": reference_limit(self.config.timeout_s)}

@@ -388,15 +388,16 @@ class ForkServer:
     def _reference_beside(self, req: dict[str, Any], kept: ExecResult) -> Beside | None:
         """When a kept child's case ran past its time, start the case's reference try (the job and time the
         executor put in `req["reference"]`) in a child of its own: it runs on another core while the fresh run
-        takes the whole limit, and the executor need not run it after. Its coverage counts, as the try
-        after would (the fresh run's mark is taken before either starts; the sites both reach are one set)."""
+        takes the whole limit, and the executor need not run it after. Its code is private, as the try after's
+        is (`Executor._try_reference`): none of it counts as coverage."""
         spec = req.get("reference")
         if not spec or kept.outcome != "hang" or kept.resource != "time":
             return None
         target = reference_target(kept.target)
         case = kept.case if kept.case is not None else req["case"]
         job = {"case": case, "timeout_s": float(spec["timeout_s"]), "memory_mb": req.get("memory_mb", 4096),
-               "mutate": {"job": spec["job"], "target": target}, "want_outputs": False, "beside": True}
+               "mutate": {"job": spec["job"], "target": target}, "want_outputs": False, "beside": True,
+               "private": True}
         pid, req_w, r = self._side_child(job["timeout_s"])
         self.aside_stderr.seek(0)  # no fresh run is aside now: `run` settled it before judging this case
         self.aside_stderr.truncate()
@@ -601,8 +602,8 @@ class ForkServer:
         gc.set_threshold(*CHILD_GC_THRESHOLD)
         if req.get("aside") or req.get("beside"):  # beside a case's run: its stderr apart
             os.dup2(self.aside_stderr.fileno(), 2)
-        if req.get("aside") and self.coverage is not None:  # a fresh run alongside the next case: its code private
-            self.coverage.privatize()
+        if (req.get("aside") or req.get("private")) and self.coverage is not None:
+            self.coverage.privatize()  # a fresh run alongside the next case, a reference try: its code private
         if req.get("ahead"):
             self._mutate_ahead(req, w)
             return
