@@ -303,3 +303,36 @@ def test_scalar_parameters_of_every_kind_get_values_from_the_input_seed(executor
     assert [r.outcome for r in runs] == ["ok"] * 3, [(r.outcome, r.message) for r in runs]
     b = [r.outputs["llvm"]["main"][1] for r in runs]
     assert np.array_equal(b[0], b[1]) and not np.array_equal(b[0], b[2])  # from the seed, repeatably
+
+
+def test_a_dead_servers_scratch_folder_is_removed_when_a_server_starts():
+    """A campaign killed with its fork server leaves the server's scratch folder: the next server removes it
+    (its pid runs nothing, untouched for an hour), and leaves a running server's folder alone."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    tmp, hour_ago = Path(tempfile.gettempdir()), time.time() - 3700
+    dead, live, fresh = (tmp / f"tirfuzz-server-{pid:07d}-{tag}" for pid, tag in
+                         ((gone.pid, "testdead"), (os.getpid(), "testlive"), (gone.pid, "testnew")))
+    for folder in (dead, live, fresh):
+        (folder / "0000001").mkdir(parents=True, exist_ok=True)
+    for folder in (dead, live):
+        os.utime(folder, (hour_ago, hour_ago))
+    try:
+        with Executor(ExecutorConfig(warmup=False)) as ex:
+            scratch = ex.info["scratch"]
+            assert os.path.basename(scratch).startswith(f"tirfuzz-server-{ex.proc.pid:07d}-")
+        assert not dead.exists()
+        assert live.exists() and fresh.exists()  # a running pid; a folder touched within the hour
+        assert not os.path.exists(scratch)
+    finally:
+        for folder in (dead, live, fresh):
+            shutil.rmtree(folder, ignore_errors=True)

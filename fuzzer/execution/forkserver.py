@@ -50,6 +50,7 @@ from tirfuzz.fuzzer.execution.coverage import NativeCoverage
 from tirfuzz.fuzzer.execution.coverage_sites import cache_dir
 from tirfuzz.fuzzer.execution.pipeline import run_case
 from tirfuzz.fuzzer.execution.reference import reference_target
+from tirfuzz.fuzzer.execution.scratch import child_folder, make_scratch
 from tirfuzz.fuzzer.execution.stageslot import StageSlot, clear_slot, read_slot
 from tirfuzz.oracles.filters import load_filters
 
@@ -164,7 +165,7 @@ class ForkServer:
         gc.freeze()  # children never scan (and so never copy) the server's objects
         # Each child's temporary files (the C backend's shared objects, the host compiler's own) go in a folder
         # of its own here, removed when the child is reaped: a child killed in a hang leaves nothing behind.
-        self.scratch = tempfile.mkdtemp(prefix="tirfuzz-server-")
+        self.scratch = make_scratch()
         self.stderr_file = tempfile.TemporaryFile(prefix="tirfuzz-child-stderr-")
         self.aside_stderr = tempfile.TemporaryFile(prefix="tirfuzz-aside-stderr-")  # the fresh run going on aside
         self.devnull = os.open(os.devnull, os.O_WRONLY)
@@ -297,9 +298,8 @@ class ForkServer:
         return struct.unpack("i", buf)[0]
 
     def _folder(self, pid: int) -> str:
-        """A child's scratch folder: its temporary files, its stage (stageslot.py). One length for every pid
-        (7 digits: Linux's largest), so the child's environment, and its heap, grow alike."""
-        return os.path.join(self.scratch, f"{pid:07d}")
+        """A child's scratch folder: its temporary files, its stage (stageslot.py)."""
+        return child_folder(self.scratch, pid)
 
     def _send(self, pid: int, req_w: int, req: dict[str, Any]) -> None:
         """A request to a child, its stage file cleared first (OSError if it died)."""
@@ -307,7 +307,14 @@ class ForkServer:
         wire.send(req_w, req)
 
     def close(self) -> None:
-        """Remove the children's temporary files (their folders, whatever was not reaped)."""
+        """Remove the children's temporary files (their folders, whatever was not reaped). The standby child,
+        forked last, may be making its folder right now: it is killed first."""
+        if self.standby is not None:
+            try:
+                os.kill(self.standby[0], signal.SIGKILL)
+            except OSError:
+                pass
+            self.standby = None
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def run(self, req: dict[str, Any]) -> ExecResult:
