@@ -88,14 +88,34 @@ def _pool(plugins: tuple[str, ...]) -> PassPool:
     return checked(PassPool, plugins, errors=(PassError,))
 
 
-def _case(path: Path, pool: PassPool) -> TestCase:
-    """A case file, its targets and passes checked against the pool without parsing the IR."""
+def _case(path: Path, pool: PassPool | None) -> TestCase:
+    """A case file and its targets checked without parsing the IR; its passes against the pool (later,
+    with `_passes`, when the pool is None)."""
     case = checked(load_case, path, errors=(CaseError,))
     for t in case.targets:
         checked(check_target, t, errors=(TargetError,))
-    for p in case.passes:
-        checked(pool.check, p, errors=(PassError,))
+    if pool is not None:
+        _passes([case], pool)
     return case
+
+
+def _passes(cases: list[TestCase], pool: PassPool) -> None:
+    for case in cases:
+        for p in case.passes:
+            checked(pool.check, p, errors=(PassError,))
+
+
+def _launched(config: ExecutorConfig, cases: list[TestCase], plugins: tuple[str, ...]) -> Executor:
+    """An executor whose fork server starts while this process checks the cases' passes (each imports
+    TVM: one wait instead of two). Bad input: the server is stopped, the one-line error raised."""
+    ex = Executor(config)
+    ex.launch()
+    try:
+        _passes(cases, _pool(plugins))
+    except BaseException:
+        ex.close()
+        raise
+    return ex
 
 
 def _focus(text: str, pool: PassPool) -> list[str]:
@@ -188,10 +208,10 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
     0 ok or filtered (rejected input, a named filter), 1 a bug (crash, hang, internal-error,
     miscompilation, roundtrip), 2 bad input, 3 tirfuzz's own code failed (a tool error, not a TVM bug).
     """
-    case = _case(case_file, _pool(plugins))
+    case = _case(case_file, None)
     config = ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=plugins, filters=tuple(_filters(filters)),
                             jobs=(STANDARD_JOB,))
-    with Executor(config) as ex:
+    with _launched(config, [case], plugins) as ex:
         res = checked(ex.run, case, True, False, None, not no_oracle, errors=(ExecutorError,), prefix="executor: ")
         if judge(case, res).is_bug:  # an unmodified program: does tvm.compile fail on it the same way?
             checked(annotate, ex, case, res, errors=(ExecutorError,), prefix="executor: ")
@@ -500,8 +520,8 @@ def releases(out, versions, cache, timeout, jobs, only) -> None:
 @PLUGIN
 def minimize(case_file, out_file, budget, timeout, plugins) -> None:
     """Shrink a failing case (passes first, then the IR) while its bug signature stays the same."""
-    case = _case(case_file, _pool(plugins))
-    with Executor(ExecutorConfig(timeout_s=timeout, plugins=plugins, jobs=(REDUCE_JOB,))) as ex, \
+    case = _case(case_file, None)
+    with _launched(ExecutorConfig(timeout_s=timeout, plugins=plugins, jobs=(REDUCE_JOB,)), [case], plugins) as ex, \
             Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("minimize", total=None)
 
@@ -528,10 +548,9 @@ def replay(paths, timeout, plugins) -> None:
     A bug folder reproduces when its case is still a bug with the folder's signature; a case file when
     it is a bug at all. Exit code 0 when all reproduce, 1 otherwise.
     """
-    pool = _pool(plugins)
-    items = [(p, _case(p / "case.json" if p.is_dir() else p, pool), p.name if p.is_dir() else None) for p in paths]
+    items = [(p, _case(p / "case.json" if p.is_dir() else p, None), p.name if p.is_dir() else None) for p in paths]
     all_ok = True
-    with Executor(ExecutorConfig(timeout_s=timeout, plugins=plugins)) as ex:
+    with _launched(ExecutorConfig(timeout_s=timeout, plugins=plugins), [c for _, c, _ in items], plugins) as ex:
         for p, case, expected in items:
             res = checked(ex.run, case, False, False, None, True, errors=(ExecutorError,), prefix="executor: ")
             v = judge(case, res)

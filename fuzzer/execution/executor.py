@@ -17,6 +17,7 @@ from tirfuzz.fuzzer.core.result import ExecResult, ReferenceTry
 from tirfuzz.fuzzer.core.runtime import kind_of
 from tirfuzz.fuzzer.execution import wire
 from tirfuzz.fuzzer.execution.reference import REFERENCE_JOB, reference_target
+from tirfuzz.fuzzer.execution.scratch import folders_of
 from tirfuzz.oracles.verdict import HANG_FACTOR, ran, reference_limit
 
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -87,10 +88,13 @@ class Executor:
         self._pending = False  # a request was sent and its answer not read (interrupted by Ctrl-C)
         self._unsettled: list[tuple] = []  # the cases of results `run` gave `confirming`, until `settle`
         self._cores = len(os.sched_getaffinity(0))  # a reference try beside a fresh run needs a core of its own
+        self._starting = False  # launched, not yet ready (`launch`)
 
-    def start(self) -> dict[str, Any]:
+    def launch(self) -> None:
+        """Start the fork server without waiting for it: it imports TVM and warms up (seconds), while the
+        caller does its own work (a command checking its input); `start` waits for it."""
         if self.proc is not None:
-            return self.info
+            return
         to_srv_r, to_srv_w = os.pipe()
         from_srv_r, from_srv_w = os.pipe()
         env = dict(os.environ, **DETERMINISTIC_ENV, **self.config.env)
@@ -101,6 +105,7 @@ class Executor:
         os.close(to_srv_r)
         os.close(from_srv_w)
         self._w, self._r = to_srv_w, from_srv_r
+        self._starting = True
         c = self.config
         options = {"plugins": list(c.plugins), "filters": list(c.filters), "coverage": c.coverage, "granularity": c.granularity,
                    "warmup": c.warmup, "preload_sites": c.preload_sites, "persistent": c.persistent,
@@ -108,10 +113,21 @@ class Executor:
                    "jobs": list(c.jobs) + ([REFERENCE_JOB] if REFERENCE_JOB[0] not in dict(c.jobs) else [])}
         try:
             wire.send(self._w, options)
+        except (BrokenPipeError, OSError):
+            pass  # it died at once: `start` says so
+
+    def start(self) -> dict[str, Any]:
+        """The fork server, started (`launch`) and ready; its info."""
+        if self.proc is not None and not self._starting:
+            return self.info
+        self.launch()
+        try:
             kind, payload = wire.recv(self._r)
         except (EOFError, BrokenPipeError, OSError) as e:
             self.close()
             raise ExecutorError(f"fork server did not start: {e}") from None
+        finally:
+            self._starting = False
         if kind != "ready":
             self.close()
             raise ExecutorError(str(payload))
@@ -333,13 +349,17 @@ class Executor:
             except OSError:
                 pass
             self.proc.wait()
-            scratch = (getattr(self, "info", None) or {}).get("scratch")
-            if scratch:  # the server's children's temporary files, if it could not remove them itself
+            # the server's children's temporary files, if it could not remove them itself (killed while
+            # starting: its folder is known by its pid only)
+            for scratch in [self.info["scratch"]] if self.info.get("scratch") else folders_of(self.proc.pid):
                 shutil.rmtree(scratch, ignore_errors=True)
         self.proc = None
+        self._starting = False
 
     def close(self) -> None:
-        if self.proc is not None:
+        """Stop the fork server: told to exit when it is ready (it removes its children's files), killed
+        when it was launched and never waited for (a command that found its input bad)."""
+        if self.proc is not None and not self._starting:
             try:
                 os.close(self._w)  # EOF: the server exits on its own
                 self._w = None

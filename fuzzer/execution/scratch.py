@@ -24,6 +24,11 @@ def make_scratch() -> str:
     return tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid():07d}-")
 
 
+def folders_of(pid: int, tmp: str | None = None) -> list[str]:
+    """The scratch folders of the server with this pid (one, or none if it was stopped before making it)."""
+    return glob.glob(os.path.join(tmp or tempfile.gettempdir(), f"{PREFIX}{pid:07d}-*"))
+
+
 def child_folder(scratch: str, pid: int) -> str:
     """A child's folder in `scratch`. One length for every pid (7 digits: Linux's largest), so the child's
     environment, and its heap, grow alike."""
