@@ -18,7 +18,7 @@ from tirfuzz.corpus.cases import seed_case
 from tirfuzz.corpus.generate import regenerate
 from tirfuzz.fuzzer.baselines.atheris import run_libfuzzer
 from tirfuzz.fuzzer.baselines.generate import GenerateCampaign
-from tirfuzz.fuzzer.campaign.campaign import Campaign, make_campaign
+from tirfuzz.fuzzer.campaign.campaign import Campaign, executor_config, make_campaign
 from tirfuzz.fuzzer.campaign.config import CampaignConfig, config_record, parse_duration
 from tirfuzz.fuzzer.campaign.distill import distill_corpus, write_corpus
 from tirfuzz.fuzzer.campaign.parallel import WorkerLost
@@ -385,12 +385,11 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         raise Fail("--resume needs --out DIR (the campaign to continue)")
     out = out or f"tirfuzz-out/{time.strftime('%Y%m%d-%H%M%S')}"
     store = CampaignDir(out)
-    pool = None
+    pool, runner = None, None
     if resume:
         saved = checked(lambda: store.config()["config"], errors=(StoreError, KeyError), prefix=f"cannot resume {out}: ")
         config = CampaignConfig(**{**saved, "time_s": _duration(time_), "execs": execs, "out": out})
     else:
-        pool = _pool(plugins)  # a plugin that fails to import: one line, exit 2
         config = CampaignConfig(out=out, time_s=_duration(time_), execs=execs, seed=seed, mode=mode,
                                 targets=_targets(targets) if targets else None,
                                 plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
@@ -401,13 +400,24 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
                                 build_targets=False if no_build_targets else None,
                                 timeout_s=timeout, coverage=cov_scope,
                                 oracle=False if no_oracle else None, filters=_filters(filters),
-                                focus=_focus(focus, pool) if focus else [], ahead=not no_ahead)
+                                ahead=not no_ahead)
     engine = preset(config.mode).engine
     if engine == "libfuzzer" and (resume or jobs or ray_address or config.time_s is None or config.time_s <= 0):
         raise Fail("--mode libfuzzer runs for a --time of more than 0 s, in one job, and does not resume")
-    workers = checked(parallel_runner, ray_address, jobs, errors=(RayUnavailable,))  # before OUT: loses nothing
-    seed_set = _seed_set(config, pool) if pool is not None else None
-    checked(store.create, config_record(config), resume, errors=(StoreError,))
+    if not resume and engine != "libfuzzer" and (jobs or 1) == 1 and ray_address is None:
+        runner = Executor(executor_config(config))
+        runner.launch()  # its fork server imports TVM while this process does, to check the passes
+    try:
+        if not resume:
+            pool = _pool(plugins)  # a plugin that fails to import: one line, exit 2
+            config.focus = _focus(focus, pool) if focus else []
+        workers = checked(parallel_runner, ray_address, jobs, errors=(RayUnavailable,))  # before OUT: loses nothing
+        seed_set = _seed_set(config, pool) if pool is not None else None
+        checked(store.create, config_record(config), resume, errors=(StoreError,))
+    except BaseException:
+        if runner is not None:
+            runner.close()
+        raise
     if seed_set is not None:
         store.write_json(SEEDS_FILE, seed_set.record(config.seeds))
     if engine == "libfuzzer":
@@ -416,7 +426,7 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         if code != 0:
             err_console.print(f"error: libFuzzer worker exited with code {code}: {last_line} (see {out}/libfuzzer/log.txt)")
         sys.exit(1 if code else 0)
-    campaign = make_campaign(config, store, resume, GenerateCampaign if engine == "generate" else Campaign)
+    campaign = make_campaign(config, store, resume, GenerateCampaign if engine == "generate" else Campaign, runner)
     interrupted = checked(run_with_screen, campaign, out, resume, workers, errors=ENV_ERRORS)
     write_reports(Path(out))
     if as_json:

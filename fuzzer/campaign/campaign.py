@@ -475,9 +475,10 @@ class Campaign:
 
 
 def make_campaign(config: CampaignConfig, store: CampaignDir, resume: bool,
-                  cls: type[Campaign] = Campaign) -> Campaign:
-    """A campaign over the directory `store`: an executor (told the sites a resumed campaign covered),
-    a corpus and a bug store saved there, fresh stats."""
-    preload = store.load_coverage() if resume else None
-    runner = Executor(executor_config(config, preload))
+                  cls: type[Campaign] = Campaign, runner: Executor | None = None) -> Campaign:
+    """A campaign over the directory `store`: an executor (told the sites a resumed campaign covered; or
+    `runner`, made with `executor_config(config)` and maybe launched already), a corpus and a bug store
+    saved there, fresh stats."""
+    if runner is None:
+        runner = Executor(executor_config(config, store.load_coverage() if resume else None))
     return cls(config, runner, Corpus(store), BugStore(store), Stats(), store=store)
