@@ -88,18 +88,16 @@ def _pool(plugins: tuple[str, ...]) -> PassPool:
     return checked(PassPool, plugins, errors=(PassError,))
 
 
-def _case(path: Path, pool: PassPool | None) -> TestCase:
-    """A case file and its targets checked without parsing the IR; its passes against the pool (later,
-    with `_passes`, when the pool is None)."""
+def _case(path: Path) -> TestCase:
+    """A case file and its targets checked without parsing the IR (its passes: `_passes`)."""
     case = checked(load_case, path, errors=(CaseError,))
     for t in case.targets:
         checked(check_target, t, errors=(TargetError,))
-    if pool is not None:
-        _passes([case], pool)
     return case
 
 
 def _passes(cases: list[TestCase], pool: PassPool) -> None:
+    """Each case's passes checked against the pool."""
     for case in cases:
         for p in case.passes:
             checked(pool.check, p, errors=(PassError,))
@@ -208,7 +206,7 @@ def run(case_file, as_json, timeout, memory_mb, plugins, no_oracle, filters) -> 
     0 ok or filtered (rejected input, a named filter), 1 a bug (crash, hang, internal-error,
     miscompilation, roundtrip), 2 bad input, 3 tirfuzz's own code failed (a tool error, not a TVM bug).
     """
-    case = _case(case_file, None)
+    case = _case(case_file)
     config = ExecutorConfig(timeout_s=timeout, memory_mb=memory_mb, plugins=plugins, filters=tuple(_filters(filters)),
                             jobs=(STANDARD_JOB,))
     with _launched(config, [case], plugins) as ex:
@@ -530,7 +528,7 @@ def releases(out, versions, cache, timeout, jobs, only) -> None:
 @PLUGIN
 def minimize(case_file, out_file, budget, timeout, plugins) -> None:
     """Shrink a failing case (passes first, then the IR) while its bug signature stays the same."""
-    case = _case(case_file, None)
+    case = _case(case_file)
     with _launched(ExecutorConfig(timeout_s=timeout, plugins=plugins, jobs=(REDUCE_JOB,)), [case], plugins) as ex, \
             Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("minimize", total=None)
@@ -558,7 +556,7 @@ def replay(paths, timeout, plugins) -> None:
     A bug folder reproduces when its case is still a bug with the folder's signature; a case file when
     it is a bug at all. Exit code 0 when all reproduce, 1 otherwise.
     """
-    items = [(p, _case(p / "case.json" if p.is_dir() else p, None), p.name if p.is_dir() else None) for p in paths]
+    items = [(p, _case(p / "case.json" if p.is_dir() else p), p.name if p.is_dir() else None) for p in paths]
     all_ok = True
     with _launched(ExecutorConfig(timeout_s=timeout, plugins=plugins), [c for _, c, _ in items], plugins) as ex:
         for p, case, expected in items:
