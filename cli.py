@@ -619,22 +619,27 @@ def ci(time_, out, known_file, update, junit, seed, targets, seed_names, plugins
     known = KnownBugs()
     if known_file is not None and (known_file.exists() or not update):
         known = checked(KnownBugs.load, known_file, errors=(KnownBugsError,))
-    pool = _pool(plugins)
     out = out or f"tirfuzz-ci/{time.strftime('%Y%m%d-%H%M%S')}"
     config = CampaignConfig(out=out, time_s=_duration(time_), seed=seed, targets=_targets(targets),
                             plugins=[str(Path(p).resolve()) for p in plugins], seeds=_seed_names(seed_names),
                             filters=_filters(filters), corpus_dir=str(corpus_dir) if corpus_dir else None,
                             fresh=fresh)
-    seed_set = _seed_set(config, pool)
+    runner = Executor(executor_config(config))
+    runner.launch()  # the campaign's fork server imports TVM while this process does, to check the passes
     store = CampaignDir(out)
-    checked(store.create, config_record(config), False, errors=(StoreError,))
+    try:
+        seed_set = _seed_set(config, _pool(plugins))
+        checked(store.create, config_record(config), False, errors=(StoreError,))
+    except BaseException:
+        runner.close()
+        raise
     if seed_set is not None:
         store.write_json(SEEDS_FILE, seed_set.record(config.seeds))
     t0 = time.monotonic()
     if known.bugs:
         err_console.print(f"replaying {len(known.bugs)} known bugs")
     still, fixed = checked(replay_known, config, known, errors=(ExecutorError,), prefix="executor: ")
-    campaign = make_campaign(config, store, False)
+    campaign = make_campaign(config, store, False, Campaign, runner)
     checked(run_with_screen, campaign, out, False, errors=ENV_ERRORS)
     result, summary = finish_night(campaign, known, still, fixed, time.monotonic() - t0, junit, corpus_dir,
                                    known_file if update else None, on_event=err_console.print)
