@@ -336,3 +336,21 @@ def test_a_dead_servers_scratch_folder_is_removed_when_a_server_starts():
     finally:
         for folder in (dead, live, fresh):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_server_whose_executor_died_while_it_started_removes_its_folder():
+    """The process that launched a fork server is killed while the server starts (as `kill -9` of a campaign
+    in its first seconds): the server, finding no one to tell it is ready, removes its folder and exits."""
+    import os
+
+    from tirfuzz.fuzzer.execution.executor import Executor, ExecutorConfig
+    from tirfuzz.fuzzer.execution.scratch import folders_of
+
+    ex = Executor(ExecutorConfig(warmup=False))
+    ex.launch()
+    proc = ex.proc
+    os.close(ex._w)  # what a killed executor leaves: both pipes closed, the server running on
+    os.close(ex._r)
+    ex._w = ex._r = ex.proc = None
+    assert proc.wait(timeout=120) == 0
+    assert folders_of(proc.pid) == []

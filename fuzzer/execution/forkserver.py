@@ -826,14 +826,16 @@ def main(argv: list[str]) -> int:
     try:
         options = wire.recv(in_fd)
         server = ForkServer(options, (in_fd, out_fd))
-        wire.send(out_fd, ("ready", server.info()))
     except EOFError:
         return 0
     except BaseException as e:
         wire.send(out_fd, ("failed", f"{type(e).__name__}: {e}"))
         return 2
     try:
+        wire.send(out_fd, ("ready", server.info()))  # fails when the executor went away while this started
         serve(server, in_fd, out_fd)
+    except BrokenPipeError:
+        pass
     finally:
         server.close()
     return 0
