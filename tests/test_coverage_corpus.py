@@ -21,7 +21,7 @@ def test_outputs_bit_identical_with_coverage_on_and_off_over_the_seed_corpus():
 
     def outputs(cov):  # each side in its own fork server: the two run at once, on two cores
         got = {}
-        with Executor(ExecutorConfig(timeout_s=60, coverage=cov)) as ex:
+        with Executor(ExecutorConfig(timeout_s=60, coverage=cov, persistent=16)) as ex:  # kept children, as a campaign
             for s in seeds:
                 res = ex.run(seed_case(s, ["llvm"], input_seed=2))
                 assert res.outcome == "ok", (s.name, cov, res.message)
