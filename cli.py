@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -103,16 +104,24 @@ def _passes(cases: list[TestCase], pool: PassPool) -> None:
             checked(pool.check, p, errors=(PassError,))
 
 
-def _launched(config: ExecutorConfig, cases: list[TestCase], plugins: tuple[str, ...]) -> Executor:
-    """An executor whose fork server starts while this process checks the cases' passes (each imports
-    TVM: one wait instead of two). Bad input: the server is stopped, the one-line error raised."""
-    ex = Executor(config)
-    ex.launch()
+@contextmanager
+def _starting(runner: Executor | None):
+    """Launch `runner`'s fork server (it imports TVM) while the block checks the input (which imports TVM
+    here): one wait instead of two. Bad input raised in the block: the server is stopped."""
+    if runner is not None:
+        runner.launch()
     try:
-        _passes(cases, _pool(plugins))
+        yield runner
     except BaseException:
-        ex.close()
+        if runner is not None:
+            runner.close()
         raise
+
+
+def _launched(config: ExecutorConfig, cases: list[TestCase], plugins: tuple[str, ...]) -> Executor:
+    """An executor starting while the cases' passes are checked (`_starting`)."""
+    with _starting(Executor(config)) as ex:
+        _passes(cases, _pool(plugins))
     return ex
 
 
@@ -404,18 +413,13 @@ def fuzz(time_, execs, out, seed, targets, plugins, resume, seed_names, mode, no
         raise Fail("--mode libfuzzer runs for a --time of more than 0 s, in one job, and does not resume")
     if not resume and engine != "libfuzzer" and (jobs or 1) == 1 and ray_address is None:
         runner = Executor(executor_config(config))
-        runner.launch()  # its fork server imports TVM while this process does, to check the passes
-    try:
+    with _starting(runner):
         if not resume:
             pool = _pool(plugins)  # a plugin that fails to import: one line, exit 2
             config.focus = _focus(focus, pool) if focus else []
         workers = checked(parallel_runner, ray_address, jobs, errors=(RayUnavailable,))  # before OUT: loses nothing
         seed_set = _seed_set(config, pool) if pool is not None else None
         checked(store.create, config_record(config), resume, errors=(StoreError,))
-    except BaseException:
-        if runner is not None:
-            runner.close()
-        raise
     if seed_set is not None:
         store.write_json(SEEDS_FILE, seed_set.record(config.seeds))
     if engine == "libfuzzer":
@@ -625,14 +629,10 @@ def ci(time_, out, known_file, update, junit, seed, targets, seed_names, plugins
                             filters=_filters(filters), corpus_dir=str(corpus_dir) if corpus_dir else None,
                             fresh=fresh)
     runner = Executor(executor_config(config))
-    runner.launch()  # the campaign's fork server imports TVM while this process does, to check the passes
     store = CampaignDir(out)
-    try:
+    with _starting(runner):
         seed_set = _seed_set(config, _pool(plugins))
         checked(store.create, config_record(config), False, errors=(StoreError,))
-    except BaseException:
-        runner.close()
-        raise
     if seed_set is not None:
         store.write_json(SEEDS_FILE, seed_set.record(config.seeds))
     t0 = time.monotonic()

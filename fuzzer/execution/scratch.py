@@ -1,8 +1,8 @@
 """A fork server's scratch folder: one folder per child for its temporary files and its stage file.
 
-The folder is named after the server's pid (`tirfuzz-server-<pid, 7 digits>-*` in the system's temporary folder), so
-a server starting later can tell the folders of servers no longer running (killed with their campaign, or
-left by a child that made its folder while its server removed them) and remove them (`sweep`).
+The folder is named after the server's pid (`tirfuzz-server-<pid, 7 digits>-*` in the system's temporary
+folder), so a server starting later can tell the folders of servers no longer running (killed with their
+campaign, or left by a child that made its folder while its server removed them) and remove them (`sweep`).
 """
 
 from __future__ import annotations
